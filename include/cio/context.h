@@ -1,0 +1,149 @@
+/*
+ * cio/context.h - the I/O execution context (Asio's io_context).
+ *
+ * A context is a program's link to the operating system's I/O services. I/O
+ * objects are bound to one context; their asynchronous operations complete
+ * by queuing their results on it, and a thread inside cio_context_run() (or
+ * a sibling) dequeues each result and calls its completion handler.
+ *
+ * Thread-safety: every function here may be called from any thread at any
+ * time, except cio_context_destroy, which must be called once, when no thread
+ * is inside a run function and no other thread uses the context. A context
+ * created with concurrency_hint 1 promises that only one thread runs it and
+ * only that thread starts operations on its I/O objects; it then takes no lock
+ * on its hot path (post, dispatch and defer from other threads stay safe).
+ *
+ * Ownership: the library allocates the context in cio_context_create and
+ * frees it in cio_context_destroy. Destroying a context frees the state of
+ * every operation still pending without calling its handler (Asio's shutdown).
+ *
+ * Order: creation, running, stopping, submitting work, work guards.
+ */
+#ifndef CIO_CONTEXT_H
+#define CIO_CONTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cio/error.h"
+#include "cio/handler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cio_context;
+
+struct cio_context_options {
+    /* How many threads will run the context: 1 means one thread (no locks on
+     * the hot path); 0 means "any number" (the default). */
+    int concurrency_hint;
+    /* "epoll", or NULL for the default (the environment variable
+     * CIO_BACKEND, else epoll). */
+    const char *backend;
+};
+
+/*
+ * Creates a context. `opts` may be NULL for the defaults. Returns NULL on
+ * failure: an unknown backend gives invalid_argument; out of descriptors or
+ * memory gives the system error. Throwing form when ec is NULL.
+ */
+struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec);
+
+/* Destroys a context: closes the backend, frees every pending operation
+ * without running its handler and every queued handler without running it.
+ * I/O objects bound to the context must not be used afterwards (closing them
+ * first is the clean order). NULL is ignored. */
+void cio_context_destroy(struct cio_context *ctx);
+
+/* The backend's name ("epoll"). */
+const char *cio_context_backend_name(const struct cio_context *ctx);
+
+/*
+ * Runs handlers until the context is stopped or has no outstanding work
+ * (no pending operation, no queued handler, no work guard). Returns the
+ * number of handlers run. Running out of work stops the context: call
+ * cio_context_restart before running it again. Any number of threads may
+ * run one context at once (unless its concurrency_hint is 1).
+ */
+size_t cio_context_run(struct cio_context *ctx);
+
+/* Runs at most one handler, blocking until one is ready or the context
+ * stops or runs out of work. Returns 0 or 1. */
+size_t cio_context_run_one(struct cio_context *ctx);
+
+/* As cio_context_run, but returns after `ns` nanoseconds at the latest. */
+size_t cio_context_run_for(struct cio_context *ctx, int64_t ns);
+
+/* As cio_context_run, but returns at the steady-clock time point `deadline`
+ * (nanoseconds, cio_steady_now()'s clock) at the latest. */
+size_t cio_context_run_until(struct cio_context *ctx, int64_t deadline);
+
+/* As run_for/run_until, but runs at most one handler. */
+size_t cio_context_run_one_for(struct cio_context *ctx, int64_t ns);
+size_t cio_context_run_one_until(struct cio_context *ctx, int64_t deadline);
+
+/* Runs every handler that is ready now, without blocking. Returns the count. */
+size_t cio_context_poll(struct cio_context *ctx);
+
+/* Runs at most one ready handler without blocking. Returns 0 or 1. */
+size_t cio_context_poll_one(struct cio_context *ctx);
+
+/* Stops the context: every thread inside a run function returns as soon as
+ * the handler it is running (if any) returns; later run calls return at once
+ * until cio_context_restart. Pending operations stay pending. */
+void cio_context_stop(struct cio_context *ctx);
+
+/* True after cio_context_stop, or after a run function ran out of work. */
+bool cio_context_stopped(const struct cio_context *ctx);
+
+/* Clears the stopped state so the context can run again. Call it when no
+ * thread is inside a run function. */
+void cio_context_restart(struct cio_context *ctx);
+
+/*
+ * Submits `fn(arg)` to run inside a run function.
+ *
+ * post: never runs fn inside this call; queues it. From a thread running the
+ * context it goes to that thread's private queue (no lock).
+ * dispatch: runs fn at once if the calling thread is running this context,
+ * else posts it.
+ * defer: as post; a hint that fn continues the caller's work (it is queued
+ * behind the caller on the same thread).
+ *
+ * Each counts as outstanding work until fn has run. If the operation state
+ * cannot be allocated, the throw hook is called with no_memory.
+ */
+void cio_context_post(struct cio_context *ctx, cio_task_fn fn, void *arg);
+void cio_context_dispatch(struct cio_context *ctx, cio_task_fn fn, void *arg);
+void cio_context_defer(struct cio_context *ctx, cio_task_fn fn, void *arg);
+
+/* True when the calling thread is inside a run function of ctx. */
+bool cio_context_running_in_this_thread(const struct cio_context *ctx);
+
+/*
+ * A work guard (Asio's executor_work_guard) keeps run from returning for
+ * lack of work while it owns work. The caller owns the struct.
+ */
+struct cio_work_guard {
+    struct cio_context *ctx; /* the context whose work is held */
+    bool owns;               /* true until reset */
+};
+
+/* Starts holding work on ctx. */
+void cio_work_guard_init(struct cio_work_guard *g, struct cio_context *ctx);
+
+/* Releases the work (once; later calls do nothing). When it was the last
+ * work, threads blocked in run return. */
+void cio_work_guard_reset(struct cio_work_guard *g);
+
+/* Clocks, in nanoseconds: steady (CLOCK_MONOTONIC) and system (CLOCK_REALTIME). */
+int64_t cio_steady_now(void);
+int64_t cio_system_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_CONTEXT_H */

@@ -1,0 +1,49 @@
+/*
+ * cio/handler.h - the one shape of a completion handler.
+ *
+ * A completion handler is a C function and a user pointer:
+ *
+ *     void fn(void *user, cio_error ec, size_t n);
+ *
+ * `ec` is the operation's result, `n` the bytes transferred (0 for operations
+ * that transfer nothing). Outputs that Asio hands to the handler (the peer
+ * socket of an accept, the sender of a receive_from) land in objects the
+ * caller passed when it started the operation.
+ *
+ * A handler is always run by a thread inside cio_context_run() or one of its
+ * siblings, never inside the call that started the operation.
+ */
+#ifndef CIO_HANDLER_H
+#define CIO_HANDLER_H
+
+#include <stddef.h>
+
+#include "cio/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*cio_handler_fn)(void *user, cio_error ec, size_t n);
+
+/* A handler value: passed by value when an operation starts; the library
+ * keeps a copy until it runs the handler exactly once. */
+typedef struct cio_handler {
+    cio_handler_fn fn; /* must not be NULL */
+    void *user;        /* passed back to fn unchanged; owned by the caller */
+} cio_handler;
+
+static inline cio_handler cio_handler_make(cio_handler_fn fn, void *user)
+{
+    cio_handler h = {fn, user};
+    return h;
+}
+
+/* A plain function for post, dispatch and defer. */
+typedef void (*cio_task_fn)(void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_HANDLER_H */

@@ -1,0 +1,122 @@
+/*
+ * backend.h - the one interface between the core and the kernel's event
+ * mechanisms (internal). epoll.c implements it; io_uring and poll come through
+ * the same table. Nothing above src/backend/ may assume which backend runs.
+ *
+ * The contract, in full:
+ *   init/destroy  set up and tear down the backend's state (ctx->backend_state);
+ *                 destroy frees parked operations without running them.
+ *   add/remove    start and stop watching a descriptor slot (once per open
+ *                 descriptor, never per operation).
+ *   start         start an I/O operation on a slot. It finishes later through
+ *                 cio__post_completion (never by running the handler inside
+ *                 start), or at once when its result is known: also posted.
+ *   cancel        finish every operation pending on a slot with
+ *                 operation_aborted (posted, not run); returns how many.
+ *   wait          wait for events up to `timeout_ns` (-1: no limit, 0: do not
+ *                 block), performing ready operations and appending the
+ *                 finished ones to `done`.
+ *   interrupt     make a thread blocked in wait return soon. Thread-safe.
+ *   kick          treat a slot as ready in a direction and try its parked
+ *                 operations (used to retry accepts once descriptors free up).
+ *
+ * An I/O operation describes itself (kind, descriptor direction, buffers) so
+ * a completion backend can submit it, and carries `perform`, which a
+ * readiness backend calls to try it once without blocking.
+ */
+#ifndef CIO__BACKEND_H
+#define CIO__BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cio/error.h"
+#include "cio/handler.h"
+#include "core/lock.h"
+#include "core/op.h"
+
+struct cio_context;
+
+/* Directions an operation waits in. */
+enum cio__dir {
+    CIO__DIR_READ = 0,  /* readable: recv, accept */
+    CIO__DIR_WRITE = 1, /* writable: send, connect */
+    CIO__DIR_COUNT = 2,
+};
+
+/* Readiness bits cached on a slot (edge-triggered backends). */
+#define CIO__READY_READ (1u << CIO__DIR_READ)
+#define CIO__READY_WRITE (1u << CIO__DIR_WRITE)
+
+/* What `perform` reports. */
+enum cio__perform_result {
+    CIO__PERFORM_WOULD_BLOCK = 0, /* nothing done; wait for readiness */
+    CIO__PERFORM_DONE,            /* finished (op->base.ec / n set) */
+    CIO__PERFORM_DONE_DRAINED,    /* finished, and the descriptor is known drained in
+                                     this direction: clear its cached readiness */
+};
+
+/* What an operation is, for backends that submit operations rather than
+ * perform them. */
+enum cio__io_kind {
+    CIO__IO_RECV,    /* recv into buf/len with flags */
+    CIO__IO_SEND,    /* send buf/len with flags (MSG_NOSIGNAL) */
+    CIO__IO_ACCEPT,  /* accept4 */
+    CIO__IO_CONNECT, /* connect already started; wait for its outcome */
+    CIO__IO_OTHER,   /* anything else: perform on readiness */
+};
+
+struct cio__io_op;
+typedef enum cio__perform_result (*cio__perform_fn)(struct cio__io_op *op, int fd);
+
+/* An operation on a descriptor. Kind-specific ops embed it first. */
+struct cio__io_op {
+    struct cio__op base;     /* must be first */
+    cio_handler handler;     /* the user's completion handler */
+    cio__perform_fn perform; /* tries the op once without blocking */
+    uint8_t dir;             /* enum cio__dir */
+    uint8_t kind;            /* enum cio__io_kind */
+    bool speculative;        /* may be tried at start, before readiness */
+    int flags;               /* send/recv flags */
+    void *buf;               /* caller's buffer (the caller owns it until the handler) */
+    size_t len;              /* its length */
+};
+
+/*
+ * A descriptor slot: library-owned state of one open descriptor. The kernel
+ * is given {index, gen} as user data; an event carrying an older generation
+ * (the slot was closed, maybe reused) is dropped. Slots never move or get
+ * freed while the context lives, so a late event can always read `gen`.
+ */
+struct cio__slot {
+    struct cio__lock lock;                         /* guards everything below but index */
+    uint32_t index;                                /* fixed position in the table */
+    uint32_t gen;                                  /* bumped when the slot is released */
+    int fd;                                        /* -1 when free */
+    unsigned ready;                                /* CIO__READY_* cached readiness */
+    bool starved;                                  /* accept hit EMFILE/ENFILE: later accepts
+                                                      park until kicked (descriptor.c) */
+    struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */
+    struct cio__slot *next_free;                   /* free list link, under the table lock */
+};
+
+struct cio__backend {
+    const char *name;
+    int (*init)(struct cio_context *ctx, cio_error *ec);
+    void (*destroy)(struct cio_context *ctx);
+    int (*add)(struct cio_context *ctx, struct cio__slot *s, cio_error *ec);
+    void (*remove)(struct cio_context *ctx, struct cio__slot *s);
+    void (*start)(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op);
+    size_t (*cancel)(struct cio_context *ctx, struct cio__slot *s);
+    void (*wait)(struct cio_context *ctx, int64_t timeout_ns, struct cio__op_queue *done);
+    void (*interrupt)(struct cio_context *ctx);
+    void (*kick)(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir);
+};
+
+extern const struct cio__backend cio__epoll_backend;
+
+/* Finds a backend by name ("epoll"); NULL if unknown. */
+const struct cio__backend *cio__backend_find(const char *name);
+
+#endif /* CIO__BACKEND_H */

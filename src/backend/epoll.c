@@ -1,0 +1,264 @@
+/*
+ * epoll.c - the epoll backend: a reactor that gives the proactor interface.
+ *
+ * Each descriptor is registered once, edge-triggered for input and output,
+ * with {generation, slot index} as its user data. Starting an operation tries
+ * it at once when the slot's cached readiness allows (the common case costs
+ * one system call) and parks it on the slot only when it would block; an
+ * event then performs the parked operations of its direction, in order, until
+ * one would block. An eventfd, registered with user data WAKE_TOKEN, wakes a
+ * thread blocked in epoll_pwait2.
+ *
+ * Order: state, init/destroy, add/remove, start/cancel/kick, wait, interrupt.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "core/context_impl.h"
+#include "core/descriptor.h"
+#include "core/report.h"
+#include "core/scheduler.h"
+
+#define WAKE_TOKEN UINT64_MAX
+#define MAX_EVENTS 128
+
+struct epoll_state {
+    int epfd;              /* the epoll instance */
+    int wakefd;            /* eventfd written by interrupt */
+    _Atomic bool pwait2;   /* epoll_pwait2 works (Linux 5.11+); else epoll_wait */
+};
+
+static struct epoll_state *state_of(struct cio_context *ctx)
+{
+    return ctx->backend_state;
+}
+
+/* ---- init and destroy ---- */
+
+static int epoll_init(struct cio_context *ctx, cio_error *ec)
+{
+    struct epoll_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return *ec = cio_error_system(ENOMEM), -1;
+    st->epfd = epoll_create1(EPOLL_CLOEXEC);
+    st->wakefd = st->epfd < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_TOKEN};
+    if (st->wakefd < 0 || epoll_ctl(st->epfd, EPOLL_CTL_ADD, st->wakefd, &ev) < 0) {
+        *ec = cio_error_system(errno);
+        if (st->wakefd >= 0)
+            close(st->wakefd);
+        if (st->epfd >= 0)
+            close(st->epfd);
+        free(st);
+        return -1;
+    }
+    atomic_init(&st->pwait2, true);
+    ctx->backend_state = st;
+    return 0;
+}
+
+static void epoll_destroy(struct cio_context *ctx)
+{
+    struct epoll_state *st = state_of(ctx);
+    close(st->wakefd);
+    close(st->epfd);
+    free(st);
+    ctx->backend_state = NULL;
+}
+
+/* ---- add and remove ---- */
+
+static int epoll_add(struct cio_context *ctx, struct cio__slot *s, cio_error *ec)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+        .data.u64 = (uint64_t)s->gen << 32 | s->index,
+    };
+    if (epoll_ctl(state_of(ctx)->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+        /* EPERM: a regular file or directory, which epoll cannot watch. */
+        *ec = errno == EPERM ? cio_error_misc(CIO_MISC_FD_SET_FAILURE) : cio_error_system(errno);
+        return -1;
+    }
+    return 0;
+}
+
+static void epoll_remove(struct cio_context *ctx, struct cio__slot *s)
+{
+    struct epoll_event ev = {0};
+    epoll_ctl(state_of(ctx)->epfd, EPOLL_CTL_DEL, s->fd, &ev);
+}
+
+/* ---- start, cancel, kick ---- */
+
+/* Performs the parked ops of one direction in order until one would block;
+ * finished ones go to `done`. Called with the slot locked. */
+static void perform_parked(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir,
+                           struct cio__op_queue *done)
+{
+    struct cio__op_queue *q = &s->ops[dir];
+    while (!cio__queue_empty(q)) {
+        struct cio__io_op *op = (struct cio__io_op *)q->head;
+        if (op->kind == CIO__IO_ACCEPT && s->starved)
+            return;
+        enum cio__perform_result r = op->perform(op, s->fd);
+        if (r == CIO__PERFORM_WOULD_BLOCK) {
+            s->ready &= ~(1u << dir);
+            return;
+        }
+        cio__queue_push(done, cio__queue_pop(q));
+        cio__slot_note_result(ctx, s, op);
+        if (r == CIO__PERFORM_DONE_DRAINED) {
+            s->ready &= ~(1u << dir);
+            return;
+        }
+    }
+}
+
+/* Tries op at once if nothing is queued ahead of it and the slot may be ready.
+ * Returns true when it finished. Called with the slot locked. */
+static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    unsigned bit = 1u << op->dir;
+    if (!op->speculative || !(s->ready & bit) || !cio__queue_empty(&s->ops[op->dir]))
+        return false;
+    if (op->kind == CIO__IO_ACCEPT && s->starved)
+        return false;
+    enum cio__perform_result r = op->perform(op, s->fd);
+    if (r != CIO__PERFORM_DONE)
+        s->ready &= ~bit;
+    if (r != CIO__PERFORM_WOULD_BLOCK)
+        cio__slot_note_result(ctx, s, op);
+    return r != CIO__PERFORM_WOULD_BLOCK;
+}
+
+static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    cio__lock(&s->lock);
+    bool done = s->fd >= 0 && try_now(ctx, s, op);
+    if (s->fd < 0) {
+        op->base.ec = cio_error_system(EBADF);
+        done = true;
+    } else if (!done) {
+        cio__queue_push(&s->ops[op->dir], &op->base);
+    }
+    cio__unlock(&s->lock);
+    if (done)
+        cio__post_completion(ctx, &op->base);
+}
+
+static size_t epoll_cancel(struct cio_context *ctx, struct cio__slot *s)
+{
+    struct cio__op_queue aborted = {0};
+    cio__lock(&s->lock);
+    for (int d = 0; d < CIO__DIR_COUNT; d++)
+        cio__queue_splice(&aborted, &s->ops[d]);
+    cio__unlock(&s->lock);
+    size_t n = 0;
+    for (struct cio__op *op = aborted.head; op; op = op->next, n++)
+        op->ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    cio__post_completions(ctx, &aborted);
+    return n;
+}
+
+static void epoll_kick(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir)
+{
+    struct cio__op_queue done = {0};
+    cio__lock(&s->lock);
+    if (s->fd >= 0) {
+        s->ready |= 1u << dir;
+        perform_parked(ctx, s, dir, &done);
+    }
+    cio__unlock(&s->lock);
+    cio__post_completions(ctx, &done);
+}
+
+/* ---- wait ---- */
+
+static unsigned ready_bits(uint32_t events)
+{
+    unsigned bits = 0;
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        bits |= CIO__READY_READ;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        bits |= CIO__READY_WRITE;
+    return bits;
+}
+
+/* Handles one event: marks the slot ready and performs what was parked. */
+static void dispatch_event(struct cio_context *ctx, const struct epoll_event *ev,
+                           struct cio__op_queue *done)
+{
+    struct cio__slot *s = cio__slot_lookup(ctx, (uint32_t)ev->data.u64);
+    if (!s)
+        return;
+    cio__lock(&s->lock);
+    if (s->gen == (uint32_t)(ev->data.u64 >> 32) && s->fd >= 0) {
+        unsigned bits = ready_bits(ev->events);
+        s->ready |= bits;
+        for (int d = 0; d < CIO__DIR_COUNT; d++)
+            if (bits & (1u << d))
+                perform_parked(ctx, s, d, done);
+    }
+    cio__unlock(&s->lock);
+}
+
+static void drain_wakefd(struct epoll_state *st)
+{
+    uint64_t value;
+    while (read(st->wakefd, &value, sizeof value) < 0 && errno == EINTR)
+        ;
+}
+
+/* epoll_pwait2 takes a nanosecond timeout; before Linux 5.11 it is ENOSYS and
+ * epoll_wait's milliseconds are used, rounded up so no timer fires early. */
+static int wait_events(struct epoll_state *st, struct epoll_event *evs, int64_t timeout_ns)
+{
+    if (atomic_load_explicit(&st->pwait2, memory_order_relaxed)) {
+        struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        int n = epoll_pwait2(st->epfd, evs, MAX_EVENTS, timeout_ns < 0 ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&st->pwait2, false, memory_order_relaxed);
+    }
+    int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    return epoll_wait(st->epfd, evs, MAX_EVENTS, ms);
+}
+
+static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
+                              struct cio__op_queue *done)
+{
+    struct epoll_state *st = state_of(ctx);
+    struct epoll_event evs[MAX_EVENTS];
+    int n = wait_events(st, evs, timeout_ns);
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 == WAKE_TOKEN)
+            drain_wakefd(st);
+        else
+            dispatch_event(ctx, &evs[i], done);
+    }
+}
+
+static void epoll_interrupt(struct cio_context *ctx)
+{
+    uint64_t one = 1;
+    while (write(state_of(ctx)->wakefd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+const struct cio__backend cio__epoll_backend = {
+    .name = "epoll",
+    .init = epoll_init,
+    .destroy = epoll_destroy,
+    .add = epoll_add,
+    .remove = epoll_remove,
+    .start = epoll_start,
+    .cancel = epoll_cancel,
+    .wait = epoll_wait_events,
+    .interrupt = epoll_interrupt,
+    .kick = epoll_kick,
+};

@@ -1,0 +1,539 @@
+/*
+ * context.c - the execution context and its scheduler.
+ *
+ * A thread inside a run function repeats one step (do_run_one): run the next
+ * ready operation from its private queue, else from the context's shared
+ * queue, else become the one thread that waits in the backend (the "task"),
+ * else sleep until woken. Operations completed by the thread's own kernel
+ * wait, or posted by the handlers it runs, go to its private queue without a
+ * lock. The kernel is polled when the queues run dry, and after a bounded
+ * batch of handlers so that I/O is never starved.
+ *
+ * Order: clocks, creation and destruction, work accounting and posting,
+ * the run step and its phases, the public run family, stop, post/dispatch.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cio/context.h"
+#include "core/context_impl.h"
+#include "core/report.h"
+#include "core/scheduler.h"
+
+/* Handlers run from the private queue between two kernel polls. */
+#define RUN_BATCH 64
+
+/* A deadline meaning "do not block at all" (poll, poll_one). */
+#define DEADLINE_POLL INT64_MIN
+/* A deadline meaning "no limit" (run, run_one). */
+#define DEADLINE_NONE INT64_MAX
+
+/* While an acceptor waits for a free descriptor, the kernel wait is bounded
+ * by this, so a descriptor freed outside cio is noticed. */
+#define STARVED_RETRY_NS (100 * 1000 * 1000)
+
+/* One thread inside one run function of one context. Lives on that thread's
+ * stack; threads running nested contexts chain them through `outer`. */
+struct run_thread {
+    struct cio_context *ctx;
+    struct cio__op_queue private_q; /* ready ops only this thread touches */
+    unsigned since_poll;            /* handlers run since the last kernel poll */
+    struct run_thread *outer;
+};
+
+static _Thread_local struct run_thread *tls_run;
+
+/* ---- clocks ---- */
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cio_steady_now(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t cio_system_now(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+/* ---- creation and destruction ---- */
+
+static const struct cio__backend *choose_backend(const struct cio_context_options *opts)
+{
+    const char *name = opts && opts->backend ? opts->backend : getenv("CIO_BACKEND");
+    if (!name || !*name)
+        name = "epoll";
+    return cio__backend_find(name);
+}
+
+static void init_sync(struct cio_context *ctx)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ctx->wakeup, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&ctx->mutex, NULL);
+}
+
+struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec)
+{
+    const struct cio__backend *backend = choose_backend(opts);
+    if (!backend) {
+        cio__report(ec, "cio_context_create", cio_error_system(EINVAL));
+        return NULL;
+    }
+    struct cio_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        cio__report_errno(ec, "cio_context_create", ENOMEM);
+        return NULL;
+    }
+    ctx->backend = backend;
+    ctx->multithreaded = !opts || opts->concurrency_hint != 1;
+    init_sync(ctx);
+    cio__timer_queue_init(&ctx->timers, ctx->multithreaded);
+    cio__slot_table_init(&ctx->slots, ctx->multithreaded);
+    cio_error err = {0};
+    if (backend->init(ctx, &err) != 0) {
+        cio__slot_table_destroy(&ctx->slots);
+        cio__timer_queue_destroy(&ctx->timers);
+        pthread_cond_destroy(&ctx->wakeup);
+        pthread_mutex_destroy(&ctx->mutex);
+        free(ctx);
+        cio__report(ec, "cio_context_create", err);
+        return NULL;
+    }
+    cio__report_ok(ec);
+    return ctx;
+}
+
+void cio_context_destroy(struct cio_context *ctx)
+{
+    if (!ctx)
+        return;
+    ctx->backend->destroy(ctx);
+    cio__slot_table_destroy(&ctx->slots);
+    cio__timer_queue_destroy(&ctx->timers);
+    cio__queue_destroy_all(&ctx->shared);
+    pthread_cond_destroy(&ctx->wakeup);
+    pthread_mutex_destroy(&ctx->mutex);
+    free(ctx);
+    cio__op_cache_flush();
+}
+
+const char *cio_context_backend_name(const struct cio_context *ctx)
+{
+    return ctx->backend->name;
+}
+
+bool cio__single_threaded(const struct cio_context *ctx)
+{
+    return !ctx->multithreaded;
+}
+
+struct cio__timer_queue *cio__context_timers(struct cio_context *ctx)
+{
+    return &ctx->timers;
+}
+
+/* ---- work accounting and posting ---- */
+
+static struct run_thread *find_run_thread(const struct cio_context *ctx)
+{
+    for (struct run_thread *t = tls_run; t; t = t->outer)
+        if (t->ctx == ctx)
+            return t;
+    return NULL;
+}
+
+bool cio__in_run(const struct cio_context *ctx)
+{
+    return find_run_thread(ctx) != NULL;
+}
+
+bool cio_context_running_in_this_thread(const struct cio_context *ctx)
+{
+    return ctx && cio__in_run(ctx);
+}
+
+/* Wakes one thread to take shared work: a sleeping one if any, else the one
+ * blocked in the backend. Called with the mutex held. */
+static void wake_one_locked(struct cio_context *ctx)
+{
+    if (ctx->idle > 0) {
+        pthread_cond_signal(&ctx->wakeup);
+    } else if (ctx->task_running && !ctx->task_interrupted) {
+        ctx->task_interrupted = true;
+        ctx->backend->interrupt(ctx);
+    }
+}
+
+/* Makes every thread in a run function return. Called with the mutex held. */
+static void stop_locked(struct cio_context *ctx)
+{
+    atomic_store(&ctx->stopped, true);
+    pthread_cond_broadcast(&ctx->wakeup);
+    if (ctx->task_running && !ctx->task_interrupted) {
+        ctx->task_interrupted = true;
+        ctx->backend->interrupt(ctx);
+    }
+}
+
+void cio__work_started(struct cio_context *ctx)
+{
+    atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
+}
+
+void cio__work_finished(struct cio_context *ctx)
+{
+    if (atomic_fetch_sub_explicit(&ctx->work, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&ctx->mutex);
+        stop_locked(ctx);
+        pthread_mutex_unlock(&ctx->mutex);
+    }
+}
+
+static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
+{
+    pthread_mutex_lock(&ctx->mutex);
+    cio__queue_splice(&ctx->shared, q);
+    wake_one_locked(ctx);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+void cio__post_completion(struct cio_context *ctx, struct cio__op *op)
+{
+    struct run_thread *t = find_run_thread(ctx);
+    if (t) {
+        cio__queue_push(&t->private_q, op);
+        return;
+    }
+    struct cio__op_queue q = {0};
+    cio__queue_push(&q, op);
+    post_shared(ctx, &q);
+}
+
+void cio__post_completions(struct cio_context *ctx, struct cio__op_queue *q)
+{
+    if (cio__queue_empty(q))
+        return;
+    struct run_thread *t = find_run_thread(ctx);
+    if (t)
+        cio__queue_splice(&t->private_q, q);
+    else
+        post_shared(ctx, q);
+}
+
+void cio__timers_changed(struct cio_context *ctx)
+{
+    /* A single thread that starts a timer is not the one waiting in the kernel. */
+    if (!ctx->multithreaded && cio__in_run(ctx))
+        return;
+    pthread_mutex_lock(&ctx->mutex);
+    if (ctx->task_running && !ctx->task_interrupted) {
+        ctx->task_interrupted = true;
+        ctx->backend->interrupt(ctx);
+    }
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* ---- the run step ---- */
+
+/* Runs one ready op, then releases its work. On a context that several
+ * threads run, ops this handler queued privately are shared with idle threads. */
+static void run_op(struct run_thread *t, struct cio__op *op)
+{
+    struct cio_context *ctx = t->ctx;
+    op->func(ctx, op);
+    cio__work_finished(ctx);
+    if (ctx->multithreaded && !cio__queue_empty(&t->private_q) && ctx->idle > 0)
+        post_shared(ctx, &t->private_q);
+}
+
+/* How long the task may block: until the earliest timer, the caller's
+ * deadline, or not at all when there is already work to do. */
+static int64_t task_timeout(struct run_thread *t, int64_t deadline)
+{
+    if (!cio__queue_empty(&t->private_q) || deadline == DEADLINE_POLL)
+        return 0;
+    int64_t timeout = cio__timer_queue_wait_ns(&t->ctx->timers);
+    if (atomic_load_explicit(&t->ctx->starved, memory_order_relaxed) > 0 &&
+        (timeout < 0 || timeout > STARVED_RETRY_NS))
+        timeout = STARVED_RETRY_NS;
+    if (deadline != DEADLINE_NONE) {
+        int64_t left = deadline - cio_steady_now();
+        if (left < 0)
+            left = 0;
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
+    return timeout;
+}
+
+/* The task: waits in the backend (called without the mutex, as the only
+ * thread doing so), then collects expired timers. */
+static void run_task(struct run_thread *t, int64_t deadline)
+{
+    struct cio_context *ctx = t->ctx;
+    ctx->backend->wait(ctx, task_timeout(t, deadline), &t->private_q);
+    cio__timer_queue_collect(&ctx->timers, &t->private_q);
+    if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
+        cio__slot_retry_starved(ctx);
+    t->since_poll = 0;
+}
+
+/* Sleeps until woken or the deadline passes. Called and returns with the
+ * mutex held. Returns false when the deadline passed. */
+static bool sleep_locked(struct cio_context *ctx, int64_t deadline)
+{
+    ctx->idle++;
+    int rc = 0;
+    if (deadline == DEADLINE_NONE) {
+        pthread_cond_wait(&ctx->wakeup, &ctx->mutex);
+    } else {
+        struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+        rc = pthread_cond_timedwait(&ctx->wakeup, &ctx->mutex, &ts);
+    }
+    ctx->idle--;
+    return rc != ETIMEDOUT;
+}
+
+static bool deadline_passed(int64_t deadline)
+{
+    return deadline != DEADLINE_NONE &&
+           (deadline == DEADLINE_POLL || cio_steady_now() >= deadline);
+}
+
+/* One step of a run function: runs at most one handler. Returns 1 if it ran
+ * one, 0 when the context stopped, ran out of work, or the deadline passed. */
+static size_t do_run_one(struct run_thread *t, int64_t deadline)
+{
+    struct cio_context *ctx = t->ctx;
+    bool polled = false; /* the kernel was polled during this step */
+    for (;;) {
+        if (atomic_load_explicit(&ctx->stopped, memory_order_acquire))
+            return 0;
+        if (!cio__queue_empty(&t->private_q) && t->since_poll < RUN_BATCH) {
+            t->since_poll++;
+            run_op(t, cio__queue_pop(&t->private_q));
+            return 1;
+        }
+        pthread_mutex_lock(&ctx->mutex);
+        struct cio__op *op = cio__queue_pop(&ctx->shared);
+        if (op) {
+            if (!cio__queue_empty(&ctx->shared))
+                wake_one_locked(ctx);
+            pthread_mutex_unlock(&ctx->mutex);
+            run_op(t, op);
+            return 1;
+        }
+        if (atomic_load(&ctx->stopped)) {
+            pthread_mutex_unlock(&ctx->mutex);
+            return 0;
+        }
+        if (atomic_load(&ctx->work) == 0) {
+            stop_locked(ctx);
+            pthread_mutex_unlock(&ctx->mutex);
+            return 0;
+        }
+        if (!ctx->task_running && !(polled && deadline == DEADLINE_POLL)) {
+            ctx->task_running = true;
+            ctx->task_interrupted = false;
+            pthread_mutex_unlock(&ctx->mutex);
+            run_task(t, deadline);
+            polled = true;
+            pthread_mutex_lock(&ctx->mutex);
+            ctx->task_running = false;
+            if (ctx->multithreaded && ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
+                cio__queue_splice(&ctx->shared, &t->private_q);
+                pthread_cond_broadcast(&ctx->wakeup);
+            } else if (ctx->idle > 0) {
+                /* Another thread may take the task now. */
+                pthread_cond_signal(&ctx->wakeup);
+            }
+            pthread_mutex_unlock(&ctx->mutex);
+            if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
+                return 0;
+            continue;
+        }
+        if (!cio__queue_empty(&t->private_q)) {
+            /* Another thread waits in the kernel: run our own work meanwhile. */
+            pthread_mutex_unlock(&ctx->mutex);
+            t->since_poll = 0;
+            continue;
+        }
+        if (deadline == DEADLINE_POLL) {
+            pthread_mutex_unlock(&ctx->mutex);
+            return 0;
+        }
+        bool woken = sleep_locked(ctx, deadline);
+        pthread_mutex_unlock(&ctx->mutex);
+        if (!woken)
+            return 0;
+    }
+}
+
+/* ---- the public run family ---- */
+
+/* Runs steps until `limit` handlers ran or a step returns 0. */
+static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
+{
+    if (!ctx)
+        return 0;
+    struct run_thread t = {.ctx = ctx, .outer = tls_run};
+    tls_run = &t;
+    size_t n = 0;
+    while (n < limit && do_run_one(&t, deadline))
+        n++;
+    tls_run = t.outer;
+    if (!cio__queue_empty(&t.private_q)) {
+        /* Left over after a stop, a deadline or a limit: keep them for the next run. */
+        post_shared(ctx, &t.private_q);
+    }
+    return n;
+}
+
+size_t cio_context_run(struct cio_context *ctx)
+{
+    return run_steps(ctx, DEADLINE_NONE, SIZE_MAX);
+}
+
+size_t cio_context_run_one(struct cio_context *ctx)
+{
+    return run_steps(ctx, DEADLINE_NONE, 1);
+}
+
+size_t cio_context_run_until(struct cio_context *ctx, int64_t deadline)
+{
+    if (deadline == DEADLINE_POLL)
+        deadline++;
+    return run_steps(ctx, deadline, SIZE_MAX);
+}
+
+size_t cio_context_run_for(struct cio_context *ctx, int64_t ns)
+{
+    return cio_context_run_until(ctx, cio_steady_now() + (ns > 0 ? ns : 0));
+}
+
+size_t cio_context_run_one_until(struct cio_context *ctx, int64_t deadline)
+{
+    if (deadline == DEADLINE_POLL)
+        deadline++;
+    return run_steps(ctx, deadline, 1);
+}
+
+size_t cio_context_run_one_for(struct cio_context *ctx, int64_t ns)
+{
+    return cio_context_run_one_until(ctx, cio_steady_now() + (ns > 0 ? ns : 0));
+}
+
+size_t cio_context_poll(struct cio_context *ctx)
+{
+    return run_steps(ctx, DEADLINE_POLL, SIZE_MAX);
+}
+
+size_t cio_context_poll_one(struct cio_context *ctx)
+{
+    return run_steps(ctx, DEADLINE_POLL, 1);
+}
+
+/* ---- stop ---- */
+
+void cio_context_stop(struct cio_context *ctx)
+{
+    if (!ctx)
+        return;
+    pthread_mutex_lock(&ctx->mutex);
+    stop_locked(ctx);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+bool cio_context_stopped(const struct cio_context *ctx)
+{
+    return !ctx || atomic_load(&ctx->stopped);
+}
+
+void cio_context_restart(struct cio_context *ctx)
+{
+    if (ctx)
+        atomic_store(&ctx->stopped, false);
+}
+
+/* ---- post, dispatch, defer, work guards ---- */
+
+struct task_op {
+    struct cio__op base;
+    cio_task_fn fn;
+    void *arg;
+};
+
+static void task_op_func(struct cio_context *ctx, struct cio__op *base)
+{
+    struct task_op *op = (struct task_op *)base;
+    cio_task_fn fn = op->fn;
+    void *arg = op->arg;
+    cio__op_free(op);
+    if (ctx)
+        fn(arg);
+}
+
+static void submit(struct cio_context *ctx, cio_task_fn fn, void *arg, const char *name)
+{
+    if (!ctx || !fn) {
+        cio_throw(name, cio_error_system(EINVAL));
+        return;
+    }
+    struct task_op *op = cio__op_alloc(sizeof *op);
+    if (!op) {
+        cio_throw(name, cio_error_system(ENOMEM));
+        return;
+    }
+    op->base.func = task_op_func;
+    op->fn = fn;
+    op->arg = arg;
+    cio__work_started(ctx);
+    cio__post_completion(ctx, &op->base);
+}
+
+void cio_context_post(struct cio_context *ctx, cio_task_fn fn, void *arg)
+{
+    submit(ctx, fn, arg, "cio_context_post");
+}
+
+void cio_context_defer(struct cio_context *ctx, cio_task_fn fn, void *arg)
+{
+    submit(ctx, fn, arg, "cio_context_defer");
+}
+
+void cio_context_dispatch(struct cio_context *ctx, cio_task_fn fn, void *arg)
+{
+    if (ctx && fn && cio__in_run(ctx))
+        fn(arg);
+    else
+        submit(ctx, fn, arg, "cio_context_dispatch");
+}
+
+void cio_work_guard_init(struct cio_work_guard *g, struct cio_context *ctx)
+{
+    g->ctx = ctx;
+    g->owns = ctx != NULL;
+    if (ctx)
+        cio__work_started(ctx);
+}
+
+void cio_work_guard_reset(struct cio_work_guard *g)
+{
+    if (g && g->owns) {
+        g->owns = false;
+        cio__work_finished(g->ctx);
+    }
+}

@@ -1,0 +1,42 @@
+/*
+ * context_impl.h - the layout of struct cio_context (internal).
+ *
+ * Shared by the scheduler (context.c), the descriptor table and the
+ * backends, which keep their own state behind `backend_state`.
+ */
+#ifndef CIO__CONTEXT_IMPL_H
+#define CIO__CONTEXT_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "backend/backend.h"
+#include "core/descriptor.h"
+#include "core/op.h"
+#include "core/timer_queue.h"
+
+struct cio_context {
+    const struct cio__backend *backend; /* fixed at creation */
+    void *backend_state;                /* owned by the backend */
+    bool multithreaded;                 /* concurrency_hint != 1: descriptor locks on */
+
+    pthread_mutex_t mutex;       /* guards the fields down to `idle` */
+    pthread_cond_t wakeup;       /* idle threads wait here */
+    struct cio__op_queue shared; /* ready ops posted from outside a run thread */
+    bool task_running;           /* a thread is inside backend->wait */
+    bool task_interrupted;       /* that thread has been interrupted already */
+    _Atomic int idle;            /* threads waiting on `wakeup` (written under the mutex) */
+
+    _Atomic long work;     /* outstanding work: pending ops, queued ops, guards */
+    _Atomic bool stopped;  /* stop() called, or run ran out of work */
+    _Atomic int starved;   /* slots whose accepts wait for a free descriptor */
+
+    struct cio__timer_queue timers; /* has its own lock */
+    struct cio__slot_table slots;   /* has its own lock */
+};
+
+/* Retries the parked accepts of starved slots (descriptor.c). */
+void cio__slot_retry_starved(struct cio_context *ctx);
+
+#endif /* CIO__CONTEXT_IMPL_H */

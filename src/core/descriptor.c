@@ -1,0 +1,278 @@
+/*
+ * descriptor.c - the table of descriptor slots, and running operations on a
+ * slot through the context's backend.
+ *
+ * Order: the table (chunks, free list), opening and closing slots, starting
+ * and cancelling operations, starved listeners, the generic I/O op.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/context_impl.h"
+#include "core/descriptor.h"
+#include "core/report.h"
+#include "core/scheduler.h"
+
+/* ---- the table ---- */
+
+void cio__slot_table_init(struct cio__slot_table *t, bool locked)
+{
+    cio__lock_init(&t->lock, true);
+    (void)locked;
+    for (unsigned i = 0; i < CIO__SLOT_CHUNKS; i++)
+        atomic_init(&t->chunks[i], NULL);
+    t->nchunks = 0;
+    t->free = NULL;
+    t->nstarved = 0;
+}
+
+/* Closes what the caller left open and destroys its parked operations. */
+static void destroy_slot(struct cio__slot *s)
+{
+    for (int d = 0; d < CIO__DIR_COUNT; d++)
+        cio__queue_destroy_all(&s->ops[d]);
+    if (s->fd >= 0)
+        close(s->fd);
+    cio__lock_destroy(&s->lock);
+}
+
+void cio__slot_table_destroy(struct cio__slot_table *t)
+{
+    for (uint32_t c = 0; c < t->nchunks; c++) {
+        struct cio__slot *chunk = atomic_load(&t->chunks[c]);
+        for (uint32_t i = 0; i < CIO__SLOT_CHUNK; i++)
+            destroy_slot(&chunk[i]);
+        free(chunk);
+    }
+    t->nchunks = 0;
+    cio__lock_destroy(&t->lock);
+}
+
+/* Adds a chunk of free slots. Called with the table lock held. */
+static bool grow(struct cio__slot_table *t, bool locked)
+{
+    if (t->nchunks == CIO__SLOT_CHUNKS)
+        return false;
+    struct cio__slot *chunk = calloc(CIO__SLOT_CHUNK, sizeof *chunk);
+    if (!chunk)
+        return false;
+    uint32_t base = t->nchunks << CIO__SLOT_CHUNK_BITS;
+    for (uint32_t i = CIO__SLOT_CHUNK; i-- > 0;) {
+        struct cio__slot *s = &chunk[i];
+        cio__lock_init(&s->lock, locked);
+        s->index = base + i;
+        s->fd = -1;
+        s->next_free = t->free;
+        t->free = s;
+    }
+    atomic_store_explicit(&t->chunks[t->nchunks], chunk, memory_order_release);
+    t->nchunks++;
+    return true;
+}
+
+static struct cio__slot *take_slot(struct cio_context *ctx)
+{
+    struct cio__slot_table *t = &ctx->slots;
+    cio__lock(&t->lock);
+    if (!t->free && !grow(t, ctx->multithreaded)) {
+        cio__unlock(&t->lock);
+        return NULL;
+    }
+    struct cio__slot *s = t->free;
+    t->free = s->next_free;
+    cio__unlock(&t->lock);
+    return s;
+}
+
+static void give_back_slot(struct cio_context *ctx, struct cio__slot *s)
+{
+    struct cio__slot_table *t = &ctx->slots;
+    cio__lock(&t->lock);
+    s->next_free = t->free;
+    t->free = s;
+    cio__unlock(&t->lock);
+}
+
+struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index)
+{
+    uint32_t c = index >> CIO__SLOT_CHUNK_BITS;
+    if (c >= CIO__SLOT_CHUNKS)
+        return NULL;
+    struct cio__slot *chunk = atomic_load_explicit(&ctx->slots.chunks[c], memory_order_acquire);
+    return chunk ? &chunk[index & (CIO__SLOT_CHUNK - 1)] : NULL;
+}
+
+/* ---- opening and closing ---- */
+
+static int make_non_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return errno;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return errno;
+    return 0;
+}
+
+struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
+{
+    int err = make_non_blocking(fd);
+    if (err) {
+        *ec = cio_error_system(err);
+        return NULL;
+    }
+    struct cio__slot *s = take_slot(ctx);
+    if (!s) {
+        *ec = cio_error_system(ENOMEM);
+        return NULL;
+    }
+    cio__lock(&s->lock);
+    s->fd = fd;
+    s->ready = CIO__READY_READ | CIO__READY_WRITE;
+    s->starved = false;
+    cio__unlock(&s->lock);
+    if (ctx->backend->add(ctx, s, ec) != 0) {
+        cio__lock(&s->lock);
+        s->fd = -1;
+        s->gen++;
+        cio__unlock(&s->lock);
+        give_back_slot(ctx, s);
+        return NULL;
+    }
+    *ec = cio_error_none();
+    return s;
+}
+
+/* Aborts pending ops, deregisters, and retires the slot's generation. Returns
+ * the descriptor, which the slot no longer owns. */
+static int retire(struct cio_context *ctx, struct cio__slot *s)
+{
+    cio__slot_cancel(ctx, s);
+    ctx->backend->remove(ctx, s);
+    cio__lock(&s->lock);
+    int fd = s->fd;
+    s->fd = -1;
+    s->gen++;
+    s->ready = 0;
+    s->starved = false;
+    cio__unlock(&s->lock);
+    give_back_slot(ctx, s);
+    return fd;
+}
+
+int cio__slot_close(struct cio_context *ctx, struct cio__slot *s)
+{
+    int fd = retire(ctx, s);
+    int err = close(fd) == 0 || errno == EINTR ? 0 : errno;
+    if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
+        cio__slot_retry_starved(ctx);
+    return err;
+}
+
+int cio__slot_release(struct cio_context *ctx, struct cio__slot *s)
+{
+    return retire(ctx, s);
+}
+
+/* ---- operations ---- */
+
+size_t cio__slot_cancel(struct cio_context *ctx, struct cio__slot *s)
+{
+    return ctx->backend->cancel(ctx, s);
+}
+
+void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    cio__work_started(ctx);
+    ctx->backend->start(ctx, s, op);
+}
+
+/* ---- starved listeners ---- */
+
+static bool out_of_descriptors(cio_error ec)
+{
+    return ec.category == NULL || ec.category == &cio_system_category
+               ? ec.value == EMFILE || ec.value == ENFILE || ec.value == ENOBUFS ||
+                     ec.value == ENOMEM
+               : false;
+}
+
+void cio__slot_note_result(struct cio_context *ctx, struct cio__slot *s,
+                           const struct cio__io_op *op)
+{
+    if (op->kind != CIO__IO_ACCEPT)
+        return;
+    if (!out_of_descriptors(op->base.ec)) {
+        s->starved = false;
+        return;
+    }
+    if (s->starved)
+        return;
+    struct cio__slot_table *t = &ctx->slots;
+    cio__lock(&t->lock);
+    if (t->nstarved < CIO__STARVED_MAX) {
+        t->starved[t->nstarved++] = (uint64_t)s->gen << 32 | s->index;
+        s->starved = true;
+        atomic_fetch_add_explicit(&ctx->starved, 1, memory_order_relaxed);
+    }
+    cio__unlock(&t->lock);
+}
+
+void cio__slot_retry_starved(struct cio_context *ctx)
+{
+    struct cio__slot_table *t = &ctx->slots;
+    uint64_t list[CIO__STARVED_MAX];
+    cio__lock(&t->lock);
+    unsigned n = t->nstarved;
+    for (unsigned i = 0; i < n; i++)
+        list[i] = t->starved[i];
+    t->nstarved = 0;
+    atomic_fetch_sub_explicit(&ctx->starved, (int)n, memory_order_relaxed);
+    cio__unlock(&t->lock);
+    for (unsigned i = 0; i < n; i++) {
+        struct cio__slot *s = cio__slot_lookup(ctx, (uint32_t)list[i]);
+        cio__lock(&s->lock);
+        bool live = s->gen == (uint32_t)(list[i] >> 32) && s->fd >= 0;
+        if (live)
+            s->starved = false;
+        cio__unlock(&s->lock);
+        if (live)
+            ctx->backend->kick(ctx, s, CIO__DIR_READ);
+    }
+}
+
+/* ---- the generic I/O op ---- */
+
+void cio__io_op_complete(struct cio_context *ctx, struct cio__op *base)
+{
+    struct cio__io_op *op = (struct cio__io_op *)base;
+    cio_handler h = op->handler;
+    cio_error ec = base->ec;
+    size_t n = base->n;
+    cio__op_free(op);
+    if (ctx)
+        h.fn(h.user, ec, n);
+}
+
+struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
+                                  enum cio__dir dir, enum cio__io_kind kind)
+{
+    struct cio__io_op *op = cio__op_alloc(size);
+    if (!op)
+        return NULL;
+    op->base.next = NULL;
+    op->base.func = cio__io_op_complete;
+    op->base.ec = cio_error_none();
+    op->base.n = 0;
+    op->handler = h;
+    op->perform = perform;
+    op->dir = (uint8_t)dir;
+    op->kind = (uint8_t)kind;
+    op->speculative = true;
+    op->flags = 0;
+    op->buf = NULL;
+    op->len = 0;
+    return op;
+}

@@ -1,0 +1,83 @@
+/*
+ * descriptor.h - the context's table of descriptor slots, and the calls I/O
+ * objects use to run operations on a descriptor (internal; descriptor.c).
+ *
+ * Slots are allocated in chunks that never move; a slot is found from the
+ * {index, gen} pair a backend hands the kernel. Opening a slot registers its
+ * descriptor with the backend once; closing it cancels what is pending,
+ * deregisters, closes the descriptor and bumps the generation, so that any
+ * event still in flight for it is dropped.
+ */
+#ifndef CIO__DESCRIPTOR_H
+#define CIO__DESCRIPTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "cio/error.h"
+
+struct cio_context;
+
+#define CIO__SLOT_CHUNK_BITS 8
+#define CIO__SLOT_CHUNK (1u << CIO__SLOT_CHUNK_BITS) /* slots per chunk */
+#define CIO__SLOT_CHUNKS 4096                         /* chunks at most: 1M descriptors */
+#define CIO__STARVED_MAX 16 /* listeners retried when descriptors free up */
+
+struct cio__slot_table {
+    struct cio__lock lock;                          /* guards free list and growth */
+    struct cio__slot *_Atomic chunks[CIO__SLOT_CHUNKS]; /* published with release */
+    uint32_t nchunks;                               /* chunks allocated, under lock */
+    struct cio__slot *free;                         /* free slots, under lock */
+    uint64_t starved[CIO__STARVED_MAX];             /* {gen << 32 | index} of starved
+                                                       listeners, under lock */
+    unsigned nstarved;                              /* entries in starved[] */
+};
+
+void cio__slot_table_init(struct cio__slot_table *t, bool locked);
+/* Frees the chunks. Every slot must have been closed, or its ops destroyed. */
+void cio__slot_table_destroy(struct cio__slot_table *t);
+
+/*
+ * Takes a slot for `fd` (which becomes non-blocking) and registers it with the
+ * context's backend. Returns NULL with the error on failure (the descriptor
+ * is then left open: the caller closes it).
+ */
+struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec);
+
+/* Cancels every pending operation (operation_aborted, posted), deregisters
+ * and closes the descriptor, and releases the slot. Returns close()'s errno
+ * value, or 0. */
+int cio__slot_close(struct cio_context *ctx, struct cio__slot *s);
+
+/* Deregisters and releases the slot without closing the descriptor (which
+ * the caller takes over); pending operations are aborted as by close. */
+int cio__slot_release(struct cio_context *ctx, struct cio__slot *s);
+
+/* Finishes every pending operation on s with operation_aborted. Returns how many. */
+size_t cio__slot_cancel(struct cio_context *ctx, struct cio__slot *s);
+
+/* Starts op on s: counts its work, then hands it to the backend. */
+void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op);
+
+/* The live slot for {index, gen}, or NULL if it has been released since. The
+ * caller checks gen again under the slot's lock. */
+struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index);
+
+/* Called by a backend, with s locked, after op finished: an accept that ran
+ * out of descriptors marks its slot starved (later accepts park instead of
+ * failing in a loop) until a descriptor is closed in the context or the retry
+ * interval passes. */
+void cio__slot_note_result(struct cio_context *ctx, struct cio__slot *s,
+                           const struct cio__io_op *op);
+
+/* The generic func of an I/O op: frees the op, then (ctx != NULL) runs its
+ * handler with the op's result. */
+void cio__io_op_complete(struct cio_context *ctx, struct cio__op *op);
+
+/* Allocates an I/O op of `size` bytes (>= sizeof(struct cio__io_op)) for
+ * handler h, with func = cio__io_op_complete. NULL when out of memory. */
+struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
+                                  enum cio__dir dir, enum cio__io_kind kind);
+
+#endif /* CIO__DESCRIPTOR_H */

@@ -1,0 +1,101 @@
+/*
+ * op.h - the one operation shape, its queue, and the per-thread cache that
+ * recycles operation memory (internal).
+ *
+ * An operation is an intrusive node: `next` links it into a queue and `func`
+ * either completes it (given its context: it frees its own memory, then runs
+ * the user's handler) or, given a NULL context, only frees it. Its result
+ * (`ec`, `n`) is filled by whoever finishes it before it is queued to run.
+ * There is no vtable per operation (Asio's scheduler_operation).
+ */
+#ifndef CIO__OP_H
+#define CIO__OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cio/error.h"
+
+struct cio_context;
+struct cio__op;
+
+/* Completes op (ctx != NULL) or destroys it without running anything (ctx == NULL). */
+typedef void (*cio__op_func)(struct cio_context *ctx, struct cio__op *op);
+
+struct cio__op {
+    struct cio__op *next; /* link in whichever queue holds the op */
+    cio__op_func func;    /* completes or destroys; see above */
+    cio_error ec;         /* result, set before the op is queued to run */
+    size_t n;             /* bytes transferred or other count */
+};
+
+/* A FIFO of operations. Not locked: its owner says who may touch it. */
+struct cio__op_queue {
+    struct cio__op *head;
+    struct cio__op *tail;
+};
+
+static inline int cio__queue_empty(const struct cio__op_queue *q)
+{
+    return q->head == NULL;
+}
+
+static inline void cio__queue_push(struct cio__op_queue *q, struct cio__op *op)
+{
+    op->next = NULL;
+    if (q->tail)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+}
+
+static inline struct cio__op *cio__queue_pop(struct cio__op_queue *q)
+{
+    struct cio__op *op = q->head;
+    if (op) {
+        q->head = op->next;
+        if (!q->head)
+            q->tail = NULL;
+        op->next = NULL;
+    }
+    return op;
+}
+
+/* Moves every op of `from` to the back of `to`, leaving `from` empty. */
+static inline void cio__queue_splice(struct cio__op_queue *to, struct cio__op_queue *from)
+{
+    if (!from->head)
+        return;
+    if (to->tail)
+        to->tail->next = from->head;
+    else
+        to->head = from->head;
+    to->tail = from->tail;
+    from->head = from->tail = NULL;
+}
+
+/* Destroys (func with a NULL context) every op in q. */
+void cio__queue_destroy_all(struct cio__op_queue *q);
+
+/*
+ * Operation memory. cio__op_alloc returns at least `size` bytes (16-byte
+ * aligned), from the calling thread's cache when it holds a block of that size
+ * class, else from malloc (NULL when out of memory). cio__op_free puts the
+ * block back in the calling thread's cache (any thread may free a block
+ * another allocated), or frees it when that cache is full. Blocks above
+ * CIO__OP_CACHE_MAX bytes are never cached. NULL is ignored by free.
+ */
+#define CIO__OP_CACHE_MAX 512
+void *cio__op_alloc(size_t size);
+void cio__op_free(void *p);
+
+/* Frees the calling thread's cached blocks (called when a context is
+ * destroyed and when a thread exits). */
+void cio__op_cache_flush(void);
+
+/* How many times the cache fell back to malloc, across all threads (tests
+ * use it to check that steady-state operations allocate nothing). */
+uint64_t cio__op_malloc_count(void);
+
+#endif /* CIO__OP_H */

@@ -1,0 +1,304 @@
+/*
+ * context_test.c - the execution context: run family, stop/restart, work
+ * guards, post/dispatch/defer ordering, and shutdown without leaks.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "cio/context.h"
+
+static struct cio_context *ctx;
+
+static void setup(void)
+{
+    cio_error ec;
+    ctx = cio_context_create(NULL, &ec);
+    cr_assert_not_null(ctx, "create: %s", cio_error_message(ec));
+    cr_assert(!cio_failed(ec));
+}
+
+static void teardown(void)
+{
+    cio_context_destroy(ctx);
+}
+
+TestSuite(context, .init = setup, .fini = teardown, .timeout = 20);
+
+struct log {
+    int order[64];
+    int n;
+};
+
+struct entry {
+    struct log *log;
+    int id;
+};
+
+static void record(void *arg)
+{
+    struct entry *e = arg;
+    e->log->order[e->log->n++] = e->id;
+}
+
+Test(context, run_without_work_returns_at_once_and_stops)
+{
+    cr_assert_eq(cio_context_run(ctx), 0);
+    cr_assert(cio_context_stopped(ctx));
+    cio_context_restart(ctx);
+    cr_assert(!cio_context_stopped(ctx));
+}
+
+Test(context, posted_handlers_run_in_order_inside_run)
+{
+    struct log log = {0};
+    struct entry e[5];
+    for (int i = 0; i < 5; i++) {
+        e[i] = (struct entry){&log, i};
+        cio_context_post(ctx, record, &e[i]);
+    }
+    cr_assert_eq(log.n, 0, "post must not run the handler inline");
+    cr_assert_eq(cio_context_run(ctx), 5);
+    cr_assert_eq(log.n, 5);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(log.order[i], i);
+    cr_assert(cio_context_stopped(ctx));
+}
+
+struct chain {
+    struct log log;
+    struct entry inner;
+    struct entry second;
+};
+
+static void post_inner_then_record(void *arg)
+{
+    struct chain *c = arg;
+    cio_context_post(ctx, record, &c->inner);
+    cr_assert_eq(c->log.n, 0, "a post from a handler runs later, not inline");
+    c->log.order[c->log.n++] = 1;
+}
+
+Test(context, post_from_handler_runs_after_it)
+{
+    struct chain c = {.inner = {&c.log, 2}};
+    c.inner.log = &c.log;
+    cio_context_post(ctx, post_inner_then_record, &c);
+    cr_assert_eq(cio_context_run(ctx), 2);
+    cr_assert_eq(c.log.order[0], 1);
+    cr_assert_eq(c.log.order[1], 2);
+}
+
+static void dispatch_inner(void *arg)
+{
+    struct chain *c = arg;
+    cio_context_dispatch(ctx, record, &c->inner);
+    cr_assert_eq(c->log.n, 1, "dispatch inside run runs inline");
+    c->log.order[c->log.n++] = 1;
+}
+
+Test(context, dispatch_runs_inline_inside_run_and_posts_outside)
+{
+    struct chain c = {0};
+    c.inner = (struct entry){&c.log, 2};
+    cio_context_dispatch(ctx, dispatch_inner, &c);
+    cr_assert_eq(c.log.n, 0, "dispatch outside run must post");
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert_eq(c.log.n, 2);
+    cr_assert_eq(c.log.order[0], 2);
+    cr_assert_eq(c.log.order[1], 1);
+}
+
+Test(context, defer_queues_like_post)
+{
+    struct log log = {0};
+    struct entry a = {&log, 1}, b = {&log, 2};
+    cio_context_defer(ctx, record, &a);
+    cio_context_post(ctx, record, &b);
+    cr_assert_eq(log.n, 0);
+    cr_assert_eq(cio_context_run(ctx), 2);
+    cr_assert_eq(log.order[0], 1);
+    cr_assert_eq(log.order[1], 2);
+}
+
+Test(context, run_one_and_poll_one_run_a_single_handler)
+{
+    struct log log = {0};
+    struct entry e[3] = {{&log, 0}, {&log, 1}, {&log, 2}};
+    for (int i = 0; i < 3; i++)
+        cio_context_post(ctx, record, &e[i]);
+    cr_assert_eq(cio_context_run_one(ctx), 1);
+    cr_assert_eq(log.n, 1);
+    cr_assert_eq(cio_context_poll_one(ctx), 1);
+    cr_assert_eq(log.n, 2);
+    cr_assert_eq(cio_context_poll(ctx), 1);
+    cr_assert_eq(log.n, 3);
+    cr_assert_eq(cio_context_poll(ctx), 0);
+}
+
+Test(context, running_in_this_thread)
+{
+    cr_assert(!cio_context_running_in_this_thread(ctx));
+}
+
+static void check_running(void *arg)
+{
+    *(bool *)arg = cio_context_running_in_this_thread(ctx);
+}
+
+Test(context, running_in_this_thread_inside_handler)
+{
+    bool inside = false;
+    cio_context_post(ctx, check_running, &inside);
+    cio_context_run(ctx);
+    cr_assert(inside);
+}
+
+Test(context, work_guard_keeps_run_going_until_reset)
+{
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, ctx);
+    /* With only the guard, run_for must wait the whole interval, not return. */
+    cr_assert_eq(cio_context_run_for(ctx, 20 * 1000 * 1000), 0);
+    cr_assert(!cio_context_stopped(ctx), "a guard keeps the context from stopping");
+    cio_work_guard_reset(&g);
+    cio_work_guard_reset(&g); /* a second reset does nothing */
+    cr_assert_eq(cio_context_run(ctx), 0);
+    cr_assert(cio_context_stopped(ctx));
+}
+
+Test(context, run_for_returns_after_its_interval)
+{
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, ctx);
+    int64_t start = cio_steady_now();
+    cio_context_run_for(ctx, 30 * 1000 * 1000);
+    cr_assert_geq(cio_steady_now() - start, 30 * 1000 * 1000, "run_for returned early");
+    cio_work_guard_reset(&g);
+}
+
+Test(context, run_until_a_past_deadline_runs_ready_handlers)
+{
+    struct log log = {0};
+    struct entry e = {&log, 7};
+    cio_context_post(ctx, record, &e);
+    cr_assert_eq(cio_context_run_until(ctx, cio_steady_now() - 1000), 1);
+    cr_assert_eq(log.n, 1);
+}
+
+static void stop_it(void *arg)
+{
+    (void)arg;
+    cio_context_stop(ctx);
+}
+
+Test(context, stop_inside_handler_leaves_the_rest_queued)
+{
+    struct log log = {0};
+    struct entry a = {&log, 1};
+    cio_context_post(ctx, stop_it, NULL);
+    cio_context_post(ctx, record, &a);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert(cio_context_stopped(ctx));
+    cr_assert_eq(log.n, 0);
+    cr_assert_eq(cio_context_run(ctx), 0, "a stopped context runs nothing");
+    cio_context_restart(ctx);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert_eq(log.n, 1);
+}
+
+static int destroyed_calls;
+
+static void must_not_run(void *arg)
+{
+    (void)arg;
+    destroyed_calls++;
+}
+
+Test(context, destroy_frees_queued_handlers_without_running_them)
+{
+    struct cio_context *other = cio_context_create(NULL, NULL);
+    for (int i = 0; i < 100; i++)
+        cio_context_post(other, must_not_run, NULL);
+    cio_context_destroy(other);
+    cr_assert_eq(destroyed_calls, 0);
+}
+
+Test(context, destroy_null_is_ignored)
+{
+    cio_context_destroy(NULL);
+}
+
+Test(context, unknown_backend_is_invalid_argument)
+{
+    cio_error ec;
+    struct cio_context_options o = {.backend = "kqueue-on-linux"};
+    cr_assert_null(cio_context_create(&o, &ec));
+    cr_assert(cio_error_is(ec, CIO_COND_INVALID_ARGUMENT));
+}
+
+Test(context, backend_name)
+{
+    cr_assert_str_eq(cio_context_backend_name(ctx), "epoll");
+}
+
+struct nested {
+    struct cio_context *inner;
+    bool inner_saw_outer;
+    bool outer_still_running;
+};
+
+static void in_inner(void *arg)
+{
+    struct nested *n = arg;
+    n->inner_saw_outer = cio_context_running_in_this_thread(ctx);
+}
+
+static void run_inner(void *arg)
+{
+    struct nested *n = arg;
+    cio_context_post(n->inner, in_inner, n);
+    cr_assert_eq(cio_context_run(n->inner), 1);
+    n->outer_still_running = cio_context_running_in_this_thread(ctx);
+}
+
+Test(context, a_handler_may_run_another_context)
+{
+    struct nested n = {.inner = cio_context_create(NULL, NULL)};
+    cio_context_post(ctx, run_inner, &n);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert(n.inner_saw_outer);
+    cr_assert(n.outer_still_running);
+    cio_context_destroy(n.inner);
+}
+
+static int chain_left;
+
+static void chain_step(void *arg)
+{
+    if (--chain_left > 0)
+        cio_context_post(ctx, chain_step, arg);
+}
+
+Test(context, a_long_chain_of_posts_on_a_single_threaded_context)
+{
+    struct cio_context_options o = {.concurrency_hint = 1};
+    struct cio_context *single = cio_context_create(&o, NULL);
+    struct cio_context *saved = ctx;
+    ctx = single;
+    chain_left = 100000;
+    cio_context_post(ctx, chain_step, NULL);
+    cr_assert_eq(cio_context_run(ctx), 100000);
+    ctx = saved;
+    cio_context_destroy(single);
+}
+
+Test(context, null_context_arguments_are_harmless)
+{
+    cr_assert_eq(cio_context_run(NULL), 0);
+    cr_assert_eq(cio_context_poll(NULL), 0);
+    cr_assert(cio_context_stopped(NULL));
+    cio_context_stop(NULL);
+    cio_context_restart(NULL);
+    cr_assert(!cio_context_running_in_this_thread(NULL));
+}
