@@ -12,6 +12,7 @@
  * Order: state, init/destroy, add/remove, start/cancel/kick, wait, interrupt.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -225,7 +226,8 @@ static int wait_events(struct epoll_state *st, struct epoll_event *evs, int64_t 
             return n;
         atomic_store_explicit(&st->pwait2, false, memory_order_relaxed);
     }
-    int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    int64_t ms64 = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+    int ms = ms64 > INT_MAX ? INT_MAX : (int)ms64;
     return epoll_wait(st->epfd, evs, MAX_EVENTS, ms);
 }
 
