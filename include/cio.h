@@ -1,0 +1,20 @@
+/*
+ * cio.h - the umbrella header: includes every public header of cio.
+ *
+ * cio is Asio's model of asynchronous I/O in C: an execution context
+ * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/timer.h), every
+ * operation in a synchronous form (an error code, or "throwing" through the
+ * hook in cio/error.h) and an asynchronous form whose completion handler
+ * (cio/handler.h) runs inside cio_context_run().
+ */
+#ifndef CIO_H
+#define CIO_H
+
+#include "cio/address.h"
+#include "cio/context.h"
+#include "cio/error.h"
+#include "cio/handler.h"
+#include "cio/tcp.h"
+#include "cio/timer.h"
+
+#endif /* CIO_H */
