@@ -177,13 +177,34 @@ Test(context, run_for_returns_after_its_interval)
     cio_work_guard_reset(&g);
 }
 
-Test(context, run_until_a_past_deadline_runs_ready_handlers)
+Test(context, run_until_a_past_deadline_runs_nothing)
 {
     struct log log = {0};
     struct entry e = {&log, 7};
     cio_context_post(ctx, record, &e);
-    cr_assert_eq(cio_context_run_until(ctx, cio_steady_now() - 1000), 1);
+    cr_assert_eq(cio_context_run_until(ctx, cio_steady_now() - 1000), 0);
+    cr_assert_eq(log.n, 0);
+    cr_assert_eq(cio_context_run(ctx), 1);
     cr_assert_eq(log.n, 1);
+}
+
+static int64_t repost_deadline;
+static long reposts;
+
+static void repost_forever(void *arg)
+{
+    reposts++;
+    cio_context_post(ctx, repost_forever, arg);
+}
+
+Test(context, run_for_returns_at_its_deadline_while_handlers_keep_coming)
+{
+    cio_context_post(ctx, repost_forever, NULL);
+    repost_deadline = cio_steady_now() + 10 * 1000 * 1000;
+    cio_context_run_until(ctx, repost_deadline);
+    cr_assert_geq(cio_steady_now(), repost_deadline);
+    cr_assert_gt(reposts, 0);
+    cr_assert(!cio_context_stopped(ctx), "a deadline does not stop the context");
 }
 
 static void stop_it(void *arg)

@@ -279,6 +279,17 @@ static int64_t task_timeout(struct run_thread *t, int64_t deadline)
     return timeout;
 }
 
+/* Retries starved listeners at most once per STARVED_RETRY_NS, so a server
+ * that re-arms its accept after each EMFILE does not spin. */
+static void retry_starved_when_due(struct cio_context *ctx)
+{
+    int64_t now = cio_steady_now();
+    if (now < atomic_load_explicit(&ctx->starved_retry_at, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&ctx->starved_retry_at, now + STARVED_RETRY_NS, memory_order_relaxed);
+    cio__slot_retry_starved(ctx);
+}
+
 /* The task: waits in the backend (called without the mutex, as the only
  * thread doing so), then collects expired timers. */
 static void run_task(struct run_thread *t, int64_t deadline)
@@ -287,7 +298,7 @@ static void run_task(struct run_thread *t, int64_t deadline)
     ctx->backend->wait(ctx, task_timeout(t, deadline), &t->private_q);
     cio__timer_queue_collect(&ctx->timers, &t->private_q);
     if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
-        cio__slot_retry_starved(ctx);
+        retry_starved_when_due(ctx);
     t->since_poll = 0;
 }
 
@@ -321,6 +332,9 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
     bool polled = false; /* the kernel was polled during this step */
     for (;;) {
         if (atomic_load_explicit(&ctx->stopped, memory_order_acquire))
+            return 0;
+        /* As Asio's run_until: the clock is checked before each handler. */
+        if (deadline != DEADLINE_NONE && deadline != DEADLINE_POLL && cio_steady_now() >= deadline)
             return 0;
         if (!cio__queue_empty(&t->private_q) && t->since_poll < RUN_BATCH) {
             t->since_poll++;

@@ -31,6 +31,7 @@ struct cio_context {
     _Atomic long work;     /* outstanding work: pending ops, queued ops, guards */
     _Atomic bool stopped;  /* stop() called, or run ran out of work */
     _Atomic int starved;   /* slots whose accepts wait for a free descriptor */
+    _Atomic int64_t starved_retry_at; /* steady time of the next retry of those slots */
 
     struct cio__timer_queue timers; /* has its own lock */
     struct cio__slot_table slots;   /* has its own lock */

@@ -51,7 +51,8 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
 int cio__slot_close(struct cio_context *ctx, struct cio__slot *s);
 
 /* Deregisters and releases the slot without closing the descriptor (which
- * the caller takes over); pending operations are aborted as by close. */
+ * the caller takes over); pending operations are aborted as by close.
+ * Returns the descriptor. */
 int cio__slot_release(struct cio_context *ctx, struct cio__slot *s);
 
 /* Finishes every pending operation on s with operation_aborted. Returns how many. */

@@ -1,0 +1,344 @@
+/*
+ * cio/tcp.h - TCP sockets and acceptors (Asio's ip::tcp::socket and
+ * ip::tcp::acceptor).
+ *
+ * A socket or acceptor is a struct the caller owns and may embed anywhere. It
+ * is bound to one context by its init function and is then closed (nothing
+ * to free) until it is opened, connected or accepted into. Every operation
+ * comes in a synchronous and an asynchronous form, as in Asio.
+ *
+ * Synchronous functions return int (0 on success, -1 on failure), or size_t
+ * for reads and writes (bytes transferred; 0 on failure), and take a
+ * `cio_error *ec` last. Given an ec, they fill it (success included) and never
+ * abort. Given NULL, a failure is raised through the throw hook (cio/error.h)
+ * with the function's name as the operation, after the operation has cleaned
+ * up. They block the calling thread until done, unless the object's
+ * non_blocking mode is set, when they fail with would_block instead of
+ * waiting. They never need the context to be running.
+ *
+ * Asynchronous functions return nothing. They start the operation and return
+ * at once; the handler runs exactly once, later, inside a run function of the
+ * object's context, never inside the starting call, even when the result is
+ * known at once (a closed socket, a zero-length buffer, an immediate connect).
+ * If the operation's state cannot be allocated, or the handler function or the
+ * object's context is NULL, the throw hook is called (no_memory or
+ * invalid_argument) and the handler is never called.
+ *
+ * Ownership: the caller owns the socket struct, the buffers (until the
+ * handler has been called) and the outputs of an accept (peer socket and peer
+ * endpoint, until the handler has been called). The library owns the state of
+ * each operation, recycled per thread: a steady-state asynchronous operation
+ * allocates nothing. Once close returns, no pending operation refers to the
+ * struct any more: it may be freed or reused at once, and its pending handlers
+ * still run, with operation_aborted.
+ *
+ * Thread-safety: one object is used by one thread at a time (a strand makes
+ * that so), as in Asio; different objects may be used by different threads
+ * at once. Handlers may run on any thread that runs the context.
+ *
+ * Errors common to every function below: bad_descriptor when the object is not
+ * open (except where a function opens it), invalid_argument for a NULL
+ * pointer argument, and the system error of the failing system call.
+ *
+ * Order: the private state, the socket (life cycle, connect, read and write,
+ * endpoints and state, options), then the acceptor.
+ */
+#ifndef CIO_TCP_H
+#define CIO_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "cio/address.h"
+#include "cio/error.h"
+#include "cio/handler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cio_context;
+struct cio__slot;
+
+/*
+ * The private state of a socket object: never read or write it. It is here
+ * only so that sockets can be embedded; every field is owned by the thread
+ * that uses the object.
+ */
+struct cio__socket {
+    struct cio__slot *slot; /* the context's descriptor slot while open, else NULL */
+    int fd;                 /* the descriptor while open, else -1 (always O_NONBLOCK) */
+    int family;             /* AF_INET or AF_INET6 while open, else 0 */
+    bool user_non_blocking; /* the caller's non_blocking mode (see set_non_blocking) */
+};
+
+/* Which directions cio_tcp_socket_shutdown shuts (Asio's shutdown_type). */
+enum cio_shutdown_type {
+    CIO_SHUTDOWN_RECEIVE = 0, /* no more receives (SHUT_RD) */
+    CIO_SHUTDOWN_SEND = 1,    /* no more sends: the peer reads eof (SHUT_WR) */
+    CIO_SHUTDOWN_BOTH = 2,    /* both (SHUT_RDWR) */
+};
+
+/* ------------------------------------------------------------------------ */
+/* The socket                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A TCP stream socket. */
+struct cio_tcp_socket {
+    struct cio_context *ctx;  /* the context it is bound to: set by init, then read-only */
+    void *data;               /* the caller's: cio never reads or writes it */
+    struct cio__socket impl_; /* private */
+};
+
+/* Binds s to ctx, closed. Call it once before any other function on s (and
+ * not on an open socket: that would leak its descriptor). Leaves s->data
+ * alone. Cannot fail. */
+void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx);
+
+/*
+ * Opens s as a TCP socket of `family` (AF_INET or AF_INET6). The descriptor
+ * is close-on-exec and, inside the library, non-blocking.
+ * Errors: already_open; address_family_not_supported for another family;
+ * no_descriptors (EMFILE), ENFILE, no_memory.
+ */
+int cio_tcp_socket_open(struct cio_tcp_socket *s, int family, cio_error *ec);
+
+/*
+ * Adopts an open TCP socket descriptor `fd` of `family` (Asio's assign); s
+ * then owns it and closes it on close. The descriptor is made non-blocking.
+ * On failure the caller still owns fd. Errors: already_open; bad_descriptor
+ * for a negative fd.
+ */
+int cio_tcp_socket_assign(struct cio_tcp_socket *s, int family, int fd, cio_error *ec);
+
+/*
+ * Gives up the descriptor without closing it (Asio's release): pending
+ * operations finish with operation_aborted, s is closed, and the caller owns
+ * the returned descriptor (still non-blocking). Returns -1 with
+ * bad_descriptor when s is not open.
+ */
+int cio_tcp_socket_release(struct cio_tcp_socket *s, cio_error *ec);
+
+/* True while s is open. */
+bool cio_tcp_socket_is_open(const struct cio_tcp_socket *s);
+
+/* The descriptor while open, else -1. The caller must not close it. */
+int cio_tcp_socket_native_handle(const struct cio_tcp_socket *s);
+
+/*
+ * Closes s: every pending operation finishes with operation_aborted (its
+ * handler runs later, inside run), the context stops watching the descriptor,
+ * and the descriptor is closed. Once close returns the struct may be freed or
+ * reused. Closing a closed socket does nothing and succeeds (Asio). If close()
+ * itself reports an error it is returned, but s is closed all the same.
+ */
+int cio_tcp_socket_close(struct cio_tcp_socket *s, cio_error *ec);
+
+/* Finishes every pending asynchronous operation on s with operation_aborted
+ * (handlers run later, inside run); s stays open. */
+int cio_tcp_socket_cancel(struct cio_tcp_socket *s, cio_error *ec);
+
+/*
+ * Shuts down one or both directions of the connection (shutdown(2)).
+ * Errors: invalid_argument for another `what`; not_connected.
+ */
+int cio_tcp_socket_shutdown(struct cio_tcp_socket *s, enum cio_shutdown_type what, cio_error *ec);
+
+/* Binds s to a local endpoint. Errors: address_in_use, EADDRNOTAVAIL, EACCES,
+ * invalid_argument (NULL or unknown-family endpoint, or already bound). */
+int cio_tcp_socket_bind(struct cio_tcp_socket *s, const struct cio_endpoint *ep, cio_error *ec);
+
+/*
+ * Connects s to `ep`, blocking until the connection is made or fails (the
+ * seed's synchronous sequence). Opens s for ep's family first when s is closed
+ * (Asio); s stays open if the connect then fails. The non_blocking mode does
+ * not apply: connect always waits (Asio).
+ * Errors: connection_refused, timed_out, EHOSTUNREACH, ENETUNREACH,
+ * address_family_not_supported, invalid_argument (NULL or unknown-family
+ * endpoint), EISCONN, and the errors of open.
+ */
+int cio_tcp_socket_connect(struct cio_tcp_socket *s, const struct cio_endpoint *ep, cio_error *ec);
+
+/*
+ * Starts connecting s to `ep` (the seed's asynchronous sequence); h runs with
+ * the result and n = 0. Opens s for ep's family first when s is closed (Asio).
+ * Errors (in the handler): as cio_tcp_socket_connect, and operation_aborted
+ * after cancel or close.
+ */
+void cio_tcp_socket_async_connect(struct cio_tcp_socket *s, const struct cio_endpoint *ep,
+                                  cio_handler h);
+
+/*
+ * Reads at least one byte and at most `len` into buf, blocking until some
+ * data is there (or would_block in non_blocking mode). Returns the count, or
+ * 0 on failure. Reading 0 bytes returns 0 at once with success (Asio).
+ * Errors: eof when the peer has closed its end and no data is left;
+ * connection_reset; invalid_argument for a NULL buf with len > 0; would_block.
+ */
+size_t cio_tcp_socket_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_error *ec);
+
+/*
+ * Writes at least one byte and at most `len` from buf, blocking until some
+ * can be written (or would_block in non_blocking mode). Returns the count, or
+ * 0 on failure. Writing 0 bytes returns 0 at once with success. Never raises
+ * SIGPIPE. Errors: broken_pipe, connection_reset, invalid_argument for a NULL
+ * buf with len > 0, would_block.
+ */
+size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
+                                 cio_error *ec);
+
+/*
+ * Starts reading at least one byte and at most `len` into buf; h runs with
+ * the result and the count. buf must stay valid and untouched until h runs.
+ * A zero-length read completes (posted) with success and 0 bytes. Errors (in
+ * the handler): as cio_tcp_socket_read_some (never would_block), and
+ * operation_aborted after cancel or close.
+ */
+void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h);
+
+/*
+ * Starts writing at least one byte and at most `len` from buf; h runs with
+ * the result and the count (which may be less than len). buf must stay valid
+ * until h runs. A zero-length write completes (posted) with success and 0
+ * bytes. Errors (in the handler): as cio_tcp_socket_write_some (never
+ * would_block), and operation_aborted after cancel or close.
+ */
+void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
+                                     cio_handler h);
+
+/* The local endpoint (getsockname) into *out. */
+int cio_tcp_socket_local_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
+                                  cio_error *ec);
+
+/* The peer's endpoint (getpeername) into *out. Errors: not_connected. */
+int cio_tcp_socket_remote_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
+                                   cio_error *ec);
+
+/* How many bytes can be read without blocking (FIONREAD); 0 on failure. */
+size_t cio_tcp_socket_available(const struct cio_tcp_socket *s, cio_error *ec);
+
+/*
+ * The non_blocking mode (Asio's non_blocking()): when true, synchronous
+ * reads, writes and accepts fail with would_block instead of waiting.
+ * Asynchronous operations are not affected, and the descriptor itself is
+ * always non-blocking inside the library. The mode is cleared by close.
+ * set_non_blocking fails only with bad_descriptor; non_blocking returns false
+ * for a closed socket.
+ */
+int cio_tcp_socket_set_non_blocking(struct cio_tcp_socket *s, bool mode, cio_error *ec);
+bool cio_tcp_socket_non_blocking(const struct cio_tcp_socket *s);
+
+/*
+ * Options, each a pair of set and get (Asio's socket options):
+ *   reuse_address        SO_REUSEADDR
+ *   no_delay             TCP_NODELAY (disables Nagle's algorithm)
+ *   keep_alive           SO_KEEPALIVE
+ *   linger               SO_LINGER: on with 0 seconds makes close reset the
+ *                        connection; seconds must be >= 0 (invalid_argument)
+ *   send_buffer_size     SO_SNDBUF, bytes (Linux doubles the value set, and
+ *                        get reports the doubled value)
+ *   receive_buffer_size  SO_RCVBUF, bytes (likewise)
+ * Getters store nothing on failure.
+ */
+int cio_tcp_socket_set_reuse_address(struct cio_tcp_socket *s, bool on, cio_error *ec);
+int cio_tcp_socket_get_reuse_address(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
+int cio_tcp_socket_set_no_delay(struct cio_tcp_socket *s, bool on, cio_error *ec);
+int cio_tcp_socket_get_no_delay(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
+int cio_tcp_socket_set_keep_alive(struct cio_tcp_socket *s, bool on, cio_error *ec);
+int cio_tcp_socket_get_keep_alive(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
+int cio_tcp_socket_set_linger(struct cio_tcp_socket *s, bool on, int seconds, cio_error *ec);
+int cio_tcp_socket_get_linger(const struct cio_tcp_socket *s, bool *on, int *seconds,
+                              cio_error *ec);
+int cio_tcp_socket_set_send_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec);
+int cio_tcp_socket_get_send_buffer_size(const struct cio_tcp_socket *s, int *bytes, cio_error *ec);
+int cio_tcp_socket_set_receive_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec);
+int cio_tcp_socket_get_receive_buffer_size(const struct cio_tcp_socket *s, int *bytes,
+                                           cio_error *ec);
+
+/* Any other option: setsockopt/getsockopt with the caller's level, name and
+ * value. get_option reads *len as the buffer size and stores the size used. */
+int cio_tcp_socket_set_option(struct cio_tcp_socket *s, int level, int name, const void *value,
+                              socklen_t len, cio_error *ec);
+int cio_tcp_socket_get_option(const struct cio_tcp_socket *s, int level, int name, void *value,
+                              socklen_t *len, cio_error *ec);
+
+/* ------------------------------------------------------------------------ */
+/* The acceptor                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A listening TCP socket that accepts connections into TCP sockets. */
+struct cio_tcp_acceptor {
+    struct cio_context *ctx;  /* the context it is bound to: set by init, then read-only */
+    void *data;               /* the caller's: cio never reads or writes it */
+    struct cio__socket impl_; /* private */
+};
+
+/* The largest backlog the system allows (Asio's max_listen_connections). */
+#define CIO_TCP_MAX_LISTEN_CONNECTIONS SOMAXCONN
+
+/* As the socket functions of the same names. */
+void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx);
+int cio_tcp_acceptor_open(struct cio_tcp_acceptor *a, int family, cio_error *ec);
+int cio_tcp_acceptor_assign(struct cio_tcp_acceptor *a, int family, int fd, cio_error *ec);
+bool cio_tcp_acceptor_is_open(const struct cio_tcp_acceptor *a);
+int cio_tcp_acceptor_native_handle(const struct cio_tcp_acceptor *a);
+int cio_tcp_acceptor_close(struct cio_tcp_acceptor *a, cio_error *ec);
+int cio_tcp_acceptor_cancel(struct cio_tcp_acceptor *a, cio_error *ec);
+int cio_tcp_acceptor_bind(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep, cio_error *ec);
+int cio_tcp_acceptor_local_endpoint(const struct cio_tcp_acceptor *a, struct cio_endpoint *out,
+                                    cio_error *ec);
+int cio_tcp_acceptor_set_non_blocking(struct cio_tcp_acceptor *a, bool mode, cio_error *ec);
+bool cio_tcp_acceptor_non_blocking(const struct cio_tcp_acceptor *a);
+int cio_tcp_acceptor_set_reuse_address(struct cio_tcp_acceptor *a, bool on, cio_error *ec);
+int cio_tcp_acceptor_get_reuse_address(const struct cio_tcp_acceptor *a, bool *on, cio_error *ec);
+int cio_tcp_acceptor_set_option(struct cio_tcp_acceptor *a, int level, int name, const void *value,
+                                socklen_t len, cio_error *ec);
+int cio_tcp_acceptor_get_option(const struct cio_tcp_acceptor *a, int level, int name, void *value,
+                                socklen_t *len, cio_error *ec);
+
+/* Starts listening, with a queue of at most `backlog` pending connections
+ * (capped by the system; CIO_TCP_MAX_LISTEN_CONNECTIONS for the most). */
+int cio_tcp_acceptor_listen(struct cio_tcp_acceptor *a, int backlog, cio_error *ec);
+
+/*
+ * Asio's acceptor(ctx, endpoint) in one call: opens a for ep's family, sets
+ * reuse_address, binds to ep and listens with the largest backlog. On failure
+ * a is closed again. Errors: already_open, and those of each step.
+ */
+int cio_tcp_acceptor_listen_at(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep,
+                               cio_error *ec);
+
+/*
+ * Accepts one connection into `peer` (which must be initialised and closed),
+ * blocking until one arrives (or would_block in non_blocking mode). peer is
+ * opened on its own context (which may differ from a's). When peer_ep is not
+ * NULL the peer's endpoint is stored there. Connections aborted by the peer
+ * before they are accepted are skipped.
+ * Errors: already_open (peer is open); invalid_argument (peer is NULL or has
+ * no context, or a is not listening); no_descriptors (EMFILE), ENFILE,
+ * ENOBUFS, no_memory; would_block.
+ */
+int cio_tcp_acceptor_accept(struct cio_tcp_acceptor *a, struct cio_tcp_socket *peer,
+                            struct cio_endpoint *peer_ep, cio_error *ec);
+
+/*
+ * Starts accepting one connection into `peer`; h runs with the result and
+ * n = 0. On success peer is open (on its own context) and usable inside h,
+ * and *peer_ep (if not NULL) holds the peer's endpoint; on failure neither is
+ * touched. peer and peer_ep must stay valid until h runs. When the process
+ * or system is out of descriptors, h gets no_descriptors (or ENFILE, ENOBUFS,
+ * no_memory), and accepts started on a afterwards wait, without spinning,
+ * until a descriptor is closed in the context or a short retry interval has
+ * passed: a server may start the next accept from h at once.
+ * Errors (in the handler): as cio_tcp_acceptor_accept (never would_block),
+ * and operation_aborted after cancel or close.
+ */
+void cio_tcp_acceptor_async_accept(struct cio_tcp_acceptor *a, struct cio_tcp_socket *peer,
+                                   struct cio_endpoint *peer_ep, cio_handler h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_TCP_H */

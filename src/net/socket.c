@@ -1,0 +1,710 @@
+/*
+ * socket.c - the operations every socket object shares (see socket.h).
+ *
+ * A socket's descriptor is always non-blocking and close-on-exec. A
+ * synchronous operation tries its system call and, when it would block,
+ * either fails with would_block (the caller's non_blocking mode) or waits
+ * with poll() and tries again, as Asio's socket_ops do. An asynchronous one
+ * becomes an operation on the socket's descriptor slot: the backend performs
+ * it (at once if it is speculative, else on readiness) and posts its
+ * completion; results known at once are posted too.
+ *
+ * Order: small helpers; life cycle; state, endpoints and options; the
+ * synchronous operations; the perform functions of the asynchronous ones;
+ * the accept operation's completion; the asynchronous starters.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4, MSG_NOSIGNAL under -std=c11 */
+#endif
+
+#include "net/socket.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "core/descriptor.h"
+#include "core/op.h"
+#include "core/scheduler.h"
+
+/* ---- Small helpers. ---- */
+
+static cio_error sys_error(int errno_value)
+{
+    return cio_error_system(errno_value);
+}
+
+static bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+/* The endpoint's sockaddr length, or 0 for NULL or an unknown family. */
+static socklen_t endpoint_size(const struct cio_endpoint *ep)
+{
+    return ep ? cio_endpoint_size(ep) : 0;
+}
+
+/* Checks a socket and a buffer for a read or write: bad_descriptor first
+ * (Asio), then invalid_argument for a NULL buffer of nonzero length. */
+static cio_error check_io(const struct cio__socket *so, const void *buf, size_t len)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!buf && len)
+        return sys_error(EINVAL);
+    return cio_error_none();
+}
+
+/* The pending error of a socket (SO_ERROR): a finished connect's result. */
+static cio_error pending_error(int fd)
+{
+    int value = 0;
+    socklen_t len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) < 0)
+        return sys_error(errno);
+    return value ? sys_error(value) : cio_error_none();
+}
+
+/* Waits, without a time limit, until fd has one of `events` (or an error).
+ * Returns 0 or an errno value. */
+static int poll_wait(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    while (poll(&p, 1, -1) < 0) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
+/* After a would-block: EWOULDBLOCK in the caller's non_blocking mode, else
+ * waits for readiness. Returns 0 (try again) or an errno value. */
+static int wait_ready(const struct cio__socket *so, short events)
+{
+    if (so->user_non_blocking)
+        return EWOULDBLOCK;
+    return poll_wait(so->fd, events);
+}
+
+/* ---- Life cycle. ---- */
+
+void cio__socket_init(struct cio__socket *so)
+{
+    so->slot = NULL;
+    so->fd = -1;
+    so->family = 0;
+    so->user_non_blocking = false;
+}
+
+bool cio__socket_is_open(const struct cio__socket *so)
+{
+    return so->slot != NULL;
+}
+
+cio_error cio__socket_assign(struct cio_context *ctx, struct cio__socket *so, int family, int fd)
+{
+    if (so->slot)
+        return cio_error_misc(CIO_MISC_ALREADY_OPEN);
+    if (!ctx)
+        return sys_error(EINVAL);
+    if (fd < 0)
+        return sys_error(EBADF);
+    cio_error e = cio_error_none();
+    struct cio__slot *slot = cio__slot_open(ctx, fd, &e);
+    if (!slot)
+        return e;
+    so->slot = slot;
+    so->fd = fd;
+    so->family = family;
+    so->user_non_blocking = false;
+    return cio_error_none();
+}
+
+cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int family, int type,
+                           int protocol)
+{
+    if (so->slot)
+        return cio_error_misc(CIO_MISC_ALREADY_OPEN);
+    if (!ctx)
+        return sys_error(EINVAL);
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return sys_error(errno);
+    cio_error e = cio__socket_assign(ctx, so, family, fd);
+    if (cio_failed(e))
+        close(fd);
+    return e;
+}
+
+cio_error cio__socket_release(struct cio_context *ctx, struct cio__socket *so, int *fd)
+{
+    *fd = -1;
+    if (!so->slot)
+        return sys_error(EBADF);
+    int taken = so->fd;
+    cio__slot_release(ctx, so->slot); /* returns the descriptor, which we hold already */
+    cio__socket_init(so);
+    *fd = taken;
+    return cio_error_none();
+}
+
+cio_error cio__socket_close(struct cio_context *ctx, struct cio__socket *so)
+{
+    if (!so->slot)
+        return cio_error_none();
+    int err = cio__slot_close(ctx, so->slot);
+    cio__socket_init(so);
+    /* Linux releases the descriptor even when close() reports EINTR, and
+     * EINPROGRESS means the same: neither is a failure to close. */
+    if (err && err != EINTR && err != EINPROGRESS)
+        return sys_error(err);
+    return cio_error_none();
+}
+
+cio_error cio__socket_cancel(struct cio_context *ctx, struct cio__socket *so)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    cio__slot_cancel(ctx, so->slot);
+    return cio_error_none();
+}
+
+/* ---- State, endpoints and options. ---- */
+
+cio_error cio__socket_shutdown(struct cio__socket *so, int how)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (shutdown(so->fd, how) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+cio_error cio__socket_bind(struct cio__socket *so, const struct cio_endpoint *ep)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    socklen_t len = endpoint_size(ep);
+    if (!len)
+        return sys_error(EINVAL);
+    if (bind(so->fd, &ep->addr.sa, len) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+cio_error cio__socket_listen(struct cio__socket *so, int backlog)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (listen(so->fd, backlog) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+/* getsockname or getpeername into *out. */
+static cio_error get_endpoint(const struct cio__socket *so, struct cio_endpoint *out,
+                              int (*get)(int, struct sockaddr *, socklen_t *))
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!out)
+        return sys_error(EINVAL);
+    struct cio_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    socklen_t len = sizeof ep.addr;
+    if (get(so->fd, &ep.addr.sa, &len) < 0)
+        return sys_error(errno);
+    cio_error e = cio_error_none();
+    cio_endpoint_from_sockaddr(&ep.addr.sa, len, out, &e);
+    return e;
+}
+
+cio_error cio__socket_local_endpoint(const struct cio__socket *so, struct cio_endpoint *out)
+{
+    return get_endpoint(so, out, getsockname);
+}
+
+cio_error cio__socket_remote_endpoint(const struct cio__socket *so, struct cio_endpoint *out)
+{
+    return get_endpoint(so, out, getpeername);
+}
+
+cio_error cio__socket_available(const struct cio__socket *so, size_t *n)
+{
+    *n = 0;
+    if (!so->slot)
+        return sys_error(EBADF);
+    int count = 0;
+    if (ioctl(so->fd, FIONREAD, &count) < 0)
+        return sys_error(errno);
+    *n = count > 0 ? (size_t)count : 0;
+    return cio_error_none();
+}
+
+cio_error cio__socket_set_non_blocking(struct cio__socket *so, bool mode)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    so->user_non_blocking = mode;
+    return cio_error_none();
+}
+
+cio_error cio__socket_set_option(struct cio__socket *so, int level, int name, const void *value,
+                                 socklen_t len)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!value)
+        return sys_error(EINVAL);
+    if (setsockopt(so->fd, level, name, value, len) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+cio_error cio__socket_get_option(const struct cio__socket *so, int level, int name, void *value,
+                                 socklen_t *len)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!value || !len)
+        return sys_error(EINVAL);
+    if (getsockopt(so->fd, level, name, value, len) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+cio_error cio__socket_set_int(struct cio__socket *so, int level, int name, int value)
+{
+    return cio__socket_set_option(so, level, name, &value, sizeof value);
+}
+
+cio_error cio__socket_get_int(const struct cio__socket *so, int level, int name, int *value)
+{
+    if (!value)
+        return sys_error(EINVAL);
+    int v = 0;
+    socklen_t len = sizeof v;
+    cio_error e = cio__socket_get_option(so, level, name, &v, &len);
+    if (!cio_failed(e))
+        *value = v;
+    return e;
+}
+
+/* ---- Synchronous operations. ---- */
+
+cio_error cio__socket_connect(struct cio_context *ctx, struct cio__socket *so,
+                              const struct cio_endpoint *ep, int type, int protocol)
+{
+    socklen_t len = endpoint_size(ep);
+    if (!len)
+        return sys_error(EINVAL);
+    if (!so->slot) {
+        cio_error e = cio__socket_open(ctx, so, cio_endpoint_family(ep), type, protocol);
+        if (cio_failed(e))
+            return e;
+    }
+    if (connect(so->fd, &ep->addr.sa, len) == 0)
+        return cio_error_none();
+    /* EINTR: the connect goes on in the background, as EINPROGRESS. */
+    if (errno != EINPROGRESS && errno != EINTR)
+        return sys_error(errno);
+    int err = poll_wait(so->fd, POLLOUT);
+    return err ? sys_error(err) : pending_error(so->fd);
+}
+
+cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int flags, size_t *n)
+{
+    *n = 0;
+    cio_error e = check_io(so, buf, len);
+    if (cio_failed(e) || len == 0)
+        return e;
+    for (;;) {
+        ssize_t r = recv(so->fd, buf, len, flags);
+        if (r > 0) {
+            *n = (size_t)r;
+            return cio_error_none();
+        }
+        if (r == 0)
+            return cio_error_misc(CIO_MISC_EOF);
+        int err = errno;
+        if (err == EINTR)
+            continue;
+        if (!would_block(err) || (err = wait_ready(so, POLLIN)) != 0)
+            return sys_error(err);
+    }
+}
+
+cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, int flags,
+                           size_t *n)
+{
+    *n = 0;
+    cio_error e = check_io(so, buf, len);
+    if (cio_failed(e) || len == 0)
+        return e;
+    for (;;) {
+        ssize_t r = send(so->fd, buf, len, flags | MSG_NOSIGNAL);
+        if (r >= 0) {
+            *n = (size_t)r;
+            return cio_error_none();
+        }
+        int err = errno;
+        if (err == EINTR)
+            continue;
+        if (!would_block(err) || (err = wait_ready(so, POLLOUT)) != 0)
+            return sys_error(err);
+    }
+}
+
+/* accept4 errors that concern only the connection being dequeued: try the
+ * next one (Asio skips connection_aborted and EPROTO; accept(2) asks the same
+ * of the network errors Linux passes on from the new socket). */
+static bool accept_skippable(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Accepts one connection without blocking, its address into *addr. Returns
+ * the new descriptor (non-blocking, close-on-exec), or -1 with the errno
+ * value in *err (never a skippable one). */
+static int accept_once(int fd, struct cio_endpoint *addr, socklen_t *addrlen, int *err)
+{
+    for (;;) {
+        *addrlen = sizeof addr->addr;
+        int nfd = accept4(fd, &addr->addr.sa, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (nfd >= 0)
+            return nfd;
+        if (!accept_skippable(errno)) {
+            *err = errno;
+            return -1;
+        }
+    }
+}
+
+/* Opens `peer` on `fd`, a connection accepted from a listener of `family`,
+ * and stores its address in *peer_ep (if not NULL). Closes fd on failure. */
+static cio_error adopt_peer(struct cio_context *peer_ctx, struct cio__socket *peer, int family,
+                            int fd, const struct cio_endpoint *addr, socklen_t addrlen,
+                            struct cio_endpoint *peer_ep)
+{
+    cio_error e = cio__socket_assign(peer_ctx, peer, family, fd);
+    if (cio_failed(e)) {
+        close(fd);
+        return e;
+    }
+    if (peer_ep) {
+        cio_error ignored = cio_error_none();
+        if (cio_endpoint_from_sockaddr(&addr->addr.sa, addrlen, peer_ep, &ignored) < 0)
+            memset(peer_ep, 0, sizeof *peer_ep);
+    }
+    return cio_error_none();
+}
+
+/* Checks the arguments of an accept. */
+static cio_error check_accept(const struct cio__socket *so, struct cio_context *peer_ctx,
+                              const struct cio__socket *peer)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!peer || !peer_ctx)
+        return sys_error(EINVAL);
+    if (peer->slot)
+        return cio_error_misc(CIO_MISC_ALREADY_OPEN);
+    return cio_error_none();
+}
+
+cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ctx,
+                             struct cio__socket *peer, struct cio_endpoint *peer_ep)
+{
+    cio_error e = check_accept(so, peer_ctx, peer);
+    if (cio_failed(e))
+        return e;
+    for (;;) {
+        struct cio_endpoint addr;
+        socklen_t addrlen = 0;
+        int err = 0;
+        int fd = accept_once(so->fd, &addr, &addrlen, &err);
+        if (fd >= 0)
+            return adopt_peer(peer_ctx, peer, so->family, fd, &addr, addrlen, peer_ep);
+        if (!would_block(err) || (err = wait_ready(so, POLLIN)) != 0)
+            return sys_error(err);
+    }
+}
+
+/* ---- Perform functions: one non-blocking try, called by the backend. ---- */
+
+static enum cio__perform_result recv_perform(struct cio__io_op *op, int fd)
+{
+    for (;;) {
+        ssize_t r = recv(fd, op->buf, op->len, op->flags);
+        if (r > 0) {
+            /* Not DONE_DRAINED even for a short read: the receive queue may
+             * still hold the peer's FIN or a reset (a read would return eof
+             * or the error at once, and an edge-triggered backend would see
+             * no new event for it), or data behind TCP urgent data. */
+            op->base.ec = cio_error_none();
+            op->base.n = (size_t)r;
+            return CIO__PERFORM_DONE;
+        }
+        if (r == 0) {
+            op->base.ec = cio_error_misc(CIO_MISC_EOF);
+            op->base.n = 0;
+            return CIO__PERFORM_DONE;
+        }
+        if (errno == EINTR)
+            continue;
+        if (would_block(errno))
+            return CIO__PERFORM_WOULD_BLOCK;
+        op->base.ec = sys_error(errno);
+        op->base.n = 0;
+        return CIO__PERFORM_DONE;
+    }
+}
+
+static enum cio__perform_result send_perform(struct cio__io_op *op, int fd)
+{
+    for (;;) {
+        ssize_t r = send(fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);
+        if (r >= 0) {
+            op->base.ec = cio_error_none();
+            op->base.n = (size_t)r;
+            /* A short stream write means the send buffer is full; Linux then
+             * marks the socket (SOCK_NOSPACE) to signal writability again. */
+            return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
+        }
+        if (errno == EINTR)
+            continue;
+        if (would_block(errno))
+            return CIO__PERFORM_WOULD_BLOCK;
+        op->base.ec = sys_error(errno);
+        op->base.n = 0;
+        return CIO__PERFORM_DONE;
+    }
+}
+
+/* The connect was started at initiation; this only collects its outcome.
+ * Readiness cached before the connect started (an unconnected TCP socket
+ * polls writable) must not count, hence the zero-timeout poll. */
+static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int r;
+    do
+        r = poll(&p, 1, 0);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return CIO__PERFORM_WOULD_BLOCK;
+    op->base.ec = r < 0 ? sys_error(errno) : pending_error(fd);
+    op->base.n = 0;
+    return CIO__PERFORM_DONE;
+}
+
+/* An accept in flight. Its outputs belong to the caller, like a buffer. */
+struct accept_op {
+    struct cio__io_op io;         /* must be first */
+    struct cio_context *peer_ctx; /* the context the peer is opened on */
+    struct cio__socket *peer;     /* the caller's peer socket: opened on success */
+    struct cio_endpoint *peer_ep; /* the caller's, or NULL: the peer's address */
+    int family;                   /* the listener's family, which the peer takes */
+    int fd;                       /* the accepted descriptor, or -1 */
+    socklen_t addrlen;            /* the length of addr */
+    struct cio_endpoint addr;     /* the peer's address as accept4 gave it */
+};
+
+/* Runs under the backend's care (possibly holding the listener slot's lock),
+ * so it only accepts; the peer is opened in accept_complete. */
+static enum cio__perform_result accept_perform(struct cio__io_op *io, int fd)
+{
+    struct accept_op *op = (struct accept_op *)io;
+    int err = 0;
+    op->fd = accept_once(fd, &op->addr, &op->addrlen, &err);
+    io->base.n = 0;
+    if (op->fd >= 0) {
+        io->base.ec = cio_error_none();
+        return CIO__PERFORM_DONE;
+    }
+    if (would_block(err))
+        return CIO__PERFORM_WOULD_BLOCK;
+    /* Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM): the backend sees
+     * the result (cio__slot_note_result) and parks later accepts on this
+     * slot instead of failing them in a tight loop. */
+    io->base.ec = sys_error(err);
+    return CIO__PERFORM_DONE;
+}
+
+/* ---- The accept operation's completion. ---- */
+
+/* The accept op's func: opens the peer on its context before the handler
+ * runs (so the handler can use it), frees the op, runs the handler. Given no
+ * context (the context is being destroyed) it closes any accepted
+ * descriptor and frees the op. */
+static void accept_complete(struct cio_context *ctx, struct cio__op *base)
+{
+    struct accept_op *op = (struct accept_op *)base;
+    if (!ctx) {
+        if (op->fd >= 0)
+            close(op->fd);
+        cio__op_free(op);
+        return;
+    }
+    cio_error e = op->io.base.ec;
+    if (op->fd >= 0) {
+        if (cio_failed(e))
+            close(op->fd);
+        else
+            e = adopt_peer(op->peer_ctx, op->peer, op->family, op->fd, &op->addr, op->addrlen,
+                           op->peer_ep);
+    }
+    cio_handler h = op->io.handler;
+    cio__op_free(op);
+    h.fn(h.user, e, 0);
+}
+
+/* ---- Asynchronous starters. ---- */
+
+/* Checks what cannot be reported to a handler. */
+static bool start_allowed(struct cio_context *ctx, cio_handler h, const char *operation)
+{
+    if (ctx && h.fn)
+        return true;
+    cio_throw(operation, sys_error(EINVAL));
+    return false;
+}
+
+/* Allocates an I/O op (speculative, no buffer, no flags, result success);
+ * raises no_memory through the throw hook on failure. */
+static struct cio__io_op *new_op(size_t size, cio_handler h, cio__perform_fn perform,
+                                 enum cio__dir dir, enum cio__io_kind kind, const char *operation)
+{
+    struct cio__io_op *op = cio__io_op_new(size, h, perform, dir, kind);
+    if (!op)
+        cio_throw(operation, sys_error(ENOMEM));
+    return op;
+}
+
+void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const char *operation)
+{
+    struct cio__io_op *op = new_op(sizeof *op, h, NULL, CIO__DIR_READ, CIO__IO_OTHER, operation);
+    if (!op)
+        return;
+    op->base.ec = e;
+    cio__work_started(ctx);
+    cio__post_completion(ctx, &op->base);
+}
+
+/* Starts a recv or send op on so's slot, or posts what is known at once. */
+static void start_transfer(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
+                           int flags, cio_handler h, bool send, const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = check_io(so, buf, len);
+    if (cio_failed(e) || len == 0) {
+        cio__socket_post(ctx, h, e, operation);
+        return;
+    }
+    struct cio__io_op *op =
+        send ? new_op(sizeof *op, h, send_perform, CIO__DIR_WRITE, CIO__IO_SEND, operation)
+             : new_op(sizeof *op, h, recv_perform, CIO__DIR_READ, CIO__IO_RECV, operation);
+    if (!op)
+        return;
+    op->flags = send ? flags | MSG_NOSIGNAL : flags;
+    op->buf = buf;
+    op->len = len;
+    cio__slot_start(ctx, so->slot, op);
+}
+
+void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
+                            int flags, cio_handler h, const char *operation)
+{
+    start_transfer(ctx, so, buf, len, flags, h, false, operation);
+}
+
+void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, const void *buf,
+                            size_t len, int flags, cio_handler h, const char *operation)
+{
+    /* The op describes a send; the buffer is only read. */
+    start_transfer(ctx, so, (void *)buf, len, flags, h, true, operation);
+}
+
+/* Opens so if needed and calls connect(). Returns success when connected at
+ * once, in_progress when the outcome is to be waited for, or the error. */
+static cio_error connect_begin(struct cio_context *ctx, struct cio__socket *so,
+                               const struct cio_endpoint *ep, int type, int protocol)
+{
+    socklen_t len = endpoint_size(ep);
+    if (!len)
+        return sys_error(EINVAL);
+    if (!so->slot) {
+        cio_error e = cio__socket_open(ctx, so, cio_endpoint_family(ep), type, protocol);
+        if (cio_failed(e))
+            return e;
+    }
+    if (connect(so->fd, &ep->addr.sa, len) == 0)
+        return cio_error_none();
+    if (errno == EINTR)
+        return sys_error(EINPROGRESS);
+    return sys_error(errno);
+}
+
+void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
+                               const struct cio_endpoint *ep, int type, int protocol, cio_handler h,
+                               const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = connect_begin(ctx, so, ep, type, protocol);
+    if (!cio_error_equal(e, sys_error(EINPROGRESS))) {
+        cio__socket_post(ctx, h, e, operation);
+        return;
+    }
+    struct cio__io_op *op =
+        new_op(sizeof *op, h, connect_perform, CIO__DIR_WRITE, CIO__IO_CONNECT, operation);
+    if (!op)
+        return;
+    op->speculative = false;
+    cio__slot_start(ctx, so->slot, op);
+}
+
+void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
+                              struct cio_context *peer_ctx, struct cio__socket *peer,
+                              struct cio_endpoint *peer_ep, cio_handler h, const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = check_accept(so, peer_ctx, peer);
+    if (cio_failed(e)) {
+        cio__socket_post(ctx, h, e, operation);
+        return;
+    }
+    struct cio__io_op *io = new_op(sizeof(struct accept_op), h, accept_perform, CIO__DIR_READ,
+                                   CIO__IO_ACCEPT, operation);
+    if (!io)
+        return;
+    struct accept_op *op = (struct accept_op *)io;
+    io->base.func = accept_complete;
+    op->peer_ctx = peer_ctx;
+    op->peer = peer;
+    op->peer_ep = peer_ep;
+    op->family = so->family;
+    op->fd = -1;
+    op->addrlen = 0;
+    cio__slot_start(ctx, so->slot, io);
+}

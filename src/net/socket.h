@@ -1,0 +1,80 @@
+/*
+ * socket.h - the operations every socket object shares, on its private state
+ * (struct cio__socket) and its context (internal; socket.c).
+ *
+ * tcp.c (and later udp.c, local sockets) are thin layers over these: they
+ * pick the socket type and protocol, check what is particular to them, and
+ * report the cio_error each function here returns in the seed's two forms.
+ *
+ * Every function returns a cio_error (success is cio_error_none()) and
+ * never raises, except the async starters, which follow cio/tcp.h: their
+ * result goes to the handler, and only a NULL context or handler function or
+ * an allocation failure goes to the throw hook, under `operation`.
+ */
+#ifndef CIO__NET_SOCKET_H
+#define CIO__NET_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "cio/address.h"
+#include "cio/error.h"
+#include "cio/handler.h"
+#include "cio/tcp.h" /* struct cio__socket */
+
+struct cio_context;
+
+/* Life cycle. */
+void cio__socket_init(struct cio__socket *so);
+bool cio__socket_is_open(const struct cio__socket *so);
+cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int family, int type,
+                           int protocol);
+cio_error cio__socket_assign(struct cio_context *ctx, struct cio__socket *so, int family, int fd);
+cio_error cio__socket_release(struct cio_context *ctx, struct cio__socket *so, int *fd);
+cio_error cio__socket_close(struct cio_context *ctx, struct cio__socket *so);
+cio_error cio__socket_cancel(struct cio_context *ctx, struct cio__socket *so);
+
+/* State, endpoints and options. */
+cio_error cio__socket_shutdown(struct cio__socket *so, int how);
+cio_error cio__socket_bind(struct cio__socket *so, const struct cio_endpoint *ep);
+cio_error cio__socket_listen(struct cio__socket *so, int backlog);
+cio_error cio__socket_local_endpoint(const struct cio__socket *so, struct cio_endpoint *out);
+cio_error cio__socket_remote_endpoint(const struct cio__socket *so, struct cio_endpoint *out);
+cio_error cio__socket_available(const struct cio__socket *so, size_t *n);
+cio_error cio__socket_set_non_blocking(struct cio__socket *so, bool mode);
+cio_error cio__socket_set_option(struct cio__socket *so, int level, int name, const void *value,
+                                 socklen_t len);
+cio_error cio__socket_get_option(const struct cio__socket *so, int level, int name, void *value,
+                                 socklen_t *len);
+cio_error cio__socket_set_int(struct cio__socket *so, int level, int name, int value);
+cio_error cio__socket_get_int(const struct cio__socket *so, int level, int name, int *value);
+
+/* Synchronous operations: they wait with poll() unless the caller's
+ * non_blocking mode is set. recv reports eof for a stream peer's close; send
+ * always adds MSG_NOSIGNAL. connect opens so for ep's family when closed. */
+cio_error cio__socket_connect(struct cio_context *ctx, struct cio__socket *so,
+                              const struct cio_endpoint *ep, int type, int protocol);
+cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int flags, size_t *n);
+cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, int flags,
+                           size_t *n);
+cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ctx,
+                             struct cio__socket *peer, struct cio_endpoint *peer_ep);
+
+/* Asynchronous operations. */
+void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
+                               const struct cio_endpoint *ep, int type, int protocol, cio_handler h,
+                               const char *operation);
+void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
+                            int flags, cio_handler h, const char *operation);
+void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, const void *buf,
+                            size_t len, int flags, cio_handler h, const char *operation);
+void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
+                              struct cio_context *peer_ctx, struct cio__socket *peer,
+                              struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
+
+/* Posts h with result e and n = 0 to run inside ctx's run (an immediate
+ * result: a handler never runs inside its starting call). */
+void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const char *operation);
+
+#endif /* CIO__NET_SOCKET_H */

@@ -1,0 +1,275 @@
+/*
+ * tcp_threads_test.c - TCP with more than one thread: synchronous operations
+ * that must wait for another thread, and one context run by several threads.
+ *
+ * Order: synchronous waits (read, accept, write); a context run by two
+ * threads carrying several echo sessions.
+ */
+// cio-test: threaded
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cio/context.h"
+#include "cio/tcp.h"
+#include "test_util.h"
+
+static struct cio_context *ctx;
+
+static void setup(void)
+{
+    ctx = tu_context();
+}
+
+static void teardown(void)
+{
+    cio_context_destroy(ctx);
+}
+
+TestSuite(tcp_threads, .init = setup, .fini = teardown, .timeout = 30);
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- Synchronous operations that wait for another thread. ---- */
+
+struct delayed_write {
+    struct cio_tcp_socket *s;
+    const char *text;
+};
+
+static void *write_later(void *arg)
+{
+    struct delayed_write *d = arg;
+    sleep_ms(50);
+    tu_write_all(d->s, d->text, strlen(d->text));
+    return NULL;
+}
+
+Test(tcp_threads, sync_read_waits_for_data)
+{
+    struct cio_tcp_socket c, s;
+    tu_connected_pair(ctx, AF_INET, &c, &s);
+    struct delayed_write d = {&s, "late"};
+    pthread_t th;
+    pthread_create(&th, NULL, write_later, &d);
+    char buf[8];
+    cio_error ec;
+    int64_t start = cio_steady_now();
+    size_t n = cio_tcp_socket_read_some(&c, buf, sizeof buf, &ec);
+    int64_t waited = cio_steady_now() - start;
+    pthread_join(th, NULL);
+    cr_assert(!cio_failed(ec), "%s", cio_error_message(ec));
+    cr_assert_eq(n, 4);
+    cr_assert_eq(memcmp(buf, "late", 4), 0);
+    cr_assert_geq(waited, 20 * TU_MS, "read_some blocked until the data came");
+    cio_tcp_socket_close(&c, NULL);
+    cio_tcp_socket_close(&s, NULL);
+}
+
+struct delayed_connect {
+    struct cio_tcp_socket s;
+    struct cio_endpoint ep;
+    cio_error ec;
+};
+
+static void *connect_later(void *arg)
+{
+    struct delayed_connect *d = arg;
+    sleep_ms(50);
+    cio_tcp_socket_connect(&d->s, &d->ep, &d->ec);
+    return NULL;
+}
+
+Test(tcp_threads, sync_accept_waits_for_a_connection)
+{
+    struct cio_tcp_acceptor a;
+    struct delayed_connect d;
+    d.ep = tu_listen(&a, ctx, AF_INET);
+    cio_tcp_socket_init(&d.s, ctx);
+    pthread_t th;
+    pthread_create(&th, NULL, connect_later, &d);
+    struct cio_tcp_socket peer;
+    cio_tcp_socket_init(&peer, ctx);
+    cio_error ec;
+    struct cio_endpoint peer_ep;
+    int rc = cio_tcp_acceptor_accept(&a, &peer, &peer_ep, &ec);
+    pthread_join(th, NULL);
+    cr_assert_eq(rc, 0, "%s", cio_error_message(ec));
+    cr_assert(!cio_failed(d.ec), "%s", cio_error_message(d.ec));
+    struct cio_endpoint local;
+    cio_tcp_socket_local_endpoint(&d.s, &local, NULL);
+    cr_assert(cio_endpoint_equal(&local, &peer_ep));
+    cio_tcp_socket_close(&d.s, NULL);
+    cio_tcp_socket_close(&peer, NULL);
+    cio_tcp_acceptor_close(&a, NULL);
+}
+
+enum {
+    BULK = 4 << 20
+};
+
+struct reader {
+    struct cio_tcp_socket *s;
+    unsigned char *buf;
+};
+
+static void *read_everything(void *arg)
+{
+    struct reader *r = arg;
+    sleep_ms(20); /* let the writer fill the pipe first */
+    tu_read_all(r->s, r->buf, BULK);
+    return NULL;
+}
+
+Test(tcp_threads, sync_write_waits_for_buffer_space)
+{
+    struct cio_tcp_socket c, s;
+    tu_connected_pair(ctx, AF_INET, &c, &s);
+    cio_tcp_socket_set_send_buffer_size(&c, 32 << 10, NULL);
+    unsigned char *out = malloc(BULK), *in = malloc(BULK);
+    for (size_t i = 0; i < BULK; i++)
+        out[i] = (unsigned char)(i ^ (i >> 9));
+    struct reader r = {&s, in};
+    pthread_t th;
+    pthread_create(&th, NULL, read_everything, &r);
+    tu_write_all(&c, out, BULK);
+    pthread_join(th, NULL);
+    cr_assert_eq(memcmp(in, out, BULK), 0);
+    free(out);
+    free(in);
+    cio_tcp_socket_close(&c, NULL);
+    cio_tcp_socket_close(&s, NULL);
+}
+
+/* ---- One context, two threads, several sessions. ---- */
+
+/*
+ * An echo session whose handlers may run on any thread. Each socket is only
+ * touched by its own chain of handlers: the client ends by closing the
+ * client; the server sees eof and closes the server.
+ */
+struct session {
+    struct cio_tcp_socket client, server;
+    char out[64], in[64], sbuf[64];
+    size_t got;
+    int rounds, target;
+    _Atomic int done;   /* 1 when the client finished its rounds */
+    _Atomic int failed; /* 1 on any unexpected error */
+};
+
+static void s_server_read(void *user, cio_error ec, size_t n);
+
+static void s_server_wrote(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct session *x = user;
+    if (cio_failed(ec)) {
+        x->failed = 1;
+        cio_tcp_socket_close(&x->server, NULL);
+        return;
+    }
+    cio_tcp_socket_async_read_some(&x->server, x->sbuf, sizeof x->sbuf,
+                                   cio_handler_make(s_server_read, x));
+}
+
+static void s_server_read(void *user, cio_error ec, size_t n)
+{
+    struct session *x = user;
+    if (cio_failed(ec)) {
+        if (!cio_error_is(ec, CIO_COND_EOF))
+            x->failed = 1;
+        cio_tcp_socket_close(&x->server, NULL);
+        return;
+    }
+    cio_tcp_socket_async_write_some(&x->server, x->sbuf, n, cio_handler_make(s_server_wrote, x));
+}
+
+static void s_client_send(struct session *x);
+
+static void s_client_read(void *user, cio_error ec, size_t n)
+{
+    struct session *x = user;
+    if (cio_failed(ec)) {
+        x->failed = 1;
+        cio_tcp_socket_close(&x->client, NULL);
+        return;
+    }
+    x->got += n;
+    if (x->got < sizeof x->out) {
+        cio_tcp_socket_async_read_some(&x->client, x->in + x->got, sizeof x->in - x->got,
+                                       cio_handler_make(s_client_read, x));
+        return;
+    }
+    if (memcmp(x->in, x->out, sizeof x->out) != 0)
+        x->failed = 1;
+    if (++x->rounds == x->target || x->failed) {
+        cio_tcp_socket_close(&x->client, NULL);
+        x->done = 1;
+        return;
+    }
+    s_client_send(x);
+}
+
+/* Sends one message with one write (loopback takes 64 bytes whole), then
+ * reads the echo. The write's handler touches nothing but its result. */
+static void s_client_wrote(void *user, cio_error ec, size_t n)
+{
+    struct session *x = user;
+    if (cio_failed(ec) || n != sizeof x->out)
+        x->failed = 1;
+}
+
+static void s_client_send(struct session *x)
+{
+    for (size_t i = 0; i < sizeof x->out; i++)
+        x->out[i] = (char)(x->rounds * 31 + (int)i);
+    x->got = 0;
+    cio_tcp_socket_async_write_some(&x->client, x->out, sizeof x->out,
+                                    cio_handler_make(s_client_wrote, x));
+    cio_tcp_socket_async_read_some(&x->client, x->in, sizeof x->in,
+                                   cio_handler_make(s_client_read, x));
+}
+
+static void *run_context(void *arg)
+{
+    (void)arg;
+    cio_context_run_for(ctx, 20000 * TU_MS);
+    return NULL;
+}
+
+Test(tcp_threads, two_threads_run_one_context_with_echo_sessions)
+{
+    enum {
+        SESSIONS = 8,
+        ROUNDS = 300
+    };
+    struct session *xs = calloc(SESSIONS, sizeof *xs);
+    for (int i = 0; i < SESSIONS; i++) {
+        struct session *x = &xs[i];
+        tu_connected_pair(ctx, AF_INET, &x->client, &x->server);
+        x->target = ROUNDS;
+        cio_tcp_socket_async_read_some(&x->server, x->sbuf, sizeof x->sbuf,
+                                       cio_handler_make(s_server_read, x));
+        s_client_send(x);
+    }
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, run_context, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < SESSIONS; i++) {
+        cr_assert_eq(xs[i].failed, 0, "session %d failed", i);
+        cr_assert_eq(xs[i].done, 1, "session %d stuck after %d rounds", i, xs[i].rounds);
+        cr_assert_eq(xs[i].rounds, ROUNDS);
+        cr_assert(!cio_tcp_socket_is_open(&xs[i].client));
+        cr_assert(!cio_tcp_socket_is_open(&xs[i].server));
+    }
+    free(xs);
+}
