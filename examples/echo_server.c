@@ -1,0 +1,355 @@
+/*
+ * echo_server.c - an asynchronous TCP echo server, and cio's benchmark server.
+ *
+ *     echo_server PORT [--threads N]
+ *
+ * Listens on 127.0.0.1:PORT (PORT 0 picks a free port) and prints
+ * "listening on 127.0.0.1:<port>" on stdout, so that scripts can read the
+ * port. Every connection gets back whatever it sends. SIGINT or SIGTERM stops
+ * the server cleanly: every connection is closed and freed before it exits.
+ *
+ * The shape is Asio's: one acceptor whose async_accept is started again after
+ * each accepted connection, and per connection a struct the program owns (a
+ * socket and a 16 KiB buffer) going round async_read_some -> async_write_some
+ * (until the whole chunk is written) -> async_read_some, until the peer
+ * closes or an error occurs. The hot path allocates nothing and prints
+ * nothing: cio recycles each operation's state, and the buffer belongs to the
+ * connection.
+ *
+ * Threads: with --threads N, N threads call cio_context_run on the one
+ * context, and a handler may run on any of them. The handlers of one
+ * connection still never overlap, and need no lock: a connection has exactly
+ * one operation outstanding at any time, and starts the next one only as the
+ * last thing its handler does. The same holds for the acceptor. The only
+ * shared state is the list of open connections (for shutdown), under a mutex
+ * taken once per connection, never per message.
+ *
+ * Signals: cio has no signal set yet, so SIGINT and SIGTERM are blocked in
+ * every thread and a dedicated thread waits for them with sigwait(), then
+ * calls cio_context_stop (safe from any thread).
+ *
+ * Order: the structs, connections (life cycle, the echo loop), the acceptor,
+ * threads and signals, shutdown, main.
+ */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* pthread_sigmask, sigwait under -std=c11 */
+#endif
+
+#include <cio.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUFFER_SIZE 16384 /* bytes per read, per connection */
+#define MAX_THREADS 256
+
+struct server;
+
+/* One client connection. Owned by the program: allocated when its accept
+ * starts, freed when the connection closes. Used by one handler at a time. */
+struct connection {
+    struct cio_tcp_socket socket;
+    struct server *server;
+    struct connection *prev; /* in server->connections, under server->lock */
+    struct connection *next; /* likewise */
+    size_t len;              /* bytes in buf from the last read */
+    size_t written;          /* bytes of those written back so far */
+    char buf[BUFFER_SIZE];
+};
+
+struct server {
+    struct cio_context *ctx;
+    struct cio_tcp_acceptor acceptor;
+    struct connection *pending;     /* the connection the pending accept fills */
+    unsigned long accepted;         /* connections accepted (acceptor handlers only) */
+    pthread_mutex_t lock;           /* guards `connections` */
+    struct connection *connections; /* the open connections: closed at shutdown */
+    bool stopping;                  /* set once no thread runs the context but main */
+    int signal;                     /* the signal that stopped the server, or 0 */
+    atomic_bool waking;             /* main's SIGTERM to the signal thread is no real one */
+};
+
+static void on_read(void *user, cio_error ec, size_t n);
+static void on_write(void *user, cio_error ec, size_t n);
+static void start_accept(struct server *srv);
+
+/* ---- Connections: life cycle. ---- */
+
+static struct connection *connection_new(struct server *srv)
+{
+    struct connection *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    cio_tcp_socket_init(&c->socket, srv->ctx);
+    c->server = srv;
+    c->prev = c->next = NULL;
+    return c;
+}
+
+static void connection_link(struct connection *c)
+{
+    struct server *srv = c->server;
+    pthread_mutex_lock(&srv->lock);
+    c->next = srv->connections;
+    if (c->next)
+        c->next->prev = c;
+    srv->connections = c;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Closes the socket (a no-op if shutdown closed it already), unlinks and
+ * frees the connection. Called by the connection's last handler. */
+static void connection_close(struct connection *c)
+{
+    struct server *srv = c->server;
+    cio_error ec;
+    cio_tcp_socket_close(&c->socket, &ec);
+    pthread_mutex_lock(&srv->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->connections = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&srv->lock);
+    free(c);
+}
+
+/* ---- Connections: the echo loop. ---- */
+
+static void start_read(struct connection *c)
+{
+    cio_tcp_socket_async_read_some(&c->socket, c->buf, sizeof c->buf,
+                                   cio_handler_make(on_read, c));
+}
+
+static void write_rest(struct connection *c)
+{
+    cio_tcp_socket_async_write_some(&c->socket, c->buf + c->written, c->len - c->written,
+                                    cio_handler_make(on_write, c));
+}
+
+/* A chunk arrived (or eof, or an error: then the connection ends). */
+static void on_read(void *user, cio_error ec, size_t n)
+{
+    struct connection *c = user;
+    if (cio_failed(ec)) {
+        connection_close(c);
+        return;
+    }
+    c->len = n;
+    c->written = 0;
+    write_rest(c);
+}
+
+/* Part of the chunk went out: write the rest, or read the next chunk. */
+static void on_write(void *user, cio_error ec, size_t n)
+{
+    struct connection *c = user;
+    if (cio_failed(ec)) {
+        connection_close(c);
+        return;
+    }
+    c->written += n;
+    if (c->written < c->len)
+        write_rest(c);
+    else
+        start_read(c);
+}
+
+/* ---- The acceptor. ---- */
+
+/*
+ * A connection was accepted into srv->pending, or the accept failed. On a
+ * failure such as no_descriptors (EMFILE) the accept is simply started
+ * again: cio parks it until a descriptor is closed or a new connection
+ * arrives, so this does not spin.
+ */
+static void on_accept(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct server *srv = user;
+    if (cio_failed(ec)) {
+        if (srv->stopping || cio_error_is(ec, CIO_COND_OPERATION_ABORTED))
+            return; /* the acceptor was closed: shutdown frees srv->pending */
+        fprintf(stderr, "echo_server: accept failed: %s\n", cio_error_message(ec));
+        start_accept(srv); /* srv->pending is untouched by a failed accept */
+        return;
+    }
+    struct connection *c = srv->pending;
+    srv->pending = NULL;
+    srv->accepted++;
+    if (srv->stopping) {
+        connection_close(c); /* not linked yet: close and free it */
+        return;
+    }
+    cio_tcp_socket_set_no_delay(&c->socket, true, &ec); /* best effort: an echo wants no delay */
+    connection_link(c);
+    start_read(c); /* from here on, c belongs to its own handlers */
+    start_accept(srv);
+}
+
+static void start_accept(struct server *srv)
+{
+    if (!srv->pending)
+        srv->pending = connection_new(srv);
+    if (!srv->pending) {
+        fprintf(stderr, "echo_server: out of memory; stopping\n");
+        cio_context_stop(srv->ctx);
+        return;
+    }
+    cio_tcp_acceptor_async_accept(&srv->acceptor, &srv->pending->socket, NULL,
+                                  cio_handler_make(on_accept, srv));
+}
+
+/* ---- Threads and signals. ---- */
+
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+/* The signal thread: waits for SIGINT or SIGTERM and stops the context. */
+static void *wait_for_signal(void *arg)
+{
+    struct server *srv = arg;
+    sigset_t set;
+    stop_signals(&set);
+    int sig = 0;
+    if (sigwait(&set, &sig) == 0 && !atomic_load(&srv->waking))
+        srv->signal = sig;
+    cio_context_stop(srv->ctx);
+    return NULL;
+}
+
+static void *run_context(void *arg)
+{
+    struct server *srv = arg;
+    cio_context_run(srv->ctx);
+    return NULL;
+}
+
+/* ---- Shutdown. ---- */
+
+/*
+ * Called by main once no other thread runs the context: closes the acceptor
+ * and every connection, so each pending operation completes with
+ * operation_aborted, then runs the context until those handlers have freed
+ * their connections.
+ */
+static void shutdown_server(struct server *srv)
+{
+    cio_error ec;
+    srv->stopping = true;
+    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+    for (struct connection *c = srv->connections; c; c = c->next)
+        cio_tcp_socket_close(&c->socket, &ec);
+    cio_context_restart(srv->ctx);
+    cio_context_run(srv->ctx);
+    free(srv->pending);
+    srv->pending = NULL;
+}
+
+/* ---- Main. ---- */
+
+static bool parse_number(const char *text, unsigned long max, unsigned long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value > max)
+        return false;
+    *out = value;
+    return true;
+}
+
+/* Opens, binds and listens on 127.0.0.1:port, then prints the address. */
+static bool listen_on(struct server *srv, uint16_t port)
+{
+    struct cio_ip_address loopback = cio_ip_address_v4_loopback();
+    struct cio_endpoint ep = cio_endpoint_make(&loopback, port);
+    cio_error ec;
+    cio_tcp_acceptor_init(&srv->acceptor, srv->ctx);
+    if (cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec) < 0 ||
+        cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
+        fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%u: %s\n", (unsigned)port,
+                cio_error_message(ec));
+        return false;
+    }
+    char text[CIO_ENDPOINT_STRLEN];
+    cio_endpoint_format(&ep, text, sizeof text, &ec);
+    printf("listening on %s\n", text);
+    fflush(stdout);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long port = 0, threads = 1;
+    bool args_ok = (argc == 2 || (argc == 4 && strcmp(argv[2], "--threads") == 0)) &&
+                   parse_number(argv[1], 65535, &port) &&
+                   (argc == 2 || parse_number(argv[3], MAX_THREADS, &threads)) && threads > 0;
+    if (!args_ok) {
+        fprintf(stderr, "usage: echo_server PORT [--threads N]   (PORT 0: any; N 1..%d)\n",
+                MAX_THREADS);
+        return 2;
+    }
+
+    /* Block the stop signals before any thread exists, so every thread
+     * inherits the mask and only the signal thread receives them. */
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    /* One thread: concurrency_hint 1 lets the context skip its locks. */
+    struct cio_context_options opts = {.concurrency_hint = threads == 1 ? 1 : 0};
+    cio_error ec;
+    struct server srv = {.ctx = cio_context_create(&opts, &ec)};
+    if (!srv.ctx) {
+        fprintf(stderr, "echo_server: cannot create a context: %s\n", cio_error_message(ec));
+        return 1;
+    }
+    pthread_mutex_init(&srv.lock, NULL);
+    if (!listen_on(&srv, (uint16_t)port)) {
+        cio_context_destroy(srv.ctx);
+        return 1;
+    }
+    start_accept(&srv);
+
+    /* The main thread runs the context too: threads - 1 more run it. */
+    pthread_t signal_thread, runners[MAX_THREADS];
+    if (pthread_create(&signal_thread, NULL, wait_for_signal, &srv) != 0) {
+        fprintf(stderr, "echo_server: cannot start the signal thread\n");
+        return 1;
+    }
+    unsigned long started = 0;
+    while (started < threads - 1 &&
+           pthread_create(&runners[started], NULL, run_context, &srv) == 0)
+        started++;
+    if (started < threads - 1)
+        fprintf(stderr, "echo_server: started only %lu of %lu threads\n", started + 1, threads);
+    cio_context_run(srv.ctx);
+    for (unsigned long i = 0; i < started; i++)
+        pthread_join(runners[i], NULL);
+    /* Wake the signal thread in case run returned for another reason. */
+    atomic_store(&srv.waking, true);
+    pthread_kill(signal_thread, SIGTERM);
+    pthread_join(signal_thread, NULL);
+
+    shutdown_server(&srv);
+    fprintf(stderr, "echo_server: stopped (%s) after %lu connections\n",
+            srv.signal == SIGINT ? "SIGINT" : srv.signal == SIGTERM ? "SIGTERM" : "no work left",
+            srv.accepted);
+    cio_tcp_acceptor_close(&srv.acceptor, &ec);
+    cio_context_destroy(srv.ctx);
+    pthread_mutex_destroy(&srv.lock);
+    return 0;
+}
