@@ -7,6 +7,7 @@
 #                   (c) build/clang: clang, warnings-as-errors build of everything, not run
 #                   stopping at the first failure
 #   make valgrind   build/valgrind: gcc, every test under valgrind memcheck (slow)
+#   make bench      cio against libuv, Asio and hand-written epoll/io_uring loops (bench/)
 #   make install PREFIX=/usr/local
 #   make clean      remove build/ (every build tree)
 #   make deps       check the Debian packages the build needs; install them when root
@@ -44,7 +45,7 @@ define configure
 	cmake --build $(1) --parallel $(JOBS) $(if $(5),--target $(5))
 endef
 
-.PHONY: all build demo test test-asan test-tsan test-clang valgrind install clean deps help
+.PHONY: all build demo test test-asan test-tsan test-clang valgrind bench install clean deps help
 
 all: build
 
@@ -85,6 +86,13 @@ test-tsan:
 
 test-clang:
 	$(call configure,build/clang,clang,RelWithDebInfo,)
+
+# --- Benchmarks ------------------------------------------------------------------------------
+
+# Builds cio (Release) and the peers, measures them side by side, writes bench/RESULTS.md and
+# bench/echo.png. bench/run.sh installs what it needs itself; see bench/README.md.
+bench:
+	bash bench/run.sh
 
 valgrind: deps
 	$(call configure,build/valgrind,gcc,Debug,-DCIO_VALGRIND=ON)

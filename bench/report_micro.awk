@@ -1,0 +1,68 @@
+# report_micro.awk - the micro-benchmark tables of bench/RESULTS.md, from the MICRO lines
+# the micro programs print (one "MICRO key=value ..." line per measurement).
+# Works with mawk.
+
+function v(key,    i, kv) {
+    for (i = 2; i <= NF; i++) {
+        split($i, kv, "=")
+        if (kv[1] == key) return substr($i, length(key) + 2)
+    }
+    return ""
+}
+function na(x) { return (x == "" || x == "-1" || x == "-1.0" || x == "?") ? "n/a" : x }
+
+$1 == "MICRO" {
+    b = v("bench")
+    if (b == "post_chain" || b == "post_xthread")
+        post[++np] = sprintf("| %s | %s | %s | %s | %s | %s |", \
+            (b == "post_chain" ? "(a) chain, one thread" : "(b) from another thread"), \
+            v("impl"), v("variant") == "socket" ? "open TCP socket" : "no socket", \
+            v("n"), v("ns_per"), na(v("syscalls_per")))
+    else if (b == "timers")
+        tim[++nt] = sprintf("| %s | %s | %s | %s | %s | %s | %s |", v("impl"), v("n"), \
+            v("start_ns"), v("cancel_ns"), na(v("aborted_ns")), v("expire_ns"), v("bytes_per_timer"))
+    else if (b == "idle")
+        idle[++ni] = sprintf("| %s | %s | %.1f | %.1f | %s |", v("impl"), v("conns"), \
+            v("rss0_kib") / 1024, v("rss1_kib") / 1024, v("bytes_per_conn"))
+}
+
+END {
+    print "## Micro-benchmarks"
+    print ""
+    if (np) {
+        print "### Posted handlers"
+        print ""
+        print "(a) each handler posts the next; (b) a second thread posts, the context thread runs"
+        print "them (at most 65,536 queued). libuv has no post: its column is a mutex-protected"
+        print "intrusive FIFO drained by one `uv_async_t` callback per batch (see bench/README.md)."
+        print "N is 10,000,000, or fewer where that would take over ~2 s (the figure is per handler)."
+        print ""
+        print "| test | impl | context has | N | ns/handler | syscalls/handler |"
+        print "|---|---|---|--:|--:|--:|"
+        for (i = 1; i <= np; i++) print post[i]
+        print ""
+    }
+    if (nt) {
+        print "### Timers"
+        print ""
+        print "N timers started (random deadlines over 200 ms), every second one cancelled, the"
+        print "rest expired. bytes/timer: RSS growth over N (object + pending wait + queue entry)."
+        print ""
+        print "| impl | N | ns/start | ns/cancel | ns/aborted handler | ns/expiry | bytes/timer |"
+        print "|---|--:|--:|--:|--:|--:|--:|"
+        for (i = 1; i <= nt; i++) print tim[i]
+        print ""
+    }
+    if (ni) {
+        print "### Memory per idle TCP connection"
+        print ""
+        print "Server RSS before any connection, and while holding N connections that each did"
+        print "one 64-byte round trip and then sit idle (a read pending). User-space memory only:"
+        print "kernel socket buffers are not in RSS. Every peer keeps a 16 KiB buffer per connection."
+        print ""
+        print "| server | connections | RSS before MiB | RSS with them MiB | bytes/connection |"
+        print "|---|--:|--:|--:|--:|"
+        for (i = 1; i <= ni; i++) print idle[i]
+        print ""
+    }
+}

@@ -1,0 +1,706 @@
+#!/usr/bin/env bash
+# bench/run.sh - cio's benchmark suite: echo servers side by side, plus micro-benchmarks.
+#
+#   bench/run.sh            (what `make bench` runs)
+#
+# Installs what it needs (as root, through apt-get), builds the peers and the load generator
+# with -O2 into build/bench/, builds cio in Release into build/release/ (if CMakeLists.txt
+# exists), runs every scenario against every server, and writes bench/RESULTS.md and
+# bench/echo.png. See bench/README.md for what each figure means. Whole run: under 10 minutes
+# on the project's 2-core machine.
+#
+# Knobs (environment):
+#   BENCH_SERVERS    servers to run, in table order (default below); unknown/absent ones are
+#                    skipped with a note
+#   BENCH_SCENARIOS  "CONNS:SIZE:N_COUNT:N_CALLGRIND ..." (N_COUNT round trips per CPU and
+#                    syscall run; N_CALLGRIND per callgrind run)
+#   BENCH_RATE_SECS  length of one time-mode run (default 1.5); BENCH_RUNS runs (default 3)
+#   BENCH_MICRO=0    skip the micro-benchmarks;  BENCH_ECHO=0  skip the echo scenarios
+#   BENCH_NO_INSTALL=1   do not call apt-get;    BENCH_NO_CIO_BUILD=1  do not (re)build cio
+#   BENCH_QUICK=1    a short smoke run (shorter phases, 1 run, smaller N) for developing the
+#                    harness; its RESULTS.md says so
+#   CIO_ECHO         path of cio's echo server (default build/release/examples/echo_server,
+#                    else build/examples/echo_server)
+#   BENCH_PORT       first TCP port to use (default 17000; every server start takes the next)
+#   BENCH_SYSCALLS   perf | strace | none: force the syscall counter (default: perf if its
+#                    tracepoints work, else strace)
+#   BENCH_CG_THINK_US  think time of the 1-connection callgrind run (default 500)
+#   BENCH_IDLE_CONNS   connections of the idle-memory micro-benchmark (default 10000)
+set -uo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+BUILD="$ROOT/build/bench"
+REL="$ROOT/build/release"
+WORK="$BUILD/work"
+TSV="$WORK/results.tsv"
+MICRO_TSV="$WORK/micro.tsv"
+RESULTS="$BENCH_DIR/RESULTS.md"
+PNG="$BENCH_DIR/echo.png"
+T_START=$(date +%s)
+
+SERVERS=${BENCH_SERVERS:-"cio-epoll cio-uring uv asio epoll uring uring-link"}
+SCENARIOS=${BENCH_SCENARIOS:-"1:64:10000:2000 50:64:50000:20000 1000:64:50000:20000 50:4096:25000:10000"}
+RATE_SECS=${BENCH_RATE_SECS:-1.5}
+RUNS=${BENCH_RUNS:-3}
+PORT=${BENCH_PORT:-17000}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    RATE_SECS=${BENCH_RATE_SECS:-0.5}
+    RUNS=${BENCH_RUNS:-1}
+    SCENARIOS=${BENCH_SCENARIOS:-"1:64:3000:1000 50:64:10000:5000 1000:64:10000:5000 50:4096:5000:2000"}
+fi
+
+log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+note() { NOTES+=("$*"); log "note: $*"; }
+NOTES=()
+DEAD_SERVERS=" "
+RING_FLAGS=
+START_ERR=
+
+# ---------------------------------------------------------------------------------------------
+# 1. Dependencies
+# ---------------------------------------------------------------------------------------------
+install_deps() {
+    [ "${BENCH_NO_INSTALL:-0}" = 1 ] && return
+    local need=() p
+    for p in build-essential g++ cmake pkg-config libuv1-dev libasio-dev liburing-dev \
+             gnuplot-nox valgrind strace util-linux procps; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if ! command -v perf >/dev/null 2>&1 && ! dpkg -s linux-perf >/dev/null 2>&1; then
+        need+=(linux-perf)
+    fi
+    [ ${#need[@]} -eq 0 ] && return
+    if [ "$(id -u)" -ne 0 ]; then
+        log "not root: cannot install ${need[*]}; continuing with what is there"
+        return
+    fi
+    log "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null 2>&1 || true
+    local opt=()
+    for p in "${need[@]}"; do
+        if [ "$p" = linux-perf ] && ! apt-cache show linux-perf >/dev/null 2>&1; then
+            note "linux-perf is not available from apt; syscalls are counted with strace"
+            continue
+        fi
+        opt+=("$p")
+    done
+    [ ${#opt[@]} -gt 0 ] && apt-get install -y -qq --no-install-recommends "${opt[@]}" >/dev/null 2>&1 \
+        || { [ ${#opt[@]} -gt 0 ] && log "apt-get install failed for some of: ${opt[*]}"; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Builds
+# ---------------------------------------------------------------------------------------------
+CC=${CC:-cc}
+CXX=${CXX:-g++}
+build_all() {
+    mkdir -p "$BUILD" "$WORK"
+    local ok=1
+    $CC -O2 -Wall -Wextra -o "$BUILD/loadgen" "$BENCH_DIR/loadgen.c" || ok=0
+    $CC -O2 -Wall -Wextra -o "$BUILD/epoll_echo" "$BENCH_DIR/peers/epoll_echo.c" || ok=0
+    $CC -O2 -Wall -Wextra -o "$BUILD/uv_echo" "$BENCH_DIR/peers/uv_echo.c" -luv || ok=0
+    $CC -O2 -Wall -Wextra -o "$BUILD/uring_echo" "$BENCH_DIR/peers/uring_echo.c" -luring || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/asio_echo" "$BENCH_DIR/peers/asio_echo.cpp" -pthread &
+    local asio_pid=$!
+    $CC -O2 -Wall -Wextra -o "$BUILD/post_uv" "$BENCH_DIR/micro/post_uv.c" -luv -pthread || ok=0
+    $CC -O2 -Wall -Wextra -o "$BUILD/timers_uv" "$BENCH_DIR/micro/timers_uv.c" -luv || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/post_asio" "$BENCH_DIR/micro/post_asio.cpp" -pthread || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/timers_asio" "$BENCH_DIR/micro/timers_asio.cpp" -pthread || ok=0
+    wait $asio_pid || ok=0
+    [ $ok = 1 ] || log "some peer builds failed (see above); their rows will be missing"
+}
+
+CIO_ECHO=${CIO_ECHO:-}
+build_cio() {
+    if [ -f "$ROOT/CMakeLists.txt" ] && [ "${BENCH_NO_CIO_BUILD:-0}" != 1 ]; then
+        log "building cio (Release) in build/release"
+        if ! { cmake -S "$ROOT" -B "$REL" -DCMAKE_BUILD_TYPE=Release -DCIO_BUILD_TESTS=OFF \
+                   -DCIO_WERROR=OFF -DCIO_BUILD_EXAMPLES=ON >"$WORK/cio-cmake.log" 2>&1 &&
+               cmake --build "$REL" -j "$(nproc)" >>"$WORK/cio-cmake.log" 2>&1; }; then
+            note "cio's Release build failed (log: build/bench/work/cio-cmake.log)"
+        fi
+    fi
+    if [ -z "$CIO_ECHO" ]; then
+        for c in "$REL/examples/echo_server" "$ROOT/build/examples/echo_server"; do
+            [ -x "$c" ] && { CIO_ECHO=$c; break; }
+        done
+    fi
+    # cio halves of the micro-benchmarks, when they have been written (see bench/README.md).
+    local m
+    for m in post timers; do
+        if [ -f "$BENCH_DIR/micro/${m}_cio.c" ] && [ -f "$REL/libcio.so" ]; then
+            $CC -O2 -std=c11 -I"$ROOT/include" -o "$BUILD/${m}_cio" \
+                "$BENCH_DIR/micro/${m}_cio.c" -L"$REL" -lcio -Wl,-rpath,"$REL" -pthread \
+                || note "bench/micro/${m}_cio.c did not build"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. Servers
+# ---------------------------------------------------------------------------------------------
+# server_argv NAME PORT -> the command line (one word per line), or nothing if unavailable.
+server_argv() {
+    local name=$1 port=$2
+    case $name in
+        epoll)      printf '%s\n' "$BUILD/epoll_echo" "$port" ;;
+        uv)         printf '%s\n' "$BUILD/uv_echo" "$port" ;;
+        asio)       printf '%s\n' "$BUILD/asio_echo" "$port" ;;
+        uring)      printf '%s\n' "$BUILD/uring_echo" "$port" ;;
+        uring-link) printf '%s\n' "$BUILD/uring_echo" "$port" -l ;;
+        cio)        [ -n "$CIO_ECHO" ] && printf '%s\n' "$CIO_ECHO" "$port" ;;
+        cio-epoll)  [ -n "$CIO_ECHO" ] && printf '%s\n' env CIO_BACKEND=epoll "$CIO_ECHO" "$port" ;;
+        cio-uring)  [ -n "$CIO_ECHO" ] && printf '%s\n' env CIO_BACKEND=io_uring "$CIO_ECHO" "$port" ;;
+        cio-poll)   [ -n "$CIO_ECHO" ] && printf '%s\n' env CIO_BACKEND=poll "$CIO_ECHO" "$port" ;;
+    esac
+}
+
+server_available() {
+    local argv
+    mapfile -t argv < <(server_argv "$1" 1)
+    [ ${#argv[@]} -gt 0 ] || return 1
+    local exe=${argv[0]}
+    [ "$exe" = env ] && exe=${argv[2]}
+    [ -x "$exe" ]
+}
+
+# wait_listen PORT SECONDS PID: wait until something listens on 127.0.0.1:PORT (fails at once
+# if PID exits).
+wait_listen() {
+    local hex i
+    hex=$(printf '%04X' "$1")
+    for ((i = 0; i < $2 * 20; i++)); do
+        case $(awk '{print $3}' /proc/"$3"/stat 2>/dev/null) in ""|Z) return 1 ;; esac
+        grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+SRV_PID=
+# start_server NAME PORT [valgrind args...]
+start_server() {
+    local name=$1 port=$2
+    shift 2
+    local argv
+    mapfile -t argv < <(server_argv "$name" "$port")
+    local pre=()
+    if [ $# -gt 0 ]; then
+        # valgrind goes after `env VAR=...` so that the server, not env, is instrumented
+        if [ "${argv[0]}" = env ]; then pre=(env "${argv[1]}"); argv=("${argv[@]:2}"); fi
+        pre+=(valgrind "$@")
+    fi
+    taskset -c 0 "${pre[@]}" "${argv[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SRV_PID=$!
+    local patience=10
+    [ $# -gt 0 ] && patience=30  # valgrind starts slowly
+    if ! wait_listen "$port" "$patience" "$SRV_PID"; then
+        START_ERR=$(grep -v "^==" "$WORK/server.err" | head -c 300 | tr "\n\t" "  ")
+        log "$name did not start listening on port $port: $START_ERR"
+        stop_server
+        return 1
+    fi
+}
+
+stop_server() {
+    [ -n "$SRV_PID" ] || return 0
+    kill -TERM "$SRV_PID" 2>/dev/null
+    local i
+    for ((i = 0; i < 20; i++)); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$SRV_PID" 2>/dev/null
+    wait "$SRV_PID" 2>/dev/null
+    SRV_PID=
+}
+
+next_port() { PORT=$((PORT + 1)); }
+
+# ---------------------------------------------------------------------------------------------
+# 4. Load generator driving (sync points through two FIFOs)
+# ---------------------------------------------------------------------------------------------
+LG_PID="" LG_R="" LG_W=""
+lg_start() {  # lg_start ARGS... (stdout/stdin are the FIFOs)
+    rm -f "$WORK/lg.in" "$WORK/lg.out"
+    mkfifo "$WORK/lg.in" "$WORK/lg.out"
+    taskset -c 1 "$BUILD/loadgen" "$@" -y -q <"$WORK/lg.in" >"$WORK/lg.out" 2>"$WORK/lg.err" &
+    LG_PID=$!
+    exec {LG_W}>"$WORK/lg.in"
+    exec {LG_R}<"$WORK/lg.out"
+}
+# lg_expect WORD [TIMEOUT]: read the next line; it must start with WORD. Sets LINE.
+LINE=
+lg_expect() {
+    LINE=
+    if ! IFS= read -r -t "${2:-300}" -u "$LG_R" LINE; then
+        log "loadgen: expected $1, got end of output or time-out; stderr: $(tail -c 300 "$WORK/lg.err")"
+        return 1
+    fi
+    case $LINE in "$1"*) return 0 ;; esac
+    log "loadgen: expected $1, got: $LINE"
+    return 1
+}
+lg_go() { echo go >&"$LG_W"; }
+lg_finish() {
+    [ -n "$LG_W" ] && exec {LG_W}>&-
+    [ -n "$LG_R" ] && exec {LG_R}<&-
+    LG_W="" LG_R=""
+    if [ -n "$LG_PID" ]; then
+        local i
+        for ((i = 0; i < 100; i++)); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.05; done
+        kill "$LG_PID" 2>/dev/null
+        wait "$LG_PID" 2>/dev/null
+    fi
+    LG_PID=
+}
+field() { local k=$1; shift; printf '%s\n' "$*" | tr ' ' '\n' | sed -n "s/^$k=//p"; }
+
+# CPU time of a process (all its threads): on-CPU ns from schedstat, and utime/stime ticks.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
+cpu_ticks() { awk '{print $14, $15}' /proc/"$1"/stat; }
+
+put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$TSV"; }
+
+# ---------------------------------------------------------------------------------------------
+# 5. Syscall counting: perf tracepoints (preferred) or strace -c
+# ---------------------------------------------------------------------------------------------
+SC_LIST="read write recvfrom sendto recvmsg sendmsg readv writev epoll_wait epoll_pwait
+epoll_pwait2 epoll_ctl io_uring_enter futex accept4 eventfd2 timerfd_settime ppoll poll"
+SC_TOOL=strace
+detect_sc_tool() {
+    if [ -n "${BENCH_SYSCALLS:-}" ]; then SC_TOOL=$BENCH_SYSCALLS; return; fi
+    if command -v perf >/dev/null 2>&1 &&
+       perf stat -x, -e raw_syscalls:sys_enter -o "$WORK/perf.probe" -- true >/dev/null 2>&1 &&
+       grep -q '^[0-9][0-9]*,,raw_syscalls:sys_enter' "$WORK/perf.probe"; then
+        SC_TOOL=perf
+    elif ! command -v strace >/dev/null 2>&1; then
+        SC_TOOL=none
+        note "neither perf tracepoints nor strace work: no syscall counts"
+    fi
+}
+
+SC_PID="" SC_C="" SC_A=""
+sc_start() {  # sc_start PID: start counting the syscalls of PID (returns when counting)
+    if [ $SC_TOOL = perf ]; then
+        rm -f "$WORK/perf.ctl" "$WORK/perf.ack" "$WORK/perf.out"
+        mkfifo "$WORK/perf.ctl" "$WORK/perf.ack"
+        local ev=(-e raw_syscalls:sys_enter) s
+        for s in $SC_LIST; do
+            [ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s ] ||
+                [ -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ] || continue
+            ev+=(-e "syscalls:sys_enter_$s")
+        done
+        perf stat -x, -o "$WORK/perf.out" "${ev[@]}" -D -1 \
+            --control "fifo:$WORK/perf.ctl,$WORK/perf.ack" -p "$1" >/dev/null 2>"$WORK/perf.err" &
+        SC_PID=$!
+        exec {SC_C}>"$WORK/perf.ctl"
+        exec {SC_A}<"$WORK/perf.ack"
+        echo enable >&"$SC_C"
+        read -r -t 30 -u "$SC_A" _ || log "perf did not acknowledge enable"
+    elif [ $SC_TOOL = strace ]; then
+        rm -f "$WORK/strace.out"
+        strace -c -f -p "$1" -o "$WORK/strace.out" 2>"$WORK/strace.err" &
+        SC_PID=$!
+        local i
+        for ((i = 0; i < 100; i++)); do
+            grep -q attached "$WORK/strace.err" 2>/dev/null && break
+            sleep 0.05
+        done
+        sleep 0.1
+    fi
+}
+# sc_stop: stop counting; prints "total N", then one "NAME N" line per syscall seen
+sc_stop() {
+    if [ $SC_TOOL = perf ] && [ -n "$SC_PID" ]; then
+        echo disable >&"$SC_C"
+        read -r -t 30 -u "$SC_A" _
+        kill -INT "$SC_PID" 2>/dev/null
+        wait "$SC_PID" 2>/dev/null
+        exec {SC_C}>&- {SC_A}<&-
+        awk -F, '/^#/ || NF < 3 {next}
+                 $3 == "raw_syscalls:sys_enter" {print "total", $1+0; next}
+                 { n = $3; sub(/^syscalls:sys_enter_/, "", n); if ($1+0 > 0) print n, $1+0 }' \
+            "$WORK/perf.out"
+    elif [ $SC_TOOL = strace ] && [ -n "$SC_PID" ]; then
+        kill -INT "$SC_PID" 2>/dev/null
+        wait "$SC_PID" 2>/dev/null
+        # lines: % time, seconds, usecs/call, calls, [errors], syscall
+        awk '$NF == "total" {print "total", $4; next}
+             $1 ~ /^[0-9.]+$/ && NF >= 5 {print $NF, $4}' \
+            "$WORK/strace.out"
+    fi
+    SC_PID=
+}
+
+# ---------------------------------------------------------------------------------------------
+# 6. One scenario x one server
+# ---------------------------------------------------------------------------------------------
+run_measured() {  # SCEN NAME C S N
+    local scen=$1 name=$2 c=$3 s=$4 n=$5
+    local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
+    local phases="" i
+    for ((i = 0; i < RUNS; i++)); do phases+="d$RATE_SECS,"; done
+    for ((i = 0; i < RUNS; i++)); do phases+="n$n,"; done
+    phases+="n$n"
+    next_port
+    START_ERR=
+    if ! start_server "$name" "$PORT"; then
+        put "$scen" "$name" note "did not start: ${START_ERR:-no listening socket}"
+        DEAD_SERVERS+=" $name "
+        return 1
+    fi
+    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "$phases"
+    local p=0 total=$(( 2 * RUNS + 1 )) c0 c1 t0 t1 ok=1
+    for ((p = 1; p <= total; p++)); do
+        lg_expect WARM || { ok=0; break; }
+        if ((p > RUNS && p <= 2 * RUNS)); then
+            c0=$(cpu_ns "$SRV_PID"); t0=$(cpu_ticks "$SRV_PID")
+        elif ((p == total)); then
+            sc_start "$SRV_PID"
+        fi
+        lg_go
+        lg_expect DONE || { ok=0; break; }
+        if ((p > RUNS && p <= 2 * RUNS)); then
+            c1=$(cpu_ns "$SRV_PID"); t1=$(cpu_ticks "$SRV_PID")
+        elif ((p == total)); then
+            sc_stop >"$WORK/sc.txt"
+        fi
+        lg_go
+        lg_expect RESULT || { ok=0; break; }
+        local rts errs
+        rts=$(field rts "$LINE"); errs=$(field errors "$LINE")
+        [ "$errs" = 0 ] || put "$scen" "$name" errors "$errs"
+        if ((p <= RUNS)); then
+            put "$scen" "$name" rate "$(field rate "$LINE")"
+            put "$scen" "$name" p50 "$(field p50_us "$LINE")"
+            put "$scen" "$name" p99 "$(field p99_us "$LINE")"
+        elif ((p <= 2 * RUNS)); then
+            put "$scen" "$name" cpu "$(awk -v a="$c0" -v b="$c1" -v n="$rts" 'BEGIN {printf "%.4f", (b - a) / n / 1000}')"
+            set -- $t0 $t1
+            put "$scen" "$name" ticks "$(( $3 - $1 )) $(( $4 - $2 ))"
+        else
+            while read -r k v; do
+                [ -n "$k" ] && put "$scen" "$name" "sc_$k" "$(awk -v v="$v" -v n="$rts" 'BEGIN {printf "%.4f", v / n}')"
+            done <"$WORK/sc.txt"
+        fi
+    done
+    [ -n "$SC_PID" ] && sc_stop >/dev/null
+    lg_finish
+    stop_server
+    [ $ok = 1 ] || put "$scen" "$name" note "load generator failed"
+    if [ $ok = 0 ]; then
+        grep -v '^$' "$WORK/server.err" | head -3 | while read -r l; do put "$scen" "$name" stderr "$l"; done
+    fi
+    case $name in uring*) grep -q "ring flags" "$WORK/server.err" && RING_FLAGS=$(grep -m1 "ring flags" "$WORK/server.err" | sed "s/, link mode//") ;; esac
+    return 0
+}
+
+run_callgrind() {  # SCEN NAME C S N
+    # Two measured phases, N1 = N/5 and N2 = N round trips, each between two callgrind dumps
+    # (dump 0 before phase 1, dump 1 between, dump 2 after). Both windows have the same
+    # structure (end of one control request, the round trips, start of the next), so
+    # Ir/rt = (Ir(window 2) - Ir(window 1)) / (N2 - N1) cancels every constant cost exactly.
+    local scen=$1 name=$2 c=$3 s=$4 n=$5
+    local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
+    local n1=$(( n / 5 )) n2=$n
+    rm -f "$WORK"/cg.out*
+    next_port
+    START_ERR=
+    start_server "$name" "$PORT" --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
+        --dump-instr=no --dump-line=no --compress-strings=no ||
+        { put "$scen" "$name" note "did not start under callgrind: ${START_ERR:-no listening socket}"; return 1; }
+    # One connection: a think time after each echo lets the (valgrind-slowed) server finish
+    # its turn and go back to waiting before the next message arrives, as it does natively;
+    # without it a speculative read would find the next message early under valgrind only.
+    local think=()
+    [ "$c" = 1 ] && think=(-t "${BENCH_CG_THINK_US:-500}")
+    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "n$n1,n$n2" "${think[@]}"
+    local ok=1 p rts1=0 rts2=0
+    for p in 1 2; do
+        lg_expect WARM 600 || { ok=0; break; }
+        if [ $p = 1 ]; then
+            callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
+        fi
+        lg_go
+        lg_expect DONE 600 || { ok=0; break; }
+        callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
+        lg_go
+        lg_expect RESULT 60 || { ok=0; break; }
+        [ "$(field errors "$LINE")" = 0 ] || put "$scen" "$name" errors "$(field errors "$LINE") (under callgrind)"
+        if [ $p = 1 ]; then rts1=$(field rts "$LINE"); else rts2=$(field rts "$LINE"); fi
+    done
+    lg_finish
+    stop_server
+    local w1 w2
+    w1=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.2" 2>/dev/null)
+    w2=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.3" 2>/dev/null)
+    if [ $ok = 1 ] && [ -n "$w1" ] && [ -n "$w2" ] && [ "$rts2" -gt "$rts1" ]; then
+        put "$scen" "$name" ir "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.1f", (b - a) / (n2 - n1)}')"
+        # the constant part of a window (control requests, wake-ups): diagnostic only
+        put "$scen" "$name" ir_const "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.0f", a - n1 * (b - a) / (n2 - n1)}')"
+    else
+        put "$scen" "$name" note "callgrind run failed"
+    fi
+}
+
+run_echo() {
+    local scen c s n ncg name
+    for scen in $SCENARIOS; do
+        IFS=: read -r c s n ncg <<<"$scen"
+        local tag="c$c/s$s"
+        for name in $SERVERS; do
+            if ! server_available "$name"; then
+                put "$tag" "$name" absent 1
+                continue
+            fi
+            case $DEAD_SERVERS in *" $name "*)
+                put "$tag" "$name" note "skipped: it did not start in an earlier scenario"
+                continue ;;
+            esac
+            log "$tag $name: rate x$RUNS, CPU x$RUNS, syscalls ($n round trips)"
+            run_measured "$tag" "$name" "$c" "$s" "$n" || continue
+            if command -v valgrind >/dev/null 2>&1; then
+                log "$tag $name: callgrind ($ncg round trips)"
+                run_callgrind "$tag" "$name" "$c" "$s" "$ncg"
+            fi
+        done
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 7. Micro-benchmarks
+# ---------------------------------------------------------------------------------------------
+mput() { printf '%s\n' "$*" >>"$MICRO_TSV"; }
+
+# micro_post IMPL: chain/xthread x nosocket/socket; N adapted so one run takes about 2 s
+micro_post() {
+    local bin="$BUILD/post_$1" kind variant n line ns sc
+    [ -x "$bin" ] || return
+    for kind in chain xthread; do
+        for variant in nosocket socket; do
+            n=10000000
+            # probe with 200k handlers, then N = min(10M, about 2 s worth)
+            line=$(taskset -c 0,1 "$bin" "$kind" 200000 "$variant" 2>/dev/null)
+            ns=$(field ns_per "$line")
+            [ -n "$ns" ] && n=$(awk -v ns="$ns" -v q="$QUICK" 'BEGIN {
+                b = (q == 1 ? 0.3e9 : 2e9); m = int(b / ns / 100000) * 100000;
+                if (m > 10000000) m = 10000000; if (m < 200000) m = 200000; print m }')
+            sc=""
+            if [ $SC_TOOL = perf ]; then
+                line=$(taskset -c 0,1 perf stat -x, -o "$WORK/mperf.out" -e raw_syscalls:sys_enter \
+                       "$bin" "$kind" "$n" "$variant" 2>/dev/null)
+                sc=$(awk -F, -v n="$n" '$3 == "raw_syscalls:sys_enter" {printf "%.3f", $1 / n}' "$WORK/mperf.out")
+            else
+                line=$(taskset -c 0,1 "$bin" "$kind" "$n" "$variant" 2>/dev/null)
+            fi
+            [ -n "$line" ] && mput "$line syscalls_per=${sc:-?}"
+        done
+    done
+}
+
+micro_timers() {
+    local bin="$BUILD/timers_$1" n=1000000
+    [ -x "$bin" ] || return
+    [ "$QUICK" = 1 ] && n=200000
+    local line
+    line=$(taskset -c 0 "$bin" "$n" 2>"$WORK/timers.err")
+    [ -n "$line" ] && mput "$line"
+}
+
+# micro_idle NAME: RSS of the server holding IDLE_N idle connections (each did one round trip)
+micro_idle() {
+    local name=$1 n=${BENCH_IDLE_CONNS:-10000}
+    [ "$QUICK" = 1 ] && n=2000
+    server_available "$name" || return
+    case $DEAD_SERVERS in *" $name "*) return ;; esac
+    next_port
+    start_server "$name" "$PORT" || return
+    sleep 0.1
+    local r0 r1
+    r0=$(awk '/^VmRSS/ {print $2}' /proc/"$SRV_PID"/status)
+    lg_start -p "$PORT" -c "$n" -s 64 -w "$n" -n 1
+    if lg_expect WARM 120; then
+        sleep 0.2
+        r1=$(awk '/^VmRSS/ {print $2}' /proc/"$SRV_PID"/status)
+        lg_go; lg_expect DONE 60 && lg_go && lg_expect RESULT 60
+        mput "MICRO bench=idle impl=$name conns=$n rss0_kib=$r0 rss1_kib=$r1 bytes_per_conn=$(( (r1 - r0) * 1024 / n ))"
+    fi
+    lg_finish
+    stop_server
+}
+
+run_micro() {
+    log "micro: posted handlers"
+    micro_post asio; micro_post uv; micro_post cio
+    log "micro: timers"
+    micro_timers asio; micro_timers uv; micro_timers cio
+    log "micro: idle connections"
+    local s
+    for s in $SERVERS; do micro_idle "$s"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 8. Report: bench/RESULTS.md and bench/echo.png
+# ---------------------------------------------------------------------------------------------
+machine_info() {
+    local commit dirty
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)
+    dirty=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo " (with uncommitted changes)")
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- commit: \`$commit\`$dirty"
+    echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+    echo "- kernel: $(uname -sr); load average at start: $LOADAVG"
+    echo "- peers: libuv $(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null), Asio $(dpkg-query -W -f='${Version}' libasio-dev 2>/dev/null), liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null), $($CC --version | head -1), valgrind $(valgrind --version 2>/dev/null | sed 's/valgrind-//')"
+    echo "- cio echo server: ${CIO_ECHO:-absent}"
+    echo "- syscall counter: $SC_TOOL; rate runs: $RUNS x ${RATE_SECS} s; server on CPU 0, loadgen on CPU 1"
+    [ "$QUICK" = 1 ] && echo "- **BENCH_QUICK=1: a short smoke run, not the reference figures**"
+    return 0
+}
+
+make_report() {
+    local ref=epoll s
+    for s in cio-epoll cio cio-uring; do
+        if grep -q "	$s	ir	" "$TSV" 2>/dev/null || grep -q "	$s	rate	" "$TSV" 2>/dev/null; then ref=$s; break; fi
+    done
+    {
+        echo "# cio benchmark results"
+        echo
+        echo "Written by \`bench/run.sh\` (\`make bench\`); what each column means and how it is"
+        echo "measured: [bench/README.md](README.md). Ratios are to **$ref** (\`1.00x\`);"
+        echo "below 1 is cheaper (or, for the rate, slower)."
+        echo
+        machine_info
+        echo
+        echo "## Echo server, per round trip"
+        echo
+        echo "Deterministic figures first (instructions and syscalls: exact for one connection; with"
+        echo "many, they depend on how events batch), then CPU time, then wall-clock rate and latency,"
+        echo "which swing 20-50% between runs on this machine."
+        echo
+        awk -F'\t' -v ref="$ref" -v servers="$SERVERS" -f "$BENCH_DIR/report.awk" "$TSV"
+        if [ ${#NOTES[@]} -gt 0 ]; then
+            echo "### Notes"
+            echo
+            for s in "${NOTES[@]}"; do echo "- $s"; done
+            echo
+        fi
+        if [ -s "$MICRO_TSV" ]; then
+            awk -f "$BENCH_DIR/report_micro.awk" "$MICRO_TSV"
+        fi
+        [ -f "$PNG" ] && { echo; echo "![echo chart](echo.png)"; }
+    } >"$RESULTS.tmp"
+    mv "$RESULTS.tmp" "$RESULTS"
+}
+
+# chart_ymax FILE: 1.12 x the largest figure of a chart data file (room above the bars)
+chart_ymax() {
+    awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "?" && $i + 0 > m) m = $i + 0 }
+         END { print (m > 0 ? m * 1.12 : 1) }' "$1"
+}
+
+make_chart() {
+    command -v gnuplot >/dev/null 2>&1 || { note "gnuplot missing: no chart"; return; }
+    # only the servers that produced figures
+    local present="" s
+    for s in $SERVERS; do
+        awk -F'\t' -v s="$s" '$2 == s && ($3 == "rate" || $3 == "ir") {f = 1} END {exit !f}' "$TSV" && present+="$s "
+    done
+    [ -n "$present" ] || return
+    # one data file per metric: rows = scenarios, columns = servers (median values)
+    local m
+    for m in ir cpu sc_total rate; do
+        awk -F'\t' -v metric="$m" -v servers="$present" '
+            function median(list,   a, n, i, j, t) {
+                n = split(list, a, " ")
+                for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+                return n ? (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) : "?"
+            }
+            $3 == metric { v[$1 SUBSEP $2] = v[$1 SUBSEP $2] " " $4; if (!($1 in seen)) { seen[$1] = 1; order[++ns] = $1 } }
+            $3 == "rate" || $3 == "ir" { if (!($1 in seen)) { seen[$1] = 1; order[++ns] = $1 } }
+            END {
+                n = split(servers, sv, " ")
+                printf "scenario"; for (i = 1; i <= n; i++) printf " %s", sv[i]; print ""
+                for (k = 1; k <= ns; k++) {
+                    printf "%s", order[k]
+                    for (i = 1; i <= n; i++) {
+                        x = v[order[k] SUBSEP sv[i]]
+                        if (x == "") printf " ?"; else { y = median(x); if (metric == "rate") y /= 1000; printf " %.4g", y }
+                    }
+                    print ""
+                }
+            }' "$TSV" >"$WORK/chart_$m.dat"
+    done
+    local ncol nrow ymax_ir ymax_cpu ymax_sc ymax_rate
+    ncol=$(head -1 "$WORK/chart_ir.dat" | wc -w)
+    nrow=$(( $(wc -l <"$WORK/chart_ir.dat") - 1 ))
+    ymax_ir=$(chart_ymax "$WORK/chart_ir.dat"); ymax_cpu=$(chart_ymax "$WORK/chart_cpu.dat")
+    ymax_sc=$(chart_ymax "$WORK/chart_sc_total.dat"); ymax_rate=$(chart_ymax "$WORK/chart_rate.dat")
+    gnuplot <<EOF 2>"$WORK/gnuplot.err" || note "gnuplot failed: $(head -c 200 "$WORK/gnuplot.err")"
+set terminal pngcairo size 1400,1000 font ",10" noenhanced
+set output "$PNG"
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set xrange [-0.5:$nrow - 0.5]
+set key outside bottom center horizontal autotitle columnheader
+set grid ytics
+set multiplot layout 2,2 title "cio echo benchmark — per round trip (lower is better, except rate)  ($(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null))"
+set title "user-space instructions / round trip (callgrind)"
+set yrange [0:$ymax_ir]
+plot for [i=2:$ncol] "$WORK/chart_ir.dat" using i:xtic(1)
+set title "server CPU µs / round trip (user+sys)"
+set yrange [0:$ymax_cpu]
+plot for [i=2:$ncol] "$WORK/chart_cpu.dat" using i:xtic(1)
+set title "server syscalls / round trip"
+set yrange [0:$ymax_sc]
+plot for [i=2:$ncol] "$WORK/chart_sc_total.dat" using i:xtic(1)
+set title "rate, thousand round trips / s (median; noisy)"
+set yrange [0:$ymax_rate]
+plot for [i=2:$ncol] "$WORK/chart_rate.dat" using i:xtic(1)
+unset multiplot
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+cleanup() {
+    [ -n "$SC_PID" ] && kill -INT "$SC_PID" 2>/dev/null
+    [ -n "$LG_PID" ] && kill "$LG_PID" 2>/dev/null
+    [ -n "$SRV_PID" ] && kill -KILL "$SRV_PID" 2>/dev/null
+    return 0
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+install_deps
+# 1000+ connections (10,000 for the idle micro-benchmark): raise the descriptor limit.
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+[ "$(ulimit -n)" -ge 12000 ] || note "descriptor limit is $(ulimit -n): the 10,000-connection test may fail"
+
+mkdir -p "$WORK"
+log "building peers, load generator and micro-benchmarks into build/bench"
+build_all
+build_cio
+if [ -z "$CIO_ECHO" ]; then
+    note "cio's echo server (build/release/examples/echo_server) does not exist yet: cio rows skipped, ratios are to the epoll loop"
+fi
+detect_sc_tool
+: >"$TSV"
+: >"$MICRO_TSV"
+
+[ "${BENCH_ECHO:-1}" = 1 ] && run_echo
+[ "${BENCH_MICRO:-1}" = 1 ] && run_micro
+[ -n "$RING_FLAGS" ] && note "$RING_FLAGS"
+make_chart
+make_report
+cat "$RESULTS"
+log "done in $(( $(date +%s) - T_START )) s: bench/RESULTS.md, bench/echo.png"
