@@ -54,13 +54,15 @@ enum cio__perform_result {
     CIO__PERFORM_WOULD_BLOCK = 0, /* nothing done; wait for readiness */
     CIO__PERFORM_DONE,            /* finished (op->base.ec / n set) */
     CIO__PERFORM_DONE_DRAINED,    /* finished, and the descriptor is known drained in
-                                     this direction: clear its cached readiness */
+                                     this direction: clear its cached readiness (a
+                                     backend that has seen the read side closed or in
+                                     error keeps it: eof or the error is still to read) */
 };
 
 /* What an operation is, for backends that submit operations rather than
  * perform them. */
 enum cio__io_kind {
-    CIO__IO_RECV,    /* recv into buf/len with flags */
+    CIO__IO_RECV,    /* recv of a stream into buf/len with flags */
     CIO__IO_SEND,    /* send buf/len with flags (MSG_NOSIGNAL) */
     CIO__IO_ACCEPT,  /* accept4 */
     CIO__IO_CONNECT, /* connect already started; wait for its outcome */
@@ -95,6 +97,9 @@ struct cio__slot {
     uint32_t gen;                                  /* bumped when the slot is released */
     int fd;                                        /* -1 when free */
     unsigned ready;                                /* CIO__READY_* cached readiness */
+    bool read_closed;                              /* the kernel reported the read side
+                                                      closed, in error or holding urgent
+                                                      data: never trust DONE_DRAINED */
     bool starved;                                  /* accept hit EMFILE/ENFILE: later accepts
                                                       park until kicked (descriptor.c) */
     struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */

@@ -113,7 +113,7 @@ static void perform_parked(struct cio_context *ctx, struct cio__slot *s, enum ci
         }
         cio__queue_push(done, cio__queue_pop(q));
         cio__slot_note_result(ctx, s, op);
-        if (r == CIO__PERFORM_DONE_DRAINED) {
+        if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
             s->ready &= ~(1u << dir);
             return;
         }
@@ -130,7 +130,8 @@ static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io
     if (op->kind == CIO__IO_ACCEPT && s->starved)
         return false;
     enum cio__perform_result r = op->perform(op, s->fd);
-    if (r != CIO__PERFORM_DONE)
+    if (r == CIO__PERFORM_WOULD_BLOCK ||
+        (r == CIO__PERFORM_DONE_DRAINED && !(op->dir == CIO__DIR_READ && s->read_closed)))
         s->ready &= ~bit;
     if (r != CIO__PERFORM_WOULD_BLOCK)
         cio__slot_note_result(ctx, s, op);
@@ -201,6 +202,8 @@ static void dispatch_event(struct cio_context *ctx, const struct epoll_event *ev
     if (s->gen == (uint32_t)(ev->data.u64 >> 32) && s->fd >= 0) {
         unsigned bits = ready_bits(ev->events);
         s->ready |= bits;
+        if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+            s->read_closed = true;
         for (int d = 0; d < CIO__DIR_COUNT; d++)
             if (bits & (1u << d))
                 perform_parked(ctx, s, d, done);

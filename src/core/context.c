@@ -44,7 +44,7 @@ struct run_thread {
     struct run_thread *outer;
 };
 
-static _Thread_local struct run_thread *tls_run;
+static _Thread_local struct run_thread *tls_run __attribute__((tls_model("initial-exec")));
 
 /* ---- clocks ---- */
 
@@ -165,16 +165,24 @@ bool cio_context_running_in_this_thread(const struct cio_context *ctx)
     return ctx && cio__in_run(ctx);
 }
 
+/* Interrupts the thread waiting in the backend, if one is and nobody has
+ * interrupted it yet. The flags are sequentially consistent: a runner sets
+ * task_running and then reads shared_nonempty; a poster sets shared_nonempty
+ * and then reads task_running, so one of the two always sees the other. */
+static void interrupt_task(struct cio_context *ctx)
+{
+    if (atomic_load(&ctx->task_running) && !atomic_exchange(&ctx->task_interrupted, true))
+        ctx->backend->interrupt(ctx);
+}
+
 /* Wakes one thread to take shared work: a sleeping one if any, else the one
  * blocked in the backend. Called with the mutex held. */
 static void wake_one_locked(struct cio_context *ctx)
 {
-    if (ctx->idle > 0) {
+    if (ctx->idle > 0)
         pthread_cond_signal(&ctx->wakeup);
-    } else if (ctx->task_running && !ctx->task_interrupted) {
-        ctx->task_interrupted = true;
-        ctx->backend->interrupt(ctx);
-    }
+    else
+        interrupt_task(ctx);
 }
 
 /* Makes every thread in a run function return. Called with the mutex held. */
@@ -182,10 +190,7 @@ static void stop_locked(struct cio_context *ctx)
 {
     atomic_store(&ctx->stopped, true);
     pthread_cond_broadcast(&ctx->wakeup);
-    if (ctx->task_running && !ctx->task_interrupted) {
-        ctx->task_interrupted = true;
-        ctx->backend->interrupt(ctx);
-    }
+    interrupt_task(ctx);
 }
 
 void cio__work_started(struct cio_context *ctx)
@@ -206,6 +211,7 @@ static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
 {
     pthread_mutex_lock(&ctx->mutex);
     cio__queue_splice(&ctx->shared, q);
+    atomic_store(&ctx->shared_nonempty, true);
     wake_one_locked(ctx);
     pthread_mutex_unlock(&ctx->mutex);
 }
@@ -238,12 +244,7 @@ void cio__timers_changed(struct cio_context *ctx)
     /* A single thread that starts a timer is not the one waiting in the kernel. */
     if (!ctx->multithreaded && cio__in_run(ctx))
         return;
-    pthread_mutex_lock(&ctx->mutex);
-    if (ctx->task_running && !ctx->task_interrupted) {
-        ctx->task_interrupted = true;
-        ctx->backend->interrupt(ctx);
-    }
-    pthread_mutex_unlock(&ctx->mutex);
+    interrupt_task(ctx);
 }
 
 /* ---- the run step ---- */
@@ -302,6 +303,18 @@ static void run_task(struct run_thread *t, int64_t deadline)
     t->since_poll = 0;
 }
 
+/* The task of a single-threaded context, entered without the mutex: only
+ * posts from other threads need to know about it (see interrupt_task). */
+static void run_task_unlocked(struct run_thread *t, int64_t deadline)
+{
+    struct cio_context *ctx = t->ctx;
+    atomic_store(&ctx->task_interrupted, false);
+    atomic_store(&ctx->task_running, true);
+    if (!atomic_load(&ctx->shared_nonempty))
+        run_task(t, deadline);
+    atomic_store(&ctx->task_running, false);
+}
+
 /* Sleeps until woken or the deadline passes. Called and returns with the
  * mutex held. Returns false when the deadline passed. */
 static bool sleep_locked(struct cio_context *ctx, int64_t deadline)
@@ -341,11 +354,23 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             run_op(t, cio__queue_pop(&t->private_q));
             return 1;
         }
+        if (!ctx->multithreaded && !atomic_load(&ctx->shared_nonempty) &&
+            atomic_load_explicit(&ctx->work, memory_order_relaxed) != 0) {
+            if (polled && deadline == DEADLINE_POLL)
+                return 0;
+            run_task_unlocked(t, deadline);
+            polled = true;
+            if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
+                return 0;
+            continue;
+        }
         pthread_mutex_lock(&ctx->mutex);
         struct cio__op *op = cio__queue_pop(&ctx->shared);
         if (op) {
             if (!cio__queue_empty(&ctx->shared))
                 wake_one_locked(ctx);
+            else
+                atomic_store(&ctx->shared_nonempty, false);
             pthread_mutex_unlock(&ctx->mutex);
             run_op(t, op);
             return 1;
@@ -360,15 +385,16 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             return 0;
         }
         if (!ctx->task_running && !(polled && deadline == DEADLINE_POLL)) {
-            ctx->task_running = true;
-            ctx->task_interrupted = false;
+            atomic_store(&ctx->task_interrupted, false);
+            atomic_store(&ctx->task_running, true);
             pthread_mutex_unlock(&ctx->mutex);
             run_task(t, deadline);
             polled = true;
             pthread_mutex_lock(&ctx->mutex);
-            ctx->task_running = false;
+            atomic_store(&ctx->task_running, false);
             if (ctx->multithreaded && ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
                 cio__queue_splice(&ctx->shared, &t->private_q);
+                atomic_store(&ctx->shared_nonempty, true);
                 pthread_cond_broadcast(&ctx->wakeup);
             } else if (ctx->idle > 0) {
                 /* Another thread may take the task now. */

@@ -24,8 +24,10 @@ struct cio_context {
     pthread_mutex_t mutex;       /* guards the fields down to `idle` */
     pthread_cond_t wakeup;       /* idle threads wait here */
     struct cio__op_queue shared; /* ready ops posted from outside a run thread */
-    bool task_running;           /* a thread is inside backend->wait */
-    bool task_interrupted;       /* that thread has been interrupted already */
+    _Atomic bool shared_nonempty; /* `shared` holds ops: written under the mutex, read
+                                     without it by a single-threaded context's runner */
+    _Atomic bool task_running;     /* a thread is inside backend->wait */
+    _Atomic bool task_interrupted; /* that thread has been interrupted already */
     _Atomic int idle;            /* threads waiting on `wakeup` (written under the mutex) */
 
     _Atomic long work;     /* outstanding work: pending ops, queued ops, guards */

@@ -131,6 +131,7 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
     cio__lock(&s->lock);
     s->fd = fd;
     s->ready = CIO__READY_READ | CIO__READY_WRITE;
+    s->read_closed = false;
     s->starved = false;
     cio__unlock(&s->lock);
     if (ctx->backend->add(ctx, s, ec) != 0) {
@@ -156,6 +157,7 @@ static int retire(struct cio_context *ctx, struct cio__slot *s)
     s->fd = -1;
     s->gen++;
     s->ready = 0;
+    s->read_closed = false;
     s->starved = false;
     cio__unlock(&s->lock);
     give_back_slot(ctx, s);
@@ -254,25 +256,4 @@ void cio__io_op_complete(struct cio_context *ctx, struct cio__op *base)
     cio__op_free(op);
     if (ctx)
         h.fn(h.user, ec, n);
-}
-
-struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
-                                  enum cio__dir dir, enum cio__io_kind kind)
-{
-    struct cio__io_op *op = cio__op_alloc(size);
-    if (!op)
-        return NULL;
-    op->base.next = NULL;
-    op->base.func = cio__io_op_complete;
-    op->base.ec = cio_error_none();
-    op->base.n = 0;
-    op->handler = h;
-    op->perform = perform;
-    op->dir = (uint8_t)dir;
-    op->kind = (uint8_t)kind;
-    op->speculative = true;
-    op->flags = 0;
-    op->buf = NULL;
-    op->len = 0;
-    return op;
 }

@@ -77,8 +77,28 @@ void cio__slot_note_result(struct cio_context *ctx, struct cio__slot *s,
 void cio__io_op_complete(struct cio_context *ctx, struct cio__op *op);
 
 /* Allocates an I/O op of `size` bytes (>= sizeof(struct cio__io_op)) for
- * handler h, with func = cio__io_op_complete. NULL when out of memory. */
-struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
-                                  enum cio__dir dir, enum cio__io_kind kind);
+ * handler h, with func = cio__io_op_complete. NULL when out of memory.
+ * Inline: it is on every operation's path. */
+static inline struct cio__io_op *cio__io_op_new(size_t size, cio_handler h,
+                                                cio__perform_fn perform, enum cio__dir dir,
+                                                enum cio__io_kind kind)
+{
+    struct cio__io_op *op = (struct cio__io_op *)cio__op_alloc(size);
+    if (!op)
+        return NULL;
+    op->base.next = NULL;
+    op->base.func = cio__io_op_complete;
+    op->base.ec = cio_error_none();
+    op->base.n = 0;
+    op->handler = h;
+    op->perform = perform;
+    op->dir = (uint8_t)dir;
+    op->kind = (uint8_t)kind;
+    op->speculative = true;
+    op->flags = 0;
+    op->buf = NULL;
+    op->len = 0;
+    return op;
+}
 
 #endif /* CIO__DESCRIPTOR_H */

@@ -85,10 +85,69 @@ void cio__queue_destroy_all(struct cio__op_queue *q);
  * block back in the calling thread's cache (any thread may free a block
  * another allocated), or frees it when that cache is full. Blocks above
  * CIO__OP_CACHE_MAX bytes are never cached. NULL is ignored by free.
+ *
+ * The common case (a cached block of the right class) is inlined: a few
+ * instructions and no call. The cache is initial-exec TLS so that reaching
+ * it costs no __tls_get_addr call from the shared library.
  */
+#define CIO__OP_CLASSES 4 /* 64, 128, 256, 512 bytes including the header */
 #define CIO__OP_CACHE_MAX 512
-void *cio__op_alloc(size_t size);
-void cio__op_free(void *p);
+#define CIO__OP_UNCACHED 255u
+
+struct cio__op_block {
+    struct cio__op_block *next; /* free-list link while cached */
+    uint32_t cls;               /* size class, or CIO__OP_UNCACHED */
+    uint32_t reserved;          /* keeps the payload 16-byte aligned */
+};
+
+struct cio__op_cache {
+    struct cio__op_block *free[CIO__OP_CLASSES]; /* cached blocks per class */
+    unsigned count[CIO__OP_CLASSES];             /* their numbers */
+    unsigned registered;                         /* the thread-exit flush is armed */
+};
+
+extern _Thread_local struct cio__op_cache cio__tls_op_cache
+    __attribute__((tls_model("initial-exec")));
+
+void *cio__op_alloc_slow(size_t size);
+void cio__op_free_slow(struct cio__op_block *b);
+
+static inline unsigned cio__op_class(size_t size)
+{
+    size_t total = size + sizeof(struct cio__op_block);
+    return total <= 64 ? 0 : total <= 128 ? 1 : total <= 256 ? 2 : total <= 512 ? 3
+                                                                              : CIO__OP_UNCACHED;
+}
+
+static inline void *cio__op_alloc(size_t size)
+{
+    unsigned cls = cio__op_class(size);
+    struct cio__op_cache *c = &cio__tls_op_cache;
+    if (cls != CIO__OP_UNCACHED && c->free[cls]) {
+        struct cio__op_block *b = c->free[cls];
+        c->free[cls] = b->next;
+        c->count[cls]--;
+        return b + 1;
+    }
+    return cio__op_alloc_slow(size);
+}
+
+#define CIO__OP_CACHE_DEPTH 64 /* blocks kept per class per thread */
+
+static inline void cio__op_free(void *p)
+{
+    if (!p)
+        return;
+    struct cio__op_block *b = (struct cio__op_block *)p - 1;
+    struct cio__op_cache *c = &cio__tls_op_cache;
+    if (b->cls != CIO__OP_UNCACHED && c->count[b->cls] < CIO__OP_CACHE_DEPTH && c->registered) {
+        b->next = c->free[b->cls];
+        c->free[b->cls] = b;
+        c->count[b->cls]++;
+        return;
+    }
+    cio__op_free_slow(b);
+}
 
 /* Frees the calling thread's cached blocks (called when a context is
  * destroyed and when a thread exits). */
