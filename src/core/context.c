@@ -147,9 +147,12 @@ struct cio__timer_queue *cio__context_timers(struct cio_context *ctx)
 
 /* ---- work accounting and posting ---- */
 
-static struct run_thread *find_run_thread(const struct cio_context *ctx)
+static inline struct run_thread *find_run_thread(const struct cio_context *ctx)
 {
-    for (struct run_thread *t = tls_run; t; t = t->outer)
+    struct run_thread *top = tls_run;
+    if (top && top->ctx == ctx)
+        return top;
+    for (struct run_thread *t = top; t; t = t->outer)
         if (t->ctx == ctx)
             return t;
     return NULL;
@@ -424,6 +427,19 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
 
 /* ---- the public run family ---- */
 
+/* The common step of run and run_one, kept small: the next op of the
+ * private queue, when the batch allows and nothing stops us. Returns false
+ * when do_run_one must decide. */
+static inline bool run_private_fast(struct run_thread *t)
+{
+    if (cio__queue_empty(&t->private_q) || t->since_poll >= RUN_BATCH ||
+        atomic_load_explicit(&t->ctx->stopped, memory_order_acquire))
+        return false;
+    t->since_poll++;
+    run_op(t, cio__queue_pop(&t->private_q));
+    return true;
+}
+
 /* Runs steps until `limit` handlers ran or a step returns 0. */
 static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
 {
@@ -432,8 +448,15 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
     struct run_thread t = {.ctx = ctx, .outer = tls_run};
     tls_run = &t;
     size_t n = 0;
-    while (n < limit && do_run_one(&t, deadline))
+    while (n < limit) {
+        if (deadline == DEADLINE_NONE && run_private_fast(&t)) {
+            n++;
+            continue;
+        }
+        if (!do_run_one(&t, deadline))
+            break;
         n++;
+    }
     tls_run = t.outer;
     if (!cio__queue_empty(&t.private_q)) {
         /* Left over after a stop, a deadline or a limit: keep them for the next run. */
