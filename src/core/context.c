@@ -24,7 +24,7 @@
 #include "core/scheduler.h"
 
 /* Handlers run from the private queue between two kernel polls. */
-#define RUN_BATCH 64
+#define RUN_BATCH 256
 
 /* A deadline meaning "do not block at all" (poll, poll_one). */
 #define DEADLINE_POLL INT64_MIN
@@ -128,6 +128,7 @@ void cio_context_destroy(struct cio_context *ctx)
     pthread_mutex_destroy(&ctx->mutex);
     free(ctx);
     cio__op_cache_flush();
+    cio__op_depot_flush();
 }
 
 const char *cio_context_backend_name(const struct cio_context *ctx)
@@ -368,6 +369,14 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             continue;
         }
         pthread_mutex_lock(&ctx->mutex);
+        if (!ctx->multithreaded && !cio__queue_empty(&ctx->shared)) {
+            /* One runner: take every op posted from outside in one go. */
+            cio__queue_splice(&t->private_q, &ctx->shared);
+            atomic_store(&ctx->shared_nonempty, false);
+            pthread_mutex_unlock(&ctx->mutex);
+            t->since_poll = 0;
+            continue;
+        }
         struct cio__op *op = cio__queue_pop(&ctx->shared);
         if (op) {
             if (!cio__queue_empty(&ctx->shared))

@@ -153,6 +153,10 @@ static inline void cio__op_free(void *p)
  * destroyed and when a thread exits). */
 void cio__op_cache_flush(void);
 
+/* Frees the blocks parked in the process-wide depot (full caches passed
+ * between threads). Thread-safe; called when a context is destroyed. */
+void cio__op_depot_flush(void);
+
 /* How many times the cache fell back to malloc, across all threads (tests
  * use it to check that steady-state operations allocate nothing). */
 uint64_t cio__op_malloc_count(void);

@@ -17,6 +17,65 @@
 
 _Thread_local struct cio__op_cache cio__tls_op_cache __attribute__((tls_model("initial-exec")));
 
+/*
+ * The depot: full caches handed between threads. An operation is often
+ * allocated on one thread (a poster) and freed on another (the runner): the
+ * runner's cache then fills while the poster's stays empty. Instead of
+ * freeing, a thread whose cache for a class is full moves that whole list
+ * here, and a thread whose cache is empty takes a whole list back, so blocks
+ * cross threads CIO__OP_CACHE_DEPTH at a time under one short lock rather
+ * than through malloc and free one by one.
+ */
+#define DEPOT_LISTS 64 /* full lists kept per class; more are freed */
+
+struct depot {
+    pthread_mutex_t lock;
+    struct cio__op_block *lists[CIO__OP_CLASSES][DEPOT_LISTS]; /* each holds DEPTH blocks */
+    unsigned count[CIO__OP_CLASSES];
+};
+
+static struct depot depot = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void free_list(struct cio__op_block *b)
+{
+    while (b) {
+        struct cio__op_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* Moves the full cache list of class cls to the depot (or frees it). */
+static void give_full_list(struct cio__op_cache *c, unsigned cls)
+{
+    struct cio__op_block *list = c->free[cls];
+    c->free[cls] = NULL;
+    c->count[cls] = 0;
+    pthread_mutex_lock(&depot.lock);
+    if (depot.count[cls] < DEPOT_LISTS) {
+        depot.lists[cls][depot.count[cls]++] = list;
+        list = NULL;
+    }
+    pthread_mutex_unlock(&depot.lock);
+    free_list(list);
+}
+
+/* Refills an empty cache of class cls from the depot. Returns false when the
+ * depot has no list of that class. */
+static bool take_full_list(struct cio__op_cache *c, unsigned cls)
+{
+    struct cio__op_block *list = NULL;
+    pthread_mutex_lock(&depot.lock);
+    if (depot.count[cls] > 0)
+        list = depot.lists[cls][--depot.count[cls]];
+    pthread_mutex_unlock(&depot.lock);
+    if (!list)
+        return false;
+    c->free[cls] = list;
+    c->count[cls] = CIO__OP_CACHE_DEPTH;
+    return true;
+}
+
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t malloc_count;
@@ -51,6 +110,8 @@ void *cio__op_alloc_slow(size_t size)
     struct cio__op_cache *c = &cio__tls_op_cache;
     if (!c->registered)
         register_thread(c);
+    if (cls != CIO__OP_UNCACHED && !c->free[cls] && take_full_list(c, cls))
+        return cio__op_alloc(size);
     size_t bytes = cls == CIO__OP_UNCACHED ? size + sizeof(struct cio__op_block)
                                            : class_bytes(cls);
     struct cio__op_block *b = malloc(bytes);
@@ -64,11 +125,14 @@ void *cio__op_alloc_slow(size_t size)
 void cio__op_free_slow(struct cio__op_block *b)
 {
     struct cio__op_cache *c = &cio__tls_op_cache;
-    if (b->cls == CIO__OP_UNCACHED || c->count[b->cls] >= CIO__OP_CACHE_DEPTH) {
+    if (b->cls == CIO__OP_UNCACHED) {
         free(b);
         return;
     }
-    register_thread(c);
+    if (!c->registered)
+        register_thread(c);
+    if (c->count[b->cls] >= CIO__OP_CACHE_DEPTH)
+        give_full_list(c, b->cls);
     b->next = c->free[b->cls];
     c->free[b->cls] = b;
     c->count[b->cls]++;
@@ -78,12 +142,25 @@ void cio__op_cache_flush(void)
 {
     struct cio__op_cache *c = &cio__tls_op_cache;
     for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++) {
-        while (c->free[cls]) {
-            struct cio__op_block *b = c->free[cls];
-            c->free[cls] = b->next;
-            free(b);
-        }
+        free_list(c->free[cls]);
+        c->free[cls] = NULL;
         c->count[cls] = 0;
+    }
+}
+
+void cio__op_depot_flush(void)
+{
+    for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++) {
+        for (;;) {
+            struct cio__op_block *list = NULL;
+            pthread_mutex_lock(&depot.lock);
+            if (depot.count[cls] > 0)
+                list = depot.lists[cls][--depot.count[cls]];
+            pthread_mutex_unlock(&depot.lock);
+            if (!list)
+                break;
+            free_list(list);
+        }
     }
 }
 
