@@ -29,9 +29,9 @@
 #define MAX_EVENTS 128
 
 struct epoll_state {
-    int epfd;              /* the epoll instance */
-    int wakefd;            /* eventfd written by interrupt */
-    _Atomic bool pwait2;   /* epoll_pwait2 works (Linux 5.11+); else epoll_wait */
+    int epfd;            /* the epoll instance */
+    int wakefd;          /* eventfd written by interrupt */
+    _Atomic bool pwait2; /* epoll_pwait2 works (Linux 5.11+); else epoll_wait */
 };
 
 static struct epoll_state *state_of(struct cio_context *ctx)
@@ -112,7 +112,8 @@ static void perform_parked(struct cio_context *ctx, struct cio__slot *s, enum ci
             return;
         }
         cio__queue_push(done, cio__queue_pop(q));
-        cio__slot_note_result(ctx, s, op);
+        if (op->kind == CIO__IO_ACCEPT)
+            cio__slot_note_result(ctx, s, op);
         if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
             s->ready &= ~(1u << dir);
             return;
@@ -133,7 +134,7 @@ static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io
     if (r == CIO__PERFORM_WOULD_BLOCK ||
         (r == CIO__PERFORM_DONE_DRAINED && !(op->dir == CIO__DIR_READ && s->read_closed)))
         s->ready &= ~bit;
-    if (r != CIO__PERFORM_WOULD_BLOCK)
+    if (r != CIO__PERFORM_WOULD_BLOCK && op->kind == CIO__IO_ACCEPT)
         cio__slot_note_result(ctx, s, op);
     return r != CIO__PERFORM_WOULD_BLOCK;
 }
@@ -195,7 +196,7 @@ static unsigned ready_bits(uint32_t events)
 static void dispatch_event(struct cio_context *ctx, const struct epoll_event *ev,
                            struct cio__op_queue *done)
 {
-    struct cio__slot *s = cio__slot_lookup(ctx, (uint32_t)ev->data.u64);
+    struct cio__slot *s = cio__slot_at(&ctx->slots, (uint32_t)ev->data.u64);
     if (!s)
         return;
     cio__lock(&s->lock);
@@ -205,7 +206,7 @@ static void dispatch_event(struct cio_context *ctx, const struct epoll_event *ev
         if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
             s->read_closed = true;
         for (int d = 0; d < CIO__DIR_COUNT; d++)
-            if (bits & (1u << d))
+            if ((bits & (1u << d)) && !cio__queue_empty(&s->ops[d]))
                 perform_parked(ctx, s, d, done);
     }
     cio__unlock(&s->lock);

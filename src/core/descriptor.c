@@ -97,11 +97,7 @@ static void give_back_slot(struct cio_context *ctx, struct cio__slot *s)
 
 struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index)
 {
-    uint32_t c = index >> CIO__SLOT_CHUNK_BITS;
-    if (c >= CIO__SLOT_CHUNKS)
-        return NULL;
-    struct cio__slot *chunk = atomic_load_explicit(&ctx->slots.chunks[c], memory_order_acquire);
-    return chunk ? &chunk[index & (CIO__SLOT_CHUNK - 1)] : NULL;
+    return cio__slot_at(&ctx->slots, index);
 }
 
 /* ---- opening and closing ---- */

@@ -11,6 +11,7 @@
 #ifndef CIO__DESCRIPTOR_H
 #define CIO__DESCRIPTOR_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,17 +22,17 @@ struct cio_context;
 
 #define CIO__SLOT_CHUNK_BITS 8
 #define CIO__SLOT_CHUNK (1u << CIO__SLOT_CHUNK_BITS) /* slots per chunk */
-#define CIO__SLOT_CHUNKS 4096                         /* chunks at most: 1M descriptors */
+#define CIO__SLOT_CHUNKS 4096                        /* chunks at most: 1M descriptors */
 #define CIO__STARVED_MAX 16 /* listeners retried when descriptors free up */
 
 struct cio__slot_table {
-    struct cio__lock lock;                          /* guards free list and growth */
+    struct cio__lock lock;                              /* guards free list and growth */
     struct cio__slot *_Atomic chunks[CIO__SLOT_CHUNKS]; /* published with release */
-    uint32_t nchunks;                               /* chunks allocated, under lock */
-    struct cio__slot *free;                         /* free slots, under lock */
-    uint64_t starved[CIO__STARVED_MAX];             /* {gen << 32 | index} of starved
-                                                       listeners, under lock */
-    unsigned nstarved;                              /* entries in starved[] */
+    uint32_t nchunks;                                   /* chunks allocated, under lock */
+    struct cio__slot *free;                             /* free slots, under lock */
+    uint64_t starved[CIO__STARVED_MAX];                 /* {gen << 32 | index} of starved
+                                                           listeners, under lock */
+    unsigned nstarved;                                  /* entries in starved[] */
 };
 
 void cio__slot_table_init(struct cio__slot_table *t, bool locked);
@@ -61,11 +62,22 @@ size_t cio__slot_cancel(struct cio_context *ctx, struct cio__slot *s);
 /* Starts op on s: counts its work, then hands it to the backend. */
 void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op);
 
+/* The slot at `index` of table t, or NULL past the table's end. Inline: a
+ * backend calls it for every event. */
+static inline struct cio__slot *cio__slot_at(struct cio__slot_table *t, uint32_t index)
+{
+    uint32_t c = index >> CIO__SLOT_CHUNK_BITS;
+    if (c >= CIO__SLOT_CHUNKS)
+        return NULL;
+    struct cio__slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_acquire);
+    return chunk ? &chunk[index & (CIO__SLOT_CHUNK - 1)] : NULL;
+}
+
 /* The live slot for {index, gen}, or NULL if it has been released since. The
  * caller checks gen again under the slot's lock. */
 struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index);
 
-/* Called by a backend, with s locked, after op finished: an accept that ran
+/* Called by a backend, with s locked, after an accept op finished: one that ran
  * out of descriptors marks its slot starved (later accepts park instead of
  * failing in a loop) until a descriptor is closed in the context or the retry
  * interval passes. */
@@ -79,9 +91,8 @@ void cio__io_op_complete(struct cio_context *ctx, struct cio__op *op);
 /* Allocates an I/O op of `size` bytes (>= sizeof(struct cio__io_op)) for
  * handler h, with func = cio__io_op_complete. NULL when out of memory.
  * Inline: it is on every operation's path. */
-static inline struct cio__io_op *cio__io_op_new(size_t size, cio_handler h,
-                                                cio__perform_fn perform, enum cio__dir dir,
-                                                enum cio__io_kind kind)
+static inline struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
+                                                enum cio__dir dir, enum cio__io_kind kind)
 {
     struct cio__io_op *op = (struct cio__io_op *)cio__op_alloc(size);
     if (!op)
