@@ -10,6 +10,12 @@
 
 set(CIO_HAVE_LIBURING FALSE)
 set(CIO_URING_LIBRARY "")
+# Until the backend's sources exist there is nothing to link liburing into: AUTO then
+# leaves it out, so cio.pc does not ask static users for a library cio does not use.
+file(GLOB _cio_uring_sources "${CMAKE_CURRENT_SOURCE_DIR}/src/backend/uring*.c")
+if(CIO_WITH_URING STREQUAL "AUTO" AND NOT _cio_uring_sources)
+    set(CIO_WITH_URING "OFF")
+endif()
 if(NOT CIO_WITH_URING STREQUAL "OFF")
     find_path(CIO_URING_INCLUDE_DIR liburing.h)
     find_library(CIO_URING_LIB_PATH uring)
