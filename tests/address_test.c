@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scenario.h"
 #include "cio/address.h"
 
 /* ---- Helpers. ---- */
@@ -1130,72 +1131,14 @@ static void sockaddr_of_unix_family(void)
     cio_endpoint_from_sockaddr((struct sockaddr *)&sun, sizeof sun, &e, NULL);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} scenarios[] = {
+static const struct scenario scenarios[] = {
     {"parse_bogus", parse_bogus},
     {"endpoint_parse_without_brackets", endpoint_parse_without_brackets},
     {"format_into_small_buffer", format_into_small_buffer},
     {"sockaddr_of_unix_family", sockaddr_of_unix_family},
 };
 
-__attribute__((constructor)) static void run_scenario_if_asked(void)
-{
-    const char *name = getenv("CIO_TEST_SCENARIO");
-    if (!name)
-        return;
-    for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++) {
-        if (strcmp(scenarios[i].name, name) == 0) {
-            scenarios[i].run();
-            _exit(0);
-        }
-    }
-    _exit(127);
-}
-
-/* Runs a scenario in a fresh copy of this program, its stderr captured into
- * out (NUL-terminated); returns its wait status. */
-static int run_scenario(const char *name, char *out, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(len, 0, "readlink: %s", strerror(errno));
-    self[len] = '\0';
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0, "pipe: %s", strerror(errno));
-    cr_assert_eq(setenv("CIO_TEST_SCENARIO", name, 1), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl(self, self, (char *)NULL);
-        _exit(126);
-    }
-    unsetenv("CIO_TEST_SCENARIO");
-    close(fds[1]);
-    size_t used = 0;
-    ssize_t n;
-    while (used + 1 < cap && (n = read(fds[0], out + used, cap - 1 - used)) > 0)
-        used += (size_t)n;
-    out[used] = '\0';
-    close(fds[0]);
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return status;
-}
-
-/* The scenario dies of SIGABRT having printed exactly `expected`. */
-static void expect_abort(const char *scenario, const char *expected)
-{
-    char out[512];
-    int status = run_scenario(scenario, out, sizeof out);
-    cr_assert(WIFSIGNALED(status), "%s: status %#x, stderr \"%s\"", scenario, status, out);
-    cr_assert_eq(WTERMSIG(status), SIGABRT, "%s: signal %d", scenario, WTERMSIG(status));
-    cr_assert_str_eq(out, expected, "%s", scenario);
-}
+SCENARIOS(scenarios)
 
 Test(throwing, default_hook_prints_exact_line_and_aborts)
 {
