@@ -21,10 +21,15 @@
  * so); different timers of one context may be used from any threads while
  * other threads run the context.
  *
- * Costs, with n timers that have pending waits on one context and clock:
- * starting a wait O(log n) (the queue's heap grows by doubling, so amortised);
- * cancelling O(log n + k) for the k waits cancelled; each expiry O(log n);
- * finding the next deadline O(1). The timer itself never allocates.
+ * Costs, with n timers that have pending waits on one context and clock
+ * (the queue is a hierarchical timing wheel): starting a wait O(1) (the
+ * queue's ring of finished waits grows by doubling, so amortised);
+ * cancelling O(1 + k) for the k waits cancelled; each expiry O(log m), m
+ * being the timers sorted with it (those sharing its 65 us tick), plus at
+ * most 7 moves down the wheel's levels over a wait's life; finding the next
+ * deadline O(1) amortised. A timer's first pending wait is held in the timer
+ * itself, so neither the timer nor that wait allocates (a further wait on the
+ * same timer takes a small block from the per-thread cache).
  *
  * Bad input, in short: an operation with a cio_error pointer reports
  * invalid_argument there (or through the throw hook when the pointer is
@@ -51,7 +56,7 @@
 extern "C" {
 #endif
 
-struct cio__op;
+struct cio__timer_wait;
 
 /* The clock a timer measures its expiry on. */
 enum cio_timer_clock {
@@ -75,21 +80,28 @@ struct cio_timer {
      * thread using the timer (init, and expires_* under the context's
      * timer-queue lock, which run threads hold when they compare it). */
     int64_t expiry_;
-    /* Private: the order in which timers entered the queue's heap, which
-     * breaks ties between equal expiries (first come, first served). Under
-     * the timer-queue lock. */
+    /* Private: the order in which timers entered the queue, which breaks
+     * ties between equal expiries (first come, first served). Under the
+     * timer-queue lock, as are all the fields below but magic_ and clock_. */
     uint64_t seq_;
-    /* Private: the timer's position in its clock's heap, or SIZE_MAX when it
-     * has no pending wait (and so is in no heap). Under the timer-queue lock. */
-    size_t heap_index_;
-    /* Private: the pending asynchronous waits, oldest first (a FIFO of
-     * library-owned operations). Under the timer-queue lock. */
-    struct cio__op *waits_head_;
-    struct cio__op *waits_tail_;
+    /* Private: links in the list of the queue's wheel slot (or sorted ready
+     * list) that holds the timer: next_ NULL-terminated, and the list head's
+     * prev_ is its tail. Meaningless while the timer has no pending wait. */
+    struct cio_timer *next_;
+    struct cio_timer *prev_;
+    /* Private: the oldest pending wait's handler; fn is NULL when no wait is
+     * pending (and the timer is then in no list). */
+    cio_handler first_;
+    /* Private: the later pending waits, a circular list through the newest
+     * (more_->next is the oldest), or NULL. */
+    struct cio__timer_wait *more_;
     /* Private: a constant while the timer is initialised, 0 otherwise. */
     uint32_t magic_;
+    /* Private: which list holds the timer: level * 64 + slot of its wheel,
+     * or one of two marks (the ready list, no list). */
+    uint16_t where_;
     /* Private: enum cio_timer_clock, fixed by init. */
-    int clock_;
+    uint8_t clock_;
 };
 
 /*

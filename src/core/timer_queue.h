@@ -2,48 +2,107 @@
  * timer_queue.h - the context's queue of timers with pending waits
  * (internal; implemented in timer.c beside the public timer functions).
  *
- * One binary min-heap per clock (steady, system) of the timers that have at
- * least one pending wait, ordered by expiry. A timer's pending waits are a
- * FIFO of operations kept in the timer. The scheduler asks how long it may
- * block before the earliest expiry, and collects the waits of timers that
- * have expired; a wait is never collected before its expiry. Every function
- * below but init and destroy takes q->lock itself: call them without it.
+ * One hierarchical timing wheel per clock (steady, system) holds the timers
+ * that have at least one pending wait: an unsorted list per slot, 8 levels of
+ * 64 slots, level 0 slots one tick (2^16 ns, about 65 us) wide, each level 64
+ * times coarser. Starting and cancelling link or unlink a timer in O(1).
+ * When the wheel's cursor reaches a slot, its timers move down a level, and
+ * those of the cursor's own tick are sorted by (expiry, start order) into the
+ * wheel's `ready` list, which alone decides what is due: a wait is never
+ * collected before its expiry, and waits complete in expiry order.
+ *
+ * A finished wait (expired or cancelled) becomes an entry of the `done` ring:
+ * its handler and result. The ring's room is reserved when the wait starts,
+ * so collecting and cancelling never allocate and never fail. Delivery ops
+ * (a few cio__op embedded here, at most one on a single-threaded context)
+ * each run the ring's oldest entry, and re-post themselves while entries
+ * remain: one posted op serves any number of finished waits. A wait's state
+ * is thus the timer's own `first_` field while it is pending and a ring entry
+ * once it has finished: no memory per wait (further waits on one timer take
+ * a small block from the op cache).
+ *
+ * Every function below but init and destroy takes q->lock itself: call them
+ * without it.
  */
 #ifndef CIO__TIMER_QUEUE_H
 #define CIO__TIMER_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cio/handler.h"
 #include "core/lock.h"
 #include "core/op.h"
 
 struct cio_timer;
 
-struct cio__timer_heap {
-    struct cio_timer **v; /* v[0] expires first */
-    size_t len;
+#define CIO__WHEEL_LEVELS 8     /* 8 levels of 6 bits cover the 48 bits of a tick */
+#define CIO__WHEEL_SLOTS 64     /* slots per level: one bit each in `occupied` */
+#define CIO__TIMER_DELIVERIES 8 /* delivery ops of a multi-threaded context */
+
+/* One clock's timers. Under the queue's lock. */
+struct cio__timer_wheel {
+    /* Unsorted lists (next_ NULL-terminated, the head's prev_ is the tail). */
+    struct cio_timer *slot[CIO__WHEEL_LEVELS][CIO__WHEEL_SLOTS];
+    uint64_t occupied[CIO__WHEEL_LEVELS]; /* bit s: slot[level][s] is not empty */
+    /* Timers whose expiry's tick is at or before the cursor's, sorted by
+     * (expiry, seq_): the head is the earliest timer of this clock. */
+    struct cio_timer *ready;
+    /* Timers started for a tick the cursor had reached, unsorted: merged
+     * into `ready` before anyone looks at it. */
+    struct cio_timer *late;
+    /* Biased time (ns ^ 2^63, so unsigned order is time order): every slot
+     * starting at or before it has been emptied. Moves forward only, except
+     * when the system clock steps back (then every timer is placed again). */
+    uint64_t cursor;
+    /* The time point wait_ns last reported for this clock (INT64_MAX when it
+     * reported none): a wait that starts earlier interrupts the backend. */
+    int64_t armed;
+    size_t count; /* timers in the wheel, `ready` included */
+};
+
+/* A finished wait: its handler and result, queued to run. */
+struct cio__timer_done {
+    cio_handler handler;
+    bool aborted; /* operation_aborted, else success */
+};
+
+/* A FIFO ring of finished waits; cap is 0 or a power of two. */
+struct cio__timer_ring {
+    struct cio__timer_done *v;
     size_t cap;
+    size_t head; /* index of the oldest entry */
+    size_t len;
 };
 
 struct cio__timer_queue {
-    struct cio__lock lock;          /* guards the heaps and the waits of every timer */
-    struct cio__timer_heap heap[2]; /* indexed by clock: 0 steady, 1 system */
-    uint64_t next_seq;              /* seq_ of the next timer to enter a heap (ties keep
-                                       FIFO order); under lock */
+    struct cio__lock lock;            /* guards everything below and the timers' links */
+    struct cio__timer_wheel wheel[2]; /* indexed by clock: 0 steady, 1 system */
+    uint64_t next_seq;                /* seq_ of the next timer to enter a wheel */
+    struct cio__timer_ring done;      /* finished waits, oldest first */
+    size_t reserved;                  /* pending waits + done.len: done.cap never less */
+    struct cio__op deliver[CIO__TIMER_DELIVERIES]; /* the delivery ops */
+    struct cio__op *idle;                          /* delivery ops not posted, linked by `next` */
+    unsigned delivering;     /* delivery ops posted; never more than done.len */
+    unsigned max_delivering; /* 1 on a single-threaded context */
 };
 
 void cio__timer_queue_init(struct cio__timer_queue *q, bool locked);
 
-/* Destroys every pending wait without running its handler, and frees the heaps. */
+/* Destroys every pending wait and every finished wait not yet run, without
+ * running a handler, and frees the ring. Delivery ops still queued in the
+ * scheduler then do nothing when destroyed. */
 void cio__timer_queue_destroy(struct cio__timer_queue *q);
 
 /* Nanoseconds until the earliest expiry (0 if one is due), or -1 when no
- * timer waits. */
+ * timer waits. May be less (never more) than the exact time left: when it
+ * is reached, a later call tells the rest. */
 int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q);
 
-/* Moves the waits of every expired timer, in expiry order, to `done` with
- * success results. Returns how many it moved. */
+/* Finishes the waits of every expired timer, in expiry order, with success,
+ * and pushes on `done` the delivery ops needed to run them. Returns how many
+ * waits it finished. */
 size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue *done);
 
 #endif /* CIO__TIMER_QUEUE_H */
