@@ -319,6 +319,41 @@ static void run_task_unlocked(struct run_thread *t, int64_t deadline)
     atomic_store(&ctx->task_running, false);
 }
 
+/* The task entered under the mutex, as one of several runners: called with
+ * the mutex held, which it releases while waiting in the kernel and takes
+ * back. Afterwards it shares what it collected with idle runners, or lets
+ * one of them take the task. */
+static void run_task_locked(struct run_thread *t, int64_t deadline)
+{
+    struct cio_context *ctx = t->ctx;
+    atomic_store(&ctx->task_interrupted, false);
+    atomic_store(&ctx->task_running, true);
+    pthread_mutex_unlock(&ctx->mutex);
+    run_task(t, deadline);
+    pthread_mutex_lock(&ctx->mutex);
+    atomic_store(&ctx->task_running, false);
+    if (ctx->multithreaded && ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
+        cio__queue_splice(&ctx->shared, &t->private_q);
+        atomic_store(&ctx->shared_nonempty, true);
+        pthread_cond_broadcast(&ctx->wakeup);
+    } else if (ctx->idle > 0) {
+        pthread_cond_signal(&ctx->wakeup);
+    }
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* Takes the next op of the shared queue, waking another runner when more
+ * remain. Called with the mutex held. */
+static struct cio__op *pop_shared_locked(struct cio_context *ctx)
+{
+    struct cio__op *op = cio__queue_pop(&ctx->shared);
+    if (op && !cio__queue_empty(&ctx->shared))
+        wake_one_locked(ctx);
+    else if (op)
+        atomic_store(&ctx->shared_nonempty, false);
+    return op;
+}
+
 /* Sleeps until woken or the deadline passes. Called and returns with the
  * mutex held. Returns false when the deadline passed. */
 static bool sleep_locked(struct cio_context *ctx, int64_t deadline)
@@ -377,12 +412,8 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             t->since_poll = 0;
             continue;
         }
-        struct cio__op *op = cio__queue_pop(&ctx->shared);
+        struct cio__op *op = pop_shared_locked(ctx);
         if (op) {
-            if (!cio__queue_empty(&ctx->shared))
-                wake_one_locked(ctx);
-            else
-                atomic_store(&ctx->shared_nonempty, false);
             pthread_mutex_unlock(&ctx->mutex);
             run_op(t, op);
             return 1;
@@ -397,22 +428,8 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             return 0;
         }
         if (!ctx->task_running && !(polled && deadline == DEADLINE_POLL)) {
-            atomic_store(&ctx->task_interrupted, false);
-            atomic_store(&ctx->task_running, true);
-            pthread_mutex_unlock(&ctx->mutex);
-            run_task(t, deadline);
+            run_task_locked(t, deadline);
             polled = true;
-            pthread_mutex_lock(&ctx->mutex);
-            atomic_store(&ctx->task_running, false);
-            if (ctx->multithreaded && ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
-                cio__queue_splice(&ctx->shared, &t->private_q);
-                atomic_store(&ctx->shared_nonempty, true);
-                pthread_cond_broadcast(&ctx->wakeup);
-            } else if (ctx->idle > 0) {
-                /* Another thread may take the task now. */
-                pthread_cond_signal(&ctx->wakeup);
-            }
-            pthread_mutex_unlock(&ctx->mutex);
             if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
                 return 0;
             continue;
