@@ -323,3 +323,37 @@ Test(context, null_context_arguments_are_harmless)
     cio_context_restart(NULL);
     cr_assert(!cio_context_running_in_this_thread(NULL));
 }
+
+static void guard_made_and_reset_in_handler(void *arg)
+{
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, ctx);
+    cio_work_guard_reset(&g);
+    cio_context_post(ctx, record, arg);
+}
+
+Test(context, a_guard_made_and_reset_inside_a_handler_does_not_stop_the_context)
+{
+    struct log log = {0};
+    struct entry e = {&log, 3};
+    cio_context_post(ctx, guard_made_and_reset_in_handler, &e);
+    cr_assert_eq(cio_context_run(ctx), 2);
+    cr_assert_eq(log.n, 1, "the handler posted after the guard's reset must run");
+}
+
+static void start_three(void *arg)
+{
+    for (int i = 0; i < 3; i++)
+        cio_context_post(ctx, record, arg);
+}
+
+Test(context, a_handler_that_starts_several_operations_keeps_run_going_for_all)
+{
+    struct log log = {0};
+    struct entry e = {&log, 4};
+    cio_context_post(ctx, start_three, &e);
+    cio_context_post(ctx, start_three, &e);
+    cr_assert_eq(cio_context_run(ctx), 8);
+    cr_assert_eq(log.n, 6);
+    cr_assert(cio_context_stopped(ctx));
+}

@@ -41,6 +41,8 @@ struct run_thread {
     struct cio_context *ctx;
     struct cio__op_queue private_q; /* ready ops only this thread touches */
     unsigned since_poll;            /* handlers run since the last kernel poll */
+    long private_work;              /* work started by this thread and not yet added
+                                       to ctx->work (Asio's private_outstanding_work) */
     struct run_thread *outer;
 };
 
@@ -197,9 +199,28 @@ static void stop_locked(struct cio_context *ctx)
     interrupt_task(ctx);
 }
 
+/* On a single-threaded context, work started by its runner is counted
+ * privately and added to ctx->work when the handler that started it returns
+ * (run_op): the op being run still holds its own unit meanwhile, so the count
+ * cannot fall to zero early, and a handler that starts one operation (the
+ * common case) touches the shared counter not at all. With several runners
+ * another thread could finish the new operation first, so they count at once. */
 void cio__work_started(struct cio_context *ctx)
 {
-    atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
+    struct run_thread *t = ctx->multithreaded ? NULL : find_run_thread(ctx);
+    if (t)
+        t->private_work++;
+    else
+        atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
+}
+
+/* Adds the work this thread started outside a handler (from the task). */
+static void flush_private_work(struct run_thread *t)
+{
+    if (t->private_work) {
+        atomic_fetch_add_explicit(&t->ctx->work, t->private_work, memory_order_relaxed);
+        t->private_work = 0;
+    }
 }
 
 void cio__work_finished(struct cio_context *ctx)
@@ -259,7 +280,12 @@ static void run_op(struct run_thread *t, struct cio__op *op)
 {
     struct cio_context *ctx = t->ctx;
     op->func(ctx, op);
-    cio__work_finished(ctx);
+    long started = t->private_work;
+    t->private_work = 0;
+    if (started > 1)
+        atomic_fetch_add_explicit(&ctx->work, started - 1, memory_order_relaxed);
+    else if (started == 0)
+        cio__work_finished(ctx);
     if (ctx->multithreaded && !cio__queue_empty(&t->private_q) && ctx->idle > 0)
         post_shared(ctx, &t->private_q);
 }
@@ -304,6 +330,7 @@ static void run_task(struct run_thread *t, int64_t deadline)
     cio__timer_queue_collect(&ctx->timers, &t->private_q);
     if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
         retry_starved_when_due(ctx);
+    flush_private_work(t);
     t->since_poll = 0;
 }
 
@@ -484,6 +511,7 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
         n++;
     }
     tls_run = t.outer;
+    flush_private_work(&t);
     if (!cio__queue_empty(&t.private_q)) {
         /* Left over after a stop, a deadline or a limit: keep them for the next run. */
         post_shared(ctx, &t.private_q);
@@ -615,8 +643,10 @@ void cio_work_guard_init(struct cio_work_guard *g, struct cio_context *ctx)
 {
     g->ctx = ctx;
     g->owns = ctx != NULL;
+    /* Counted on the shared counter at once (not privately): the guard may be
+     * reset inside the very handler that made it. */
     if (ctx)
-        cio__work_started(ctx);
+        atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
 }
 
 void cio_work_guard_reset(struct cio_work_guard *g)
