@@ -3,7 +3,7 @@
  *
  * Order: the seed's two sequences; synchronous and asynchronous echo;
  * refused connections in both failure forms; closed sockets and bad
- * arguments; eof, shutdown, close and cancel with pending operations; peer
+ * arguments; NULL objects; eof, shutdown, close and cancel with pending operations; peer
  * reset and SIGPIPE; options, endpoints, modes; IPv6; running out of
  * descriptors while accepting; zero malloc in steady state.
  */
@@ -737,6 +737,262 @@ Test(tcp, null_endpoint_is_invalid_argument)
     wait_for(&r);
     assert_is(r.ec, INVALID_ARGUMENT);
     cr_assert(!cio_tcp_socket_is_open(&s));
+}
+
+/* ---- NULL objects. ---- */
+
+/* A synchronous call on a NULL object returned `got` (expected `want`) and
+ * left *ec; asserts invalid_argument and resets *ec to success for the next
+ * call, so that a call that forgot to fill it is caught. */
+static void check_null_result(long long got, long long want, cio_error *ec, const char *what)
+{
+    cr_assert_eq(got, want, "%s returned %lld, expected %lld", what, got, want);
+    cr_assert(cio_error_is(*ec, CIO_COND_INVALID_ARGUMENT), "%s: expected invalid_argument, got %s",
+              what, cio_error_message(*ec));
+    *ec = cio_error_none();
+}
+
+Test(tcp, null_socket_is_invalid_argument)
+{
+    cio_error ec = cio_error_none();
+    char buf[4] = "abc";
+    struct cio_endpoint ep = tu_loopback(AF_INET);
+    bool on = true;
+    int v = 7, secs = 7;
+    socklen_t len = sizeof v;
+
+    check_null_result(cio_tcp_socket_open(NULL, AF_INET, &ec), -1, &ec, "open");
+    check_null_result(cio_tcp_socket_assign(NULL, AF_INET, 0, &ec), -1, &ec, "assign");
+    check_null_result(cio_tcp_socket_release(NULL, &ec), -1, &ec, "release");
+    check_null_result(cio_tcp_socket_close(NULL, &ec), -1, &ec, "close");
+    check_null_result(cio_tcp_socket_cancel(NULL, &ec), -1, &ec, "cancel");
+    check_null_result(cio_tcp_socket_shutdown(NULL, CIO_SHUTDOWN_BOTH, &ec), -1, &ec, "shutdown");
+    check_null_result(cio_tcp_socket_bind(NULL, &ep, &ec), -1, &ec, "bind");
+    check_null_result(cio_tcp_socket_connect(NULL, &ep, &ec), -1, &ec, "connect");
+    check_null_result((long long)cio_tcp_socket_read_some(NULL, buf, sizeof buf, &ec), 0, &ec,
+                      "read_some");
+    check_null_result((long long)cio_tcp_socket_write_some(NULL, buf, sizeof buf, &ec), 0, &ec,
+                      "write_some");
+    check_null_result(cio_tcp_socket_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
+    check_null_result(cio_tcp_socket_remote_endpoint(NULL, &ep, &ec), -1, &ec, "remote_endpoint");
+    check_null_result((long long)cio_tcp_socket_available(NULL, &ec), 0, &ec, "available");
+    check_null_result(cio_tcp_socket_set_non_blocking(NULL, true, &ec), -1, &ec,
+                      "set_non_blocking");
+    check_null_result(cio_tcp_socket_set_reuse_address(NULL, true, &ec), -1, &ec,
+                      "set_reuse_address");
+    check_null_result(cio_tcp_socket_get_reuse_address(NULL, &on, &ec), -1, &ec,
+                      "get_reuse_address");
+    check_null_result(cio_tcp_socket_set_no_delay(NULL, true, &ec), -1, &ec, "set_no_delay");
+    check_null_result(cio_tcp_socket_get_no_delay(NULL, &on, &ec), -1, &ec, "get_no_delay");
+    check_null_result(cio_tcp_socket_set_keep_alive(NULL, true, &ec), -1, &ec, "set_keep_alive");
+    check_null_result(cio_tcp_socket_get_keep_alive(NULL, &on, &ec), -1, &ec, "get_keep_alive");
+    check_null_result(cio_tcp_socket_set_linger(NULL, true, 1, &ec), -1, &ec, "set_linger");
+    check_null_result(cio_tcp_socket_get_linger(NULL, &on, &secs, &ec), -1, &ec, "get_linger");
+    check_null_result(cio_tcp_socket_set_send_buffer_size(NULL, 4096, &ec), -1, &ec,
+                      "set_send_buffer_size");
+    check_null_result(cio_tcp_socket_get_send_buffer_size(NULL, &v, &ec), -1, &ec,
+                      "get_send_buffer_size");
+    check_null_result(cio_tcp_socket_set_receive_buffer_size(NULL, 4096, &ec), -1, &ec,
+                      "set_receive_buffer_size");
+    check_null_result(cio_tcp_socket_get_receive_buffer_size(NULL, &v, &ec), -1, &ec,
+                      "get_receive_buffer_size");
+    check_null_result(cio_tcp_socket_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
+                      &ec, "set_option");
+    check_null_result(cio_tcp_socket_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec), -1,
+                      &ec, "get_option");
+
+    /* The getters without an ec give their defaults; outputs are untouched. */
+    cr_assert(!cio_tcp_socket_is_open(NULL));
+    cr_assert_eq(cio_tcp_socket_native_handle(NULL), -1);
+    cr_assert(!cio_tcp_socket_non_blocking(NULL));
+    cr_assert(on);
+    cr_assert_eq(v, 7);
+    cr_assert_eq(secs, 7);
+    cr_assert_eq(len, sizeof v);
+}
+
+Test(tcp, null_acceptor_is_invalid_argument)
+{
+    cio_error ec = cio_error_none();
+    struct cio_endpoint ep = tu_loopback(AF_INET);
+    struct cio_tcp_socket peer;
+    cio_tcp_socket_init(&peer, ctx);
+    bool on = true;
+    int v = 7;
+    socklen_t len = sizeof v;
+
+    check_null_result(cio_tcp_acceptor_open(NULL, AF_INET, &ec), -1, &ec, "open");
+    check_null_result(cio_tcp_acceptor_assign(NULL, AF_INET, 0, &ec), -1, &ec, "assign");
+    check_null_result(cio_tcp_acceptor_close(NULL, &ec), -1, &ec, "close");
+    check_null_result(cio_tcp_acceptor_cancel(NULL, &ec), -1, &ec, "cancel");
+    check_null_result(cio_tcp_acceptor_bind(NULL, &ep, &ec), -1, &ec, "bind");
+    check_null_result(cio_tcp_acceptor_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
+    check_null_result(cio_tcp_acceptor_set_non_blocking(NULL, true, &ec), -1, &ec,
+                      "set_non_blocking");
+    check_null_result(cio_tcp_acceptor_set_reuse_address(NULL, true, &ec), -1, &ec,
+                      "set_reuse_address");
+    check_null_result(cio_tcp_acceptor_get_reuse_address(NULL, &on, &ec), -1, &ec,
+                      "get_reuse_address");
+    check_null_result(cio_tcp_acceptor_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
+                      &ec, "set_option");
+    check_null_result(cio_tcp_acceptor_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec),
+                      -1, &ec, "get_option");
+    check_null_result(cio_tcp_acceptor_listen(NULL, 5, &ec), -1, &ec, "listen");
+    check_null_result(cio_tcp_acceptor_listen_at(NULL, &ep, &ec), -1, &ec, "listen_at");
+    check_null_result(cio_tcp_acceptor_accept(NULL, &peer, &ep, &ec), -1, &ec, "accept");
+
+    cr_assert(!cio_tcp_acceptor_is_open(NULL));
+    cr_assert_eq(cio_tcp_acceptor_native_handle(NULL), -1);
+    cr_assert(!cio_tcp_acceptor_non_blocking(NULL));
+    cr_assert(on);
+    cr_assert_eq(v, 7);
+    cr_assert_eq(len, sizeof v);
+    cr_assert(!cio_tcp_socket_is_open(&peer));
+}
+
+/* The calls on a NULL object that have no ec (init and the asynchronous
+ * starters), and two throwing forms, each as a function of no arguments. The
+ * handler they are given must never run. */
+static struct result null_result;
+static struct cio_tcp_socket null_peer; /* closed, on ctx: set by the tests */
+static char null_buf[4];
+
+static void null_socket_init(void)
+{
+    cio_tcp_socket_init(NULL, ctx);
+}
+
+static void null_acceptor_init(void)
+{
+    cio_tcp_acceptor_init(NULL, ctx);
+}
+
+static void null_async_connect(void)
+{
+    struct cio_endpoint ep = tu_loopback(AF_INET);
+    cio_tcp_socket_async_connect(NULL, &ep, to(&null_result));
+}
+
+static void null_async_read_some(void)
+{
+    cio_tcp_socket_async_read_some(NULL, null_buf, sizeof null_buf, to(&null_result));
+}
+
+static void null_async_write_some(void)
+{
+    cio_tcp_socket_async_write_some(NULL, null_buf, sizeof null_buf, to(&null_result));
+}
+
+static void null_async_accept(void)
+{
+    cio_tcp_acceptor_async_accept(NULL, &null_peer, NULL, to(&null_result));
+}
+
+static void null_read_some_throwing(void)
+{
+    cio_tcp_socket_read_some(NULL, null_buf, sizeof null_buf, NULL);
+}
+
+static void null_accept_throwing(void)
+{
+    cio_tcp_acceptor_accept(NULL, &null_peer, NULL, NULL);
+}
+
+static const struct null_call {
+    const char *operation; /* the name the hook must get */
+    void (*call)(void);
+} null_calls[] = {
+    {"cio_tcp_socket_init", null_socket_init},
+    {"cio_tcp_acceptor_init", null_acceptor_init},
+    {"cio_tcp_socket_async_connect", null_async_connect},
+    {"cio_tcp_socket_async_read_some", null_async_read_some},
+    {"cio_tcp_socket_async_write_some", null_async_write_some},
+    {"cio_tcp_acceptor_async_accept", null_async_accept},
+    {"cio_tcp_socket_read_some", null_read_some_throwing},
+    {"cio_tcp_acceptor_accept", null_accept_throwing},
+};
+
+#define NULL_CALLS (sizeof null_calls / sizeof null_calls[0])
+
+/* Runs c under the capturing hook: the hook must be called once, with
+ * invalid_argument under c's name, and longjmp out of the call. */
+static void expect_null_thrown(const struct null_call *c)
+{
+    volatile int returned = 0;
+    tu_catch_begin();
+    if (setjmp(tu_thrown.jump) == 0) {
+        c->call();
+        returned = 1;
+    }
+    tu_catch_end();
+    cr_assert_eq(returned, 0, "%s: the hook was not called", c->operation);
+    cr_assert_eq(tu_thrown.count, 1, "%s: %d hook calls", c->operation, tu_thrown.count);
+    cr_assert_str_eq(tu_thrown.operation, c->operation);
+    assert_is(tu_thrown.error, INVALID_ARGUMENT);
+}
+
+Test(tcp, null_object_without_ec_goes_to_the_hook)
+{
+    cio_tcp_socket_init(&null_peer, ctx);
+    for (size_t i = 0; i < NULL_CALLS; i++)
+        expect_null_thrown(&null_calls[i]);
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "nothing was posted");
+    cr_assert_eq(null_result.calls, 0);
+    cr_assert(!cio_tcp_socket_is_open(&null_peer));
+}
+
+/* A hook that returns (instead of jumping) counts the invalid_arguments. */
+static int returning_hook_calls;
+
+static void returning_hook(const char *operation, cio_error e)
+{
+    (void)operation;
+    if (cio_error_is(e, CIO_COND_INVALID_ARGUMENT))
+        returning_hook_calls++;
+}
+
+Test(tcp, null_object_returns_when_the_hook_returns)
+{
+    cio_tcp_socket_init(&null_peer, ctx);
+    cio_throw_hook saved = cio_set_throw_hook(returning_hook);
+    for (size_t i = 0; i < NULL_CALLS; i++)
+        null_calls[i].call();
+    cr_assert_eq(cio_tcp_socket_read_some(NULL, null_buf, sizeof null_buf, NULL), 0);
+    cr_assert_eq(cio_tcp_acceptor_accept(NULL, &null_peer, NULL, NULL), -1);
+    cio_set_throw_hook(saved);
+    cr_assert_eq(returning_hook_calls, (int)NULL_CALLS + 2);
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "nothing was posted");
+    cr_assert_eq(null_result.calls, 0);
+    cr_assert(!cio_tcp_socket_is_open(&null_peer));
+}
+
+/* init with a NULL context throws, and leaves the object closed and bound to
+ * no context: opening it is invalid_argument, closing it succeeds. */
+Test(tcp, init_without_a_context_goes_to_the_hook)
+{
+    struct cio_tcp_socket s;
+    struct cio_tcp_acceptor a;
+    memset(&s, 0xab, sizeof s);
+    memset(&a, 0xab, sizeof a);
+    cio_throw_hook saved = cio_set_throw_hook(returning_hook);
+    cio_tcp_socket_init(&s, NULL);
+    cio_tcp_acceptor_init(&a, NULL);
+    cio_set_throw_hook(saved);
+    cr_assert_eq(returning_hook_calls, 2);
+
+    cio_error ec;
+    cr_assert(!cio_tcp_socket_is_open(&s));
+    cr_assert_eq(cio_tcp_socket_native_handle(&s), -1);
+    cr_assert_null(s.ctx);
+    cr_assert_eq(cio_tcp_socket_open(&s, AF_INET, &ec), -1);
+    assert_is(ec, INVALID_ARGUMENT);
+    cr_assert_eq(cio_tcp_socket_close(&s, &ec), 0);
+    cr_assert(!cio_tcp_acceptor_is_open(&a));
+    cr_assert_eq(cio_tcp_acceptor_native_handle(&a), -1);
+    cr_assert_null(a.ctx);
+    cr_assert_eq(cio_tcp_acceptor_open(&a, AF_INET, &ec), -1);
+    assert_is(ec, INVALID_ARGUMENT);
+    cr_assert_eq(cio_tcp_acceptor_close(&a, &ec), 0);
 }
 
 /* ---- eof, shutdown, close, cancel. ---- */

@@ -40,6 +40,12 @@
  * open (except where a function opens it), invalid_argument for a NULL
  * pointer argument, and the system error of the failing system call.
  *
+ * A NULL socket or acceptor is invalid_argument, never a crash. A synchronous
+ * function reports it as any failure (in ec, or through the throw hook when ec
+ * is NULL) and returns -1 (0 for size_t). init and the asynchronous functions
+ * call the throw hook and return, doing nothing (no handler ever runs).
+ * is_open, native_handle and non_blocking return false, -1 and false.
+ *
  * Order: the private state, the socket (life cycle, connect, read and write,
  * endpoints and state, options), then the acceptor.
  */
@@ -93,7 +99,8 @@ struct cio_tcp_socket {
 
 /* Binds s to ctx, closed. Call it once before any other function on s (and
  * not on an open socket: that would leak its descriptor). Leaves s->data
- * alone. Cannot fail. */
+ * alone. A NULL ctx calls the throw hook with invalid_argument; s is then
+ * closed and bound to no context, and cannot be opened. */
 void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx);
 
 /*

@@ -24,6 +24,13 @@
 #include "core/report.h"
 #include "net/socket.h"
 
+/* What a NULL socket or acceptor pointer is reported as (cio/tcp.h): every
+ * public function checks its object with one compare before touching it. */
+static cio_error null_object(void)
+{
+    return cio_error_system(EINVAL);
+}
+
 /* TCP exists for IPv4 and IPv6 only. */
 static cio_error check_family(int family)
 {
@@ -64,22 +71,32 @@ static cio_error get_bool(const struct cio__socket *so, int level, int name, boo
 
 void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx)
 {
-    s->ctx = ctx;
-    cio__socket_init(&s->impl_);
+    if (s) {
+        s->ctx = ctx;
+        cio__socket_init(&s->impl_);
+    }
+    if (!s || !ctx)
+        cio_throw(__func__, null_object());
 }
 
 int cio_tcp_socket_open(struct cio_tcp_socket *s, int family, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, tcp_open(s->ctx, &s->impl_, family));
 }
 
 int cio_tcp_socket_assign(struct cio_tcp_socket *s, int family, int fd, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, tcp_assign(s->ctx, &s->impl_, family, fd));
 }
 
 int cio_tcp_socket_release(struct cio_tcp_socket *s, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     int fd = -1;
     cio_error e = cio__socket_release(s->ctx, &s->impl_, &fd);
     cio__report(ec, __func__, e);
@@ -88,26 +105,32 @@ int cio_tcp_socket_release(struct cio_tcp_socket *s, cio_error *ec)
 
 bool cio_tcp_socket_is_open(const struct cio_tcp_socket *s)
 {
-    return cio__socket_is_open(&s->impl_);
+    return s && cio__socket_is_open(&s->impl_);
 }
 
 int cio_tcp_socket_native_handle(const struct cio_tcp_socket *s)
 {
-    return s->impl_.fd;
+    return s ? s->impl_.fd : -1;
 }
 
 int cio_tcp_socket_close(struct cio_tcp_socket *s, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_close(s->ctx, &s->impl_));
 }
 
 int cio_tcp_socket_cancel(struct cio_tcp_socket *s, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_cancel(s->ctx, &s->impl_));
 }
 
 int cio_tcp_socket_shutdown(struct cio_tcp_socket *s, enum cio_shutdown_type what, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     cio_error e;
     switch (what) {
     case CIO_SHUTDOWN_RECEIVE:
@@ -128,6 +151,8 @@ int cio_tcp_socket_shutdown(struct cio_tcp_socket *s, enum cio_shutdown_type wha
 
 int cio_tcp_socket_bind(struct cio_tcp_socket *s, const struct cio_endpoint *ep, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_bind(&s->impl_, ep));
 }
 
@@ -135,6 +160,8 @@ int cio_tcp_socket_bind(struct cio_tcp_socket *s, const struct cio_endpoint *ep,
 
 int cio_tcp_socket_connect(struct cio_tcp_socket *s, const struct cio_endpoint *ep, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     cio_error e = cio__socket_connect(s->ctx, &s->impl_, ep, SOCK_STREAM, IPPROTO_TCP);
     return cio__report(ec, __func__, e);
 }
@@ -142,6 +169,10 @@ int cio_tcp_socket_connect(struct cio_tcp_socket *s, const struct cio_endpoint *
 void cio_tcp_socket_async_connect(struct cio_tcp_socket *s, const struct cio_endpoint *ep,
                                   cio_handler h)
 {
+    if (!s) {
+        cio_throw(__func__, null_object());
+        return;
+    }
     cio__socket_async_connect(s->ctx, &s->impl_, ep, SOCK_STREAM, IPPROTO_TCP, h, __func__);
 }
 
@@ -149,6 +180,10 @@ void cio_tcp_socket_async_connect(struct cio_tcp_socket *s, const struct cio_end
 
 size_t cio_tcp_socket_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_error *ec)
 {
+    if (!s) {
+        cio__report(ec, __func__, null_object());
+        return 0;
+    }
     size_t n = 0;
     cio__report(ec, __func__, cio__socket_recv(&s->impl_, buf, len, 0, &n));
     return n;
@@ -157,6 +192,10 @@ size_t cio_tcp_socket_read_some(struct cio_tcp_socket *s, void *buf, size_t len,
 size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                  cio_error *ec)
 {
+    if (!s) {
+        cio__report(ec, __func__, null_object());
+        return 0;
+    }
     size_t n = 0;
     cio__report(ec, __func__, cio__socket_send(&s->impl_, buf, len, 0, &n));
     return n;
@@ -164,12 +203,20 @@ size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size
 
 void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h)
 {
+    if (!s) {
+        cio_throw(__func__, null_object());
+        return;
+    }
     cio__socket_async_recv(s->ctx, &s->impl_, buf, len, 0, h, __func__);
 }
 
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h)
 {
+    if (!s) {
+        cio_throw(__func__, null_object());
+        return;
+    }
     cio__socket_async_send(s->ctx, &s->impl_, buf, len, 0, h, __func__);
 }
 
@@ -178,17 +225,25 @@ void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, 
 int cio_tcp_socket_local_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
                                   cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_local_endpoint(&s->impl_, out));
 }
 
 int cio_tcp_socket_remote_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
                                    cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_remote_endpoint(&s->impl_, out));
 }
 
 size_t cio_tcp_socket_available(const struct cio_tcp_socket *s, cio_error *ec)
 {
+    if (!s) {
+        cio__report(ec, __func__, null_object());
+        return 0;
+    }
     size_t n = 0;
     cio__report(ec, __func__, cio__socket_available(&s->impl_, &n));
     return n;
@@ -196,48 +251,64 @@ size_t cio_tcp_socket_available(const struct cio_tcp_socket *s, cio_error *ec)
 
 int cio_tcp_socket_set_non_blocking(struct cio_tcp_socket *s, bool mode, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_non_blocking(&s->impl_, mode));
 }
 
 bool cio_tcp_socket_non_blocking(const struct cio_tcp_socket *s)
 {
-    return s->impl_.user_non_blocking;
+    return s && s->impl_.user_non_blocking;
 }
 
 /* ---- Socket: options. ---- */
 
 int cio_tcp_socket_set_reuse_address(struct cio_tcp_socket *s, bool on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&s->impl_, SOL_SOCKET, SO_REUSEADDR, on));
 }
 
 int cio_tcp_socket_get_reuse_address(const struct cio_tcp_socket *s, bool *on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, get_bool(&s->impl_, SOL_SOCKET, SO_REUSEADDR, on));
 }
 
 int cio_tcp_socket_set_no_delay(struct cio_tcp_socket *s, bool on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&s->impl_, IPPROTO_TCP, TCP_NODELAY, on));
 }
 
 int cio_tcp_socket_get_no_delay(const struct cio_tcp_socket *s, bool *on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, get_bool(&s->impl_, IPPROTO_TCP, TCP_NODELAY, on));
 }
 
 int cio_tcp_socket_set_keep_alive(struct cio_tcp_socket *s, bool on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&s->impl_, SOL_SOCKET, SO_KEEPALIVE, on));
 }
 
 int cio_tcp_socket_get_keep_alive(const struct cio_tcp_socket *s, bool *on, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, get_bool(&s->impl_, SOL_SOCKET, SO_KEEPALIVE, on));
 }
 
 int cio_tcp_socket_set_linger(struct cio_tcp_socket *s, bool on, int seconds, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     struct linger l = {.l_onoff = on, .l_linger = seconds};
     cio_error e = cio__socket_is_open(&s->impl_) && seconds < 0
                       ? cio_error_system(EINVAL)
@@ -247,6 +318,8 @@ int cio_tcp_socket_set_linger(struct cio_tcp_socket *s, bool on, int seconds, ci
 
 int cio_tcp_socket_get_linger(const struct cio_tcp_socket *s, bool *on, int *seconds, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     struct linger l = {0, 0};
     socklen_t len = sizeof l;
     cio_error e = on && seconds ? cio__socket_get_option(&s->impl_, SOL_SOCKET, SO_LINGER, &l, &len)
@@ -260,28 +333,38 @@ int cio_tcp_socket_get_linger(const struct cio_tcp_socket *s, bool *on, int *sec
 
 int cio_tcp_socket_set_send_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&s->impl_, SOL_SOCKET, SO_SNDBUF, bytes));
 }
 
 int cio_tcp_socket_get_send_buffer_size(const struct cio_tcp_socket *s, int *bytes, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_get_int(&s->impl_, SOL_SOCKET, SO_SNDBUF, bytes));
 }
 
 int cio_tcp_socket_set_receive_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&s->impl_, SOL_SOCKET, SO_RCVBUF, bytes));
 }
 
 int cio_tcp_socket_get_receive_buffer_size(const struct cio_tcp_socket *s, int *bytes,
                                            cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_get_int(&s->impl_, SOL_SOCKET, SO_RCVBUF, bytes));
 }
 
 int cio_tcp_socket_set_option(struct cio_tcp_socket *s, int level, int name, const void *value,
                               socklen_t len, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     cio_error e = cio__socket_set_option(&s->impl_, level, name, value, len);
     return cio__report(ec, __func__, e);
 }
@@ -289,6 +372,8 @@ int cio_tcp_socket_set_option(struct cio_tcp_socket *s, int level, int name, con
 int cio_tcp_socket_get_option(const struct cio_tcp_socket *s, int level, int name, void *value,
                               socklen_t *len, cio_error *ec)
 {
+    if (!s)
+        return cio__report(ec, __func__, null_object());
     cio_error e = cio__socket_get_option(&s->impl_, level, name, value, len);
     return cio__report(ec, __func__, e);
 }
@@ -297,74 +382,98 @@ int cio_tcp_socket_get_option(const struct cio_tcp_socket *s, int level, int nam
 
 void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx)
 {
-    a->ctx = ctx;
-    cio__socket_init(&a->impl_);
+    if (a) {
+        a->ctx = ctx;
+        cio__socket_init(&a->impl_);
+    }
+    if (!a || !ctx)
+        cio_throw(__func__, null_object());
 }
 
 int cio_tcp_acceptor_open(struct cio_tcp_acceptor *a, int family, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, tcp_open(a->ctx, &a->impl_, family));
 }
 
 int cio_tcp_acceptor_assign(struct cio_tcp_acceptor *a, int family, int fd, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, tcp_assign(a->ctx, &a->impl_, family, fd));
 }
 
 bool cio_tcp_acceptor_is_open(const struct cio_tcp_acceptor *a)
 {
-    return cio__socket_is_open(&a->impl_);
+    return a && cio__socket_is_open(&a->impl_);
 }
 
 int cio_tcp_acceptor_native_handle(const struct cio_tcp_acceptor *a)
 {
-    return a->impl_.fd;
+    return a ? a->impl_.fd : -1;
 }
 
 int cio_tcp_acceptor_close(struct cio_tcp_acceptor *a, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_close(a->ctx, &a->impl_));
 }
 
 int cio_tcp_acceptor_cancel(struct cio_tcp_acceptor *a, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_cancel(a->ctx, &a->impl_));
 }
 
 int cio_tcp_acceptor_bind(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_bind(&a->impl_, ep));
 }
 
 int cio_tcp_acceptor_local_endpoint(const struct cio_tcp_acceptor *a, struct cio_endpoint *out,
                                     cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_local_endpoint(&a->impl_, out));
 }
 
 int cio_tcp_acceptor_set_non_blocking(struct cio_tcp_acceptor *a, bool mode, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_non_blocking(&a->impl_, mode));
 }
 
 bool cio_tcp_acceptor_non_blocking(const struct cio_tcp_acceptor *a)
 {
-    return a->impl_.user_non_blocking;
+    return a && a->impl_.user_non_blocking;
 }
 
 int cio_tcp_acceptor_set_reuse_address(struct cio_tcp_acceptor *a, bool on, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_set_int(&a->impl_, SOL_SOCKET, SO_REUSEADDR, on));
 }
 
 int cio_tcp_acceptor_get_reuse_address(const struct cio_tcp_acceptor *a, bool *on, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, get_bool(&a->impl_, SOL_SOCKET, SO_REUSEADDR, on));
 }
 
 int cio_tcp_acceptor_set_option(struct cio_tcp_acceptor *a, int level, int name, const void *value,
                                 socklen_t len, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     cio_error e = cio__socket_set_option(&a->impl_, level, name, value, len);
     return cio__report(ec, __func__, e);
 }
@@ -372,12 +481,16 @@ int cio_tcp_acceptor_set_option(struct cio_tcp_acceptor *a, int level, int name,
 int cio_tcp_acceptor_get_option(const struct cio_tcp_acceptor *a, int level, int name, void *value,
                                 socklen_t *len, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     cio_error e = cio__socket_get_option(&a->impl_, level, name, value, len);
     return cio__report(ec, __func__, e);
 }
 
 int cio_tcp_acceptor_listen(struct cio_tcp_acceptor *a, int backlog, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, cio__socket_listen(&a->impl_, backlog));
 }
 
@@ -402,12 +515,16 @@ static cio_error listen_at(struct cio_tcp_acceptor *a, const struct cio_endpoint
 int cio_tcp_acceptor_listen_at(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep,
                                cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     return cio__report(ec, __func__, listen_at(a, ep));
 }
 
 int cio_tcp_acceptor_accept(struct cio_tcp_acceptor *a, struct cio_tcp_socket *peer,
                             struct cio_endpoint *peer_ep, cio_error *ec)
 {
+    if (!a)
+        return cio__report(ec, __func__, null_object());
     struct cio_context *peer_ctx = peer ? peer->ctx : NULL;
     struct cio__socket *peer_impl = peer ? &peer->impl_ : NULL;
     cio_error e = cio__socket_accept(&a->impl_, peer_ctx, peer_impl, peer_ep);
@@ -417,6 +534,10 @@ int cio_tcp_acceptor_accept(struct cio_tcp_acceptor *a, struct cio_tcp_socket *p
 void cio_tcp_acceptor_async_accept(struct cio_tcp_acceptor *a, struct cio_tcp_socket *peer,
                                    struct cio_endpoint *peer_ep, cio_handler h)
 {
+    if (!a) {
+        cio_throw(__func__, null_object());
+        return;
+    }
     struct cio_context *peer_ctx = peer ? peer->ctx : NULL;
     struct cio__socket *peer_impl = peer ? &peer->impl_ : NULL;
     cio__socket_async_accept(a->ctx, &a->impl_, peer_ctx, peer_impl, peer_ep, h, __func__);
