@@ -1062,23 +1062,6 @@ Test(endpoint_sockaddr, null_arguments)
 
 /* ---- The throwing form. ---- */
 
-static int hook_calls;
-static const char *hook_operation;
-static cio_error hook_error;
-static jmp_buf hook_jump;
-
-static void recording_hook(const char *operation, cio_error e)
-{
-    hook_calls++;
-    hook_operation = operation;
-    hook_error = e;
-}
-
-static void jumping_hook(const char *operation, cio_error e)
-{
-    recording_hook(operation, e);
-    longjmp(hook_jump, 1);
-}
 
 static void install_recording_hook(void)
 {

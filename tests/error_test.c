@@ -442,23 +442,6 @@ Test(condition, from_unknown_condition_is_a_failure)
 
 /* ---- The throw hook. ---- */
 
-static int hook_calls;
-static const char *hook_operation;
-static cio_error hook_error;
-static jmp_buf hook_jump;
-
-static void recording_hook(const char *operation, cio_error e)
-{
-    hook_calls++;
-    hook_operation = operation;
-    hook_error = e;
-}
-
-static void jumping_hook(const char *operation, cio_error e)
-{
-    recording_hook(operation, e);
-    longjmp(hook_jump, 1);
-}
 
 static void other_hook(const char *operation, cio_error e)
 {

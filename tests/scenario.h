@@ -1,7 +1,14 @@
 /*
- * scenario.h - runs a named scenario in a fresh copy of the test program and
- * captures its stderr: for behaviour that ends the process (the default throw
- * hook aborts), which Criterion's own signal checks leave valgrind noise for.
+ * scenario.h - helpers for testing the throwing form.
+ *
+ * A recording hook (recording_hook, or jumping_hook, which then longjmps to
+ * hook_jump) keeps what the last throw said in hook_calls, hook_operation and
+ * hook_error.
+ *
+ * A scenario runner runs a named scenario in a fresh copy of the test program
+ * and captures its stderr: for behaviour that ends the process (the default
+ * throw hook aborts), which Criterion's own signal checks leave valgrind noise
+ * for.
  *
  * A test file defines its table and hooks it up once:
  *
@@ -16,11 +23,32 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "cio/error.h"
+
+static int hook_calls;              /* throws seen by the recording hooks */
+static const char *hook_operation; /* the last throw's operation */
+static cio_error hook_error;        /* the last throw's error */
+static jmp_buf hook_jump;           /* where jumping_hook returns to */
+
+static inline void recording_hook(const char *operation, cio_error e)
+{
+    hook_calls++;
+    hook_operation = operation;
+    hook_error = e;
+}
+
+static inline void jumping_hook(const char *operation, cio_error e)
+{
+    recording_hook(operation, e);
+    longjmp(hook_jump, 1);
+}
 
 struct scenario {
     const char *name;

@@ -77,7 +77,10 @@ size_t cio_context_run_one(struct cio_context *ctx);
 size_t cio_context_run_for(struct cio_context *ctx, int64_t ns);
 
 /* As cio_context_run, but returns at the steady-clock time point `deadline`
- * (nanoseconds, cio_steady_now()'s clock) at the latest. */
+ * (nanoseconds, cio_steady_now()'s clock) at the latest. As in Asio, the
+ * clock is read before each handler: a deadline already passed (or a
+ * run_for of 0 or less) runs nothing and returns 0. Reaching the deadline
+ * does not stop the context. */
 size_t cio_context_run_until(struct cio_context *ctx, int64_t deadline);
 
 /* As run_for/run_until, but runs at most one handler. */

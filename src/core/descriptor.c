@@ -19,8 +19,7 @@
 
 void cio__slot_table_init(struct cio__slot_table *t, bool locked)
 {
-    cio__lock_init(&t->lock, true);
-    (void)locked;
+    cio__lock_init(&t->lock, locked);
     for (unsigned i = 0; i < CIO__SLOT_CHUNKS; i++)
         atomic_init(&t->chunks[i], NULL);
     t->nchunks = 0;
