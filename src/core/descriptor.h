@@ -26,7 +26,8 @@ struct cio_context;
 #define CIO__STARVED_MAX 16 /* listeners retried when descriptors free up */
 
 struct cio__slot_table {
-    struct cio__lock lock;                              /* free list, growth, starved[]; off: 1 thread */
+    /* Guards the free list, growth and starved[]; off on a one-thread context. */
+    struct cio__lock lock;
     struct cio__slot *_Atomic chunks[CIO__SLOT_CHUNKS]; /* published with release */
     uint32_t nchunks;                                   /* chunks allocated, under lock */
     struct cio__slot *free;                             /* free slots, under lock */
