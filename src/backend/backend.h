@@ -35,6 +35,7 @@
 #include "cio/handler.h"
 #include "core/lock.h"
 #include "core/op.h"
+#include "core/sys.h"
 
 struct cio_context;
 
@@ -62,11 +63,11 @@ enum cio__perform_result {
 /* What an operation is, for backends that submit operations rather than
  * perform them. */
 enum cio__io_kind {
-    CIO__IO_RECV,    /* recv of a stream into buf/len with flags */
-    CIO__IO_SEND,    /* send buf/len with flags (MSG_NOSIGNAL) */
-    CIO__IO_ACCEPT,  /* accept4 */
-    CIO__IO_CONNECT, /* connect already started; wait for its outcome */
-    CIO__IO_OTHER,   /* anything else: perform on readiness */
+    CIO__IO_RECV = 0, /* recv of a stream into buf/len with flags (no perform) */
+    CIO__IO_SEND = 1, /* send buf/len with flags, MSG_NOSIGNAL among them (no perform) */
+    CIO__IO_ACCEPT,   /* accept4 */
+    CIO__IO_CONNECT,  /* connect already started; wait for its outcome */
+    CIO__IO_OTHER,    /* anything else: perform on readiness */
 };
 
 struct cio__io_op;
@@ -76,7 +77,8 @@ typedef enum cio__perform_result (*cio__perform_fn)(struct cio__io_op *op, int f
 struct cio__io_op {
     struct cio__op base;     /* must be first */
     cio_handler handler;     /* the user's completion handler */
-    cio__perform_fn perform; /* tries the op once without blocking */
+    cio__perform_fn perform; /* tries the op once without blocking (not for
+                                RECV and SEND, which cio__perform_io does) */
     uint8_t dir;             /* enum cio__dir */
     uint8_t kind;            /* enum cio__io_kind */
     bool speculative;        /* may be tried at start, before readiness */
@@ -105,6 +107,34 @@ struct cio__slot {
     struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */
     struct cio__slot *next_free;                   /* free list link, under the table lock */
 };
+
+/*
+ * Tries op once on fd without blocking. A stream recv or send is done here,
+ * inline, by a raw system call: it is every message's path. A recv that
+ * returns 0 is eof; a short transfer reports DONE_DRAINED (a short read
+ * emptied the receive queue; a short write filled the send buffer). Other
+ * kinds go through op->perform.
+ */
+static inline enum cio__perform_result cio__perform_io(struct cio__io_op *op, int fd)
+{
+    if (op->kind > CIO__IO_SEND)
+        return op->perform(op, fd);
+    long r;
+    do {
+        r = op->kind == CIO__IO_RECV ? cio__sys_recv(fd, op->buf, op->len, op->flags)
+                                     : cio__sys_send(fd, op->buf, op->len, op->flags);
+    } while (r == -EINTR);
+    if (r > 0 || (r == 0 && op->kind == CIO__IO_SEND)) {
+        op->base.ec = cio_error_none();
+        op->base.n = (size_t)r;
+        return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
+    }
+    if (r == -EAGAIN || r == -EWOULDBLOCK)
+        return CIO__PERFORM_WOULD_BLOCK;
+    op->base.ec = r == 0 ? cio_error_misc(CIO_MISC_EOF) : cio_error_system((int)-r);
+    op->base.n = 0;
+    return CIO__PERFORM_DONE;
+}
 
 struct cio__backend {
     const char *name;

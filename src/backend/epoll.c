@@ -97,22 +97,34 @@ static void epoll_remove(struct cio_context *ctx, struct cio__slot *s)
 
 /* ---- start, cancel, kick ---- */
 
+/* After an op of direction dir finished with r: a drained descriptor's
+ * cached readiness is cleared, unless eof or an error is still to be read. */
+static inline void note_finished(struct cio__slot *s, unsigned dir, enum cio__perform_result r)
+{
+    if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed))
+        s->ready &= ~(1u << dir);
+}
+
 /* Performs the parked ops of one direction in order until one would block;
  * finished ones go to `done`. Called with the slot locked. */
-static void perform_parked(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir,
-                           struct cio__op_queue *done)
+static void __attribute__((noinline))
+perform_parked(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
+               struct cio__op_queue *done)
 {
     struct cio__op_queue *q = &s->ops[dir];
-    while (!cio__queue_empty(q)) {
-        struct cio__io_op *op = (struct cio__io_op *)q->head;
+    struct cio__io_op *op;
+    while ((op = (struct cio__io_op *)q->head) != NULL) {
         if (op->kind == CIO__IO_ACCEPT && s->starved)
             return;
-        enum cio__perform_result r = op->perform(op, s->fd);
+        enum cio__perform_result r = cio__perform_io(op, s->fd);
         if (r == CIO__PERFORM_WOULD_BLOCK) {
             s->ready &= ~(1u << dir);
             return;
         }
-        cio__queue_push(done, cio__queue_pop(q));
+        q->head = op->base.next;
+        if (!q->head)
+            q->tail = NULL;
+        cio__queue_push(done, &op->base);
         if (op->kind == CIO__IO_ACCEPT)
             cio__slot_note_result(ctx, s, op);
         if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
@@ -122,8 +134,8 @@ static void perform_parked(struct cio_context *ctx, struct cio__slot *s, enum ci
     }
 }
 
-/* Tries op at once if nothing is queued ahead of it and the slot may be ready.
- * Returns true when it finished. Called with the slot locked. */
+/* Tries op at once if it may be, nothing is queued ahead of it and the slot
+ * may be ready. Returns true when it finished. Called with the slot locked. */
 static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 {
     unsigned bit = 1u << op->dir;
@@ -131,21 +143,25 @@ static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io
         return false;
     if (op->kind == CIO__IO_ACCEPT && s->starved)
         return false;
-    enum cio__perform_result r = op->perform(op, s->fd);
-    if (r == CIO__PERFORM_WOULD_BLOCK ||
-        (r == CIO__PERFORM_DONE_DRAINED && !(op->dir == CIO__DIR_READ && s->read_closed)))
+    enum cio__perform_result r = cio__perform_io(op, s->fd);
+    if (r == CIO__PERFORM_WOULD_BLOCK)
         s->ready &= ~bit;
+    else
+        note_finished(s, op->dir, r);
     if (r != CIO__PERFORM_WOULD_BLOCK && op->kind == CIO__IO_ACCEPT)
         cio__slot_note_result(ctx, s, op);
     return r != CIO__PERFORM_WOULD_BLOCK;
 }
 
-static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+/* Any op on any context: under the slot's lock. */
+static void __attribute__((noinline))
+start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 {
     cio__lock(&s->lock);
     bool done = s->fd >= 0 && try_now(ctx, s, op);
     if (s->fd < 0) {
         op->base.ec = cio_error_system(EBADF);
+        op->base.n = 0;
         done = true;
     } else if (!done) {
         cio__queue_push(&s->ops[op->dir], &op->base);
@@ -153,6 +169,40 @@ static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio
     cio__unlock(&s->lock);
     if (done)
         cio__post_completion(ctx, &op->base);
+}
+
+/* A stream transfer on a one-thread context whose slot may be ready with
+ * nothing queued: tried at once, parked only if it would block. */
+static void __attribute__((noinline))
+start_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    unsigned dir = op->dir;
+    enum cio__perform_result r = cio__perform_io(op, s->fd);
+    if (r != CIO__PERFORM_WOULD_BLOCK) {
+        note_finished(s, dir, r);
+        cio__post_completion(ctx, &op->base);
+        return;
+    }
+    s->ready &= ~(1u << dir);
+    cio__queue_push(&s->ops[dir], &op->base);
+}
+
+/* The common case, a stream transfer on a one-thread context, takes no lock
+ * and is tried at once when the slot may be ready and nothing is queued
+ * ahead of it, else parked. Kept free of calls but tail calls, so that
+ * parking costs a handful of instructions. */
+static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    unsigned dir = op->dir;
+    if (ctx->multithreaded || op->kind > CIO__IO_SEND || s->fd < 0) {
+        start_locked(ctx, s, op);
+        return;
+    }
+    if ((s->ready & (1u << dir)) && cio__queue_empty(&s->ops[dir])) {
+        start_now(ctx, s, op);
+        return;
+    }
+    cio__queue_push(&s->ops[dir], &op->base);
 }
 
 static size_t epoll_cancel(struct cio_context *ctx, struct cio__slot *s)
@@ -163,8 +213,10 @@ static size_t epoll_cancel(struct cio_context *ctx, struct cio__slot *s)
         cio__queue_splice(&aborted, &s->ops[d]);
     cio__unlock(&s->lock);
     size_t n = 0;
-    for (struct cio__op *op = aborted.head; op; op = op->next, n++)
+    for (struct cio__op *op = aborted.head; op; op = op->next, n++) {
         op->ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+        op->n = 0;
+    }
     cio__post_completions(ctx, &aborted);
     return n;
 }
@@ -183,7 +235,7 @@ static void epoll_kick(struct cio_context *ctx, struct cio__slot *s, enum cio__d
 
 /* ---- wait ---- */
 
-static unsigned ready_bits(uint32_t events)
+static inline unsigned ready_bits(uint32_t events)
 {
     unsigned bits = 0;
     if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -193,23 +245,53 @@ static unsigned ready_bits(uint32_t events)
     return bits;
 }
 
-/* Handles one event: marks the slot ready and performs what was parked. */
-static void dispatch_event(struct cio_context *ctx, const struct epoll_event *ev,
-                           struct cio__op_queue *done)
+/* perform_parked for a direction that just became ready, with the common
+ * case inline in the event loop: one stream transfer parked, which finishes.
+ * Anything else goes to perform_parked. */
+static inline void perform_ready(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
+                                 struct cio__op_queue *done)
 {
-    struct cio__slot *s = cio__slot_at(&ctx->slots, (uint32_t)ev->data.u64);
-    if (!s)
+    struct cio__op_queue *q = &s->ops[dir];
+    struct cio__io_op *op = (struct cio__io_op *)q->head;
+    if (op->kind > CIO__IO_SEND || op->base.next) {
+        perform_parked(ctx, s, dir, done);
         return;
-    cio__lock(&s->lock);
-    if (s->gen == (uint32_t)(ev->data.u64 >> 32) && s->fd >= 0) {
-        unsigned bits = ready_bits(ev->events);
-        s->ready |= bits;
-        if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
-            s->read_closed = true;
-        for (int d = 0; d < CIO__DIR_COUNT; d++)
-            if ((bits & (1u << d)) && !cio__queue_empty(&s->ops[d]))
-                perform_parked(ctx, s, d, done);
     }
+    enum cio__perform_result r = cio__perform_io(op, s->fd);
+    if (r == CIO__PERFORM_WOULD_BLOCK) {
+        s->ready &= ~(1u << dir);
+        return;
+    }
+    q->head = q->tail = NULL;
+    cio__queue_push(done, &op->base);
+    note_finished(s, dir, r);
+}
+
+/* Marks a live slot ready as `events` says and performs what was parked in
+ * the directions that became ready. The caller holds the slot's lock if it
+ * has one. */
+static inline void dispatch_ready(struct cio_context *ctx, struct cio__slot *s, uint32_t events,
+                                  struct cio__op_queue *done)
+{
+    unsigned bits = ready_bits(events);
+    s->ready |= bits;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+        s->read_closed = true;
+    if ((bits & CIO__READY_READ) && !cio__queue_empty(&s->ops[CIO__DIR_READ]))
+        perform_ready(ctx, s, CIO__DIR_READ, done);
+    if ((bits & CIO__READY_WRITE) && !cio__queue_empty(&s->ops[CIO__DIR_WRITE]))
+        perform_ready(ctx, s, CIO__DIR_WRITE, done);
+}
+
+/* An event on a context several threads run: the slot's generation is
+ * checked under its lock. */
+static void __attribute__((noinline))
+dispatch_locked(struct cio_context *ctx, struct cio__slot *s, uint64_t data, uint32_t events,
+                struct cio__op_queue *done)
+{
+    cio__lock(&s->lock);
+    if (s->gen == (uint32_t)(data >> 32) && s->fd >= 0)
+        dispatch_ready(ctx, s, events, done);
     cio__unlock(&s->lock);
 }
 
@@ -240,6 +322,9 @@ static int wait_events(struct epoll_state *st, struct epoll_event *evs, int64_t 
     return (int)syscall(SYS_epoll_wait, st->epfd, evs, MAX_EVENTS, ms);
 }
 
+/* Waits, then handles each event. Stale events (the slot was closed since,
+ * maybe reused: its generation moved on) are dropped; the eventfd's token
+ * has no slot. */
 static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
                               struct cio__op_queue *done)
 {
@@ -247,10 +332,16 @@ static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
     struct epoll_event evs[MAX_EVENTS];
     int n = wait_events(st, evs, timeout_ns);
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.u64 == WAKE_TOKEN)
-            drain_wakefd(st);
-        else
-            dispatch_event(ctx, &evs[i], done);
+        uint64_t data = evs[i].data.u64;
+        struct cio__slot *s = cio__slot_at(&ctx->slots, (uint32_t)data);
+        if (!s) {
+            if (data == WAKE_TOKEN)
+                drain_wakefd(st);
+        } else if (ctx->multithreaded) {
+            dispatch_locked(ctx, s, data, evs[i].events, done);
+        } else if (s->gen == (uint32_t)(data >> 32) && s->fd >= 0) {
+            dispatch_ready(ctx, s, evs[i].events, done);
+        }
     }
 }
 

@@ -274,13 +274,12 @@ void cio__timers_changed(struct cio_context *ctx)
 
 /* ---- the run step ---- */
 
-/* Runs one ready op, then releases its work. On a context that several
- * threads run, ops this handler queued privately are shared with idle threads. */
-static void run_op(struct run_thread *t, struct cio__op *op)
+/* The rest of run_op when the handler did not start exactly one operation,
+ * or several threads run the context (they count work at once): releases or
+ * adds work, and shares ops this handler queued privately with idle threads. */
+static void __attribute__((noinline)) run_op_settle(struct run_thread *t, long started)
 {
     struct cio_context *ctx = t->ctx;
-    op->func(ctx, op);
-    long started = t->private_work;
     t->private_work = 0;
     if (started > 1)
         atomic_fetch_add_explicit(&ctx->work, started - 1, memory_order_relaxed);
@@ -288,6 +287,18 @@ static void run_op(struct run_thread *t, struct cio__op *op)
         cio__work_finished(ctx);
     if (ctx->multithreaded && !cio__queue_empty(&t->private_q) && ctx->idle > 0)
         post_shared(ctx, &t->private_q);
+}
+
+/* Runs one ready op, then releases its work. A handler that started one
+ * operation (the common case) leaves the count as it was. */
+static inline void run_op(struct run_thread *t, struct cio__op *op)
+{
+    op->func(t->ctx, op);
+    long started = t->private_work;
+    if (started == 1)
+        t->private_work = 0;
+    else
+        run_op_settle(t, started);
 }
 
 /* How long the task may block: until the earliest timer, the caller's
@@ -485,11 +496,15 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
  * when do_run_one must decide. */
 static inline bool run_private_fast(struct run_thread *t)
 {
-    if (cio__queue_empty(&t->private_q) || t->since_poll >= RUN_BATCH ||
+    struct cio__op *op = t->private_q.head;
+    if (!op || t->since_poll >= RUN_BATCH ||
         atomic_load_explicit(&t->ctx->stopped, memory_order_acquire))
         return false;
+    t->private_q.head = op->next;
+    if (!op->next)
+        t->private_q.tail = NULL;
     t->since_poll++;
-    run_op(t, cio__queue_pop(&t->private_q));
+    run_op(t, op);
     return true;
 }
 

@@ -11,6 +11,7 @@
 #ifndef CIO__OP_H
 #define CIO__OP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,7 +93,8 @@ void cio__queue_destroy_all(struct cio__op_queue *q);
  */
 #define CIO__OP_CLASSES 4 /* 64, 128, 256, 512 bytes including the header */
 #define CIO__OP_CACHE_MAX 512
-#define CIO__OP_UNCACHED 255u
+#define CIO__OP_UNCACHED CIO__OP_CLASSES /* the class of a larger block */
+#define CIO__OP_CACHE_DEPTH 64           /* blocks kept per class per thread */
 
 struct cio__op_block {
     struct cio__op_block *next; /* free-list link while cached */
@@ -100,9 +102,12 @@ struct cio__op_block {
     uint32_t reserved;          /* keeps the payload 16-byte aligned */
 };
 
+/* A thread's cache. `room` counts the blocks a class may still take: it is 0
+ * until the thread arms its exit flush (the slow path does that), and always
+ * 0 for CIO__OP_UNCACHED, so the inline free needs one test. */
 struct cio__op_cache {
     struct cio__op_block *free[CIO__OP_CLASSES]; /* cached blocks per class */
-    unsigned count[CIO__OP_CLASSES];             /* their numbers */
+    unsigned room[CIO__OP_CLASSES + 1];          /* free places per class */
     unsigned registered;                         /* the thread-exit flush is armed */
 };
 
@@ -119,6 +124,20 @@ static inline unsigned cio__op_class(size_t size)
                                                                               : CIO__OP_UNCACHED;
 }
 
+/* A block from the calling thread's cache, or NULL when it holds none of
+ * that class (the caller then takes its slow path, cio__op_alloc). */
+static inline void *cio__op_alloc_cached(size_t size)
+{
+    unsigned cls = cio__op_class(size);
+    struct cio__op_cache *c = &cio__tls_op_cache;
+    struct cio__op_block *b = cls != CIO__OP_UNCACHED ? c->free[cls] : NULL;
+    if (!b)
+        return NULL;
+    c->free[cls] = b->next;
+    c->room[cls]++;
+    return b + 1;
+}
+
 static inline void *cio__op_alloc(size_t size)
 {
     unsigned cls = cio__op_class(size);
@@ -126,13 +145,25 @@ static inline void *cio__op_alloc(size_t size)
     if (cls != CIO__OP_UNCACHED && c->free[cls]) {
         struct cio__op_block *b = c->free[cls];
         c->free[cls] = b->next;
-        c->count[cls]--;
+        c->room[cls]++;
         return b + 1;
     }
     return cio__op_alloc_slow(size);
 }
 
-#define CIO__OP_CACHE_DEPTH 64 /* blocks kept per class per thread */
+/* Puts p's block in the calling thread's cache if it has room. Returns
+ * false, doing nothing, when it has none (then call cio__op_free). */
+static inline bool cio__op_free_cached(void *p)
+{
+    struct cio__op_block *b = (struct cio__op_block *)p - 1;
+    struct cio__op_cache *c = &cio__tls_op_cache;
+    if (!c->room[b->cls])
+        return false;
+    b->next = c->free[b->cls];
+    c->free[b->cls] = b;
+    c->room[b->cls]--;
+    return true;
+}
 
 static inline void cio__op_free(void *p)
 {
@@ -140,10 +171,10 @@ static inline void cio__op_free(void *p)
         return;
     struct cio__op_block *b = (struct cio__op_block *)p - 1;
     struct cio__op_cache *c = &cio__tls_op_cache;
-    if (b->cls != CIO__OP_UNCACHED && c->count[b->cls] < CIO__OP_CACHE_DEPTH && c->registered) {
+    if (c->room[b->cls]) {
         b->next = c->free[b->cls];
         c->free[b->cls] = b;
-        c->count[b->cls]++;
+        c->room[b->cls]--;
         return;
     }
     cio__op_free_slow(b);

@@ -50,7 +50,7 @@ static void give_full_list(struct cio__op_cache *c, unsigned cls)
 {
     struct cio__op_block *list = c->free[cls];
     c->free[cls] = NULL;
-    c->count[cls] = 0;
+    c->room[cls] = CIO__OP_CACHE_DEPTH;
     pthread_mutex_lock(&depot.lock);
     if (depot.count[cls] < DEPOT_LISTS) {
         depot.lists[cls][depot.count[cls]++] = list;
@@ -72,7 +72,7 @@ static bool take_full_list(struct cio__op_cache *c, unsigned cls)
     if (!list)
         return false;
     c->free[cls] = list;
-    c->count[cls] = CIO__OP_CACHE_DEPTH;
+    c->room[cls] = 0;
     return true;
 }
 
@@ -85,10 +85,16 @@ static size_t class_bytes(unsigned cls)
     return (size_t)64 << cls;
 }
 
+/* The thread is exiting: free its blocks, and send any block freed later
+ * (by another key's destructor) to the slow path, which arms this again. */
 static void flush_at_exit(void *unused)
 {
     (void)unused;
+    struct cio__op_cache *c = &cio__tls_op_cache;
     cio__op_cache_flush();
+    c->registered = 0;
+    for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++)
+        c->room[cls] = 0;
 }
 
 static void make_key(void)
@@ -102,6 +108,12 @@ static void register_thread(struct cio__op_cache *c)
     pthread_once(&cache_once, make_key);
     pthread_setspecific(cache_key, c);
     c->registered = 1;
+    for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++) {
+        unsigned held = 0;
+        for (struct cio__op_block *b = c->free[cls]; b; b = b->next)
+            held++;
+        c->room[cls] = held < CIO__OP_CACHE_DEPTH ? CIO__OP_CACHE_DEPTH - held : 0;
+    }
 }
 
 void *cio__op_alloc_slow(size_t size)
@@ -131,11 +143,11 @@ void cio__op_free_slow(struct cio__op_block *b)
     }
     if (!c->registered)
         register_thread(c);
-    if (c->count[b->cls] >= CIO__OP_CACHE_DEPTH)
+    if (c->room[b->cls] == 0)
         give_full_list(c, b->cls);
     b->next = c->free[b->cls];
     c->free[b->cls] = b;
-    c->count[b->cls]++;
+    c->room[b->cls]--;
 }
 
 void cio__op_cache_flush(void)
@@ -144,7 +156,7 @@ void cio__op_cache_flush(void)
     for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++) {
         free_list(c->free[cls]);
         c->free[cls] = NULL;
-        c->count[cls] = 0;
+        c->room[cls] = c->registered ? CIO__OP_CACHE_DEPTH : 0;
     }
 }
 

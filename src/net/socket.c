@@ -451,75 +451,9 @@ cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ct
 
 /* ---- Perform functions: one non-blocking try, called by the backend. ---- */
 
-/*
- * The perform functions call the kernel through syscall() rather than
- * recv()/send(): those are thread-cancellation points, and glibc wraps each
- * call in enabling and disabling asynchronous cancellation, which costs more
- * user-space instructions than the rest of an operation's dispatch. An
- * operation's perform never blocks, so it has no use for cancellation.
- */
-static ssize_t raw_recv(int fd, void *buf, size_t len, int flags)
-{
-    return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
-}
+/* A stream's recv and send have no perform function here: the backend does
+ * them itself (cio__perform_io in backend/backend.h), or submits them. */
 
-static ssize_t raw_send(int fd, const void *buf, size_t len, int flags)
-{
-    return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
-}
-
-static enum cio__perform_result recv_perform(struct cio__io_op *op, int fd)
-{
-    for (;;) {
-        ssize_t r = raw_recv(fd, op->buf, op->len, op->flags);
-        if (r > 0) {
-            /* A short read of a stream emptied its receive queue: the next
-             * read would only say EAGAIN. The queue may still hold the
-             * peer's FIN or an error, but a backend that saw those as
-             * events (EPOLLRDHUP, EPOLLERR) ignores this hint. */
-            op->base.ec = cio_error_none();
-            op->base.n = (size_t)r;
-            return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
-        }
-        if (r == 0) {
-            op->base.ec = cio_error_misc(CIO_MISC_EOF);
-            op->base.n = 0;
-            return CIO__PERFORM_DONE;
-        }
-        if (errno == EINTR)
-            continue;
-        if (would_block(errno))
-            return CIO__PERFORM_WOULD_BLOCK;
-        op->base.ec = sys_error(errno);
-        op->base.n = 0;
-        return CIO__PERFORM_DONE;
-    }
-}
-
-static enum cio__perform_result send_perform(struct cio__io_op *op, int fd)
-{
-    for (;;) {
-        ssize_t r = raw_send(fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);
-        if (r >= 0) {
-            op->base.ec = cio_error_none();
-            op->base.n = (size_t)r;
-            /* A short stream write means the send buffer is full; Linux then
-             * marks the socket (SOCK_NOSPACE) to signal writability again. */
-            return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
-        }
-        if (errno == EINTR)
-            continue;
-        if (would_block(errno))
-            return CIO__PERFORM_WOULD_BLOCK;
-        op->base.ec = sys_error(errno);
-        op->base.n = 0;
-        return CIO__PERFORM_DONE;
-    }
-}
-
-/* The connect was started at initiation; this only collects its outcome.
- * Readiness cached before the connect started (an unconnected TCP socket
- * polls writable) must not count, hence the zero-timeout poll. */
 static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -627,9 +561,12 @@ void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const
     cio__post_completion(ctx, &op->base);
 }
 
-/* Starts a recv or send op on so's slot, or posts what is known at once. */
-static void start_transfer(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
-                           int flags, cio_handler h, bool send, const char *operation)
+/* The start of a recv or send off the common path: one that cannot begin
+ * (reported through the throw hook, or posted to the handler), or whose op
+ * the thread's cache cannot supply. */
+static void __attribute__((noinline))
+start_transfer_slow(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
+                    int flags, cio_handler h, enum cio__io_kind kind, const char *operation)
 {
     if (!start_allowed(ctx, h, operation))
         return;
@@ -638,28 +575,57 @@ static void start_transfer(struct cio_context *ctx, struct cio__socket *so, void
         cio__socket_post(ctx, h, e, operation);
         return;
     }
-    struct cio__io_op *op =
-        send ? new_op(sizeof *op, h, send_perform, CIO__DIR_WRITE, CIO__IO_SEND, operation)
-             : new_op(sizeof *op, h, recv_perform, CIO__DIR_READ, CIO__IO_RECV, operation);
+    enum cio__dir dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
+    struct cio__io_op *op = new_op(sizeof *op, h, NULL, dir, kind, operation);
     if (!op)
         return;
-    op->flags = send ? flags | MSG_NOSIGNAL : flags;
+    op->flags = flags;
     op->buf = buf;
     op->len = len;
     cio__slot_start(ctx, so->slot, op);
 }
 
+/*
+ * Starts a recv or send op on so's slot, or posts what is known at once.
+ * Every message goes through here: the common case is tested in one
+ * condition, takes its op from the thread's cache, fills only what a
+ * stream transfer reads (the result is set by whoever finishes it), and
+ * hands it to the backend.
+ */
+static inline void start_transfer(struct cio_context *ctx, struct cio__socket *so, void *buf,
+                                  size_t len, int flags, cio_handler h, enum cio__io_kind kind,
+                                  const char *operation)
+{
+    struct cio__slot *s = so->slot;
+    struct cio__io_op *op;
+    if (__builtin_expect(!ctx || !h.fn || !s || !buf || !len ||
+                             !(op = cio__op_alloc_cached(sizeof *op)),
+                         0)) {
+        start_transfer_slow(ctx, so, buf, len, flags, h, kind, operation);
+        return;
+    }
+    op->base.func = cio__io_op_complete;
+    op->handler = h;
+    op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
+    op->kind = (uint8_t)kind;
+    op->speculative = true;
+    op->flags = flags;
+    op->buf = buf;
+    op->len = len;
+    cio__slot_start(ctx, s, op);
+}
+
 void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
                             int flags, cio_handler h, const char *operation)
 {
-    start_transfer(ctx, so, buf, len, flags, h, false, operation);
+    start_transfer(ctx, so, buf, len, flags, h, CIO__IO_RECV, operation);
 }
 
 void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, const void *buf,
                             size_t len, int flags, cio_handler h, const char *operation)
 {
     /* The op describes a send; the buffer is only read. */
-    start_transfer(ctx, so, (void *)buf, len, flags, h, true, operation);
+    start_transfer(ctx, so, (void *)buf, len, flags | MSG_NOSIGNAL, h, CIO__IO_SEND, operation);
 }
 
 /* Opens so if needed and calls connect(). Returns success when connected at
