@@ -289,11 +289,18 @@ static void __attribute__((noinline)) run_op_settle(struct run_thread *t, long s
         post_shared(ctx, &t->private_q);
 }
 
-/* Runs one ready op, then releases its work. A handler that started one
- * operation (the common case) leaves the count as it was. */
+/* Runs one ready op, then releases its work. The common op, an I/O
+ * operation's completion, is done inline (cio__io_op_complete's fast path:
+ * the block goes back to the cache, then the handler runs). A handler that
+ * started one operation (the common case) leaves the count as it was. */
 static inline void run_op(struct run_thread *t, struct cio__op *op)
 {
-    op->func(t->ctx, op);
+    if (op->func == cio__io_op_complete && cio__op_free_cached(op)) {
+        struct cio__io_op *io = (struct cio__io_op *)op;
+        io->handler.fn(io->handler.user, op->ec, op->n);
+    } else {
+        op->func(t->ctx, op);
+    }
     long started = t->private_work;
     if (started == 1)
         t->private_work = 0;
@@ -491,21 +498,26 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
 
 /* ---- the public run family ---- */
 
-/* The common step of run and run_one, kept small: the next op of the
- * private queue, when the batch allows and nothing stops us. Returns false
- * when do_run_one must decide. */
-static inline bool run_private_fast(struct run_thread *t)
+/* The loop of run: runs ops of the private queue, up to `max`, while the
+ * batch allows and nothing stops us. Returns how many ran; do_run_one
+ * decides what comes next. */
+static inline size_t run_private(struct run_thread *t, size_t max)
 {
-    struct cio__op *op = t->private_q.head;
-    if (!op || t->since_poll >= RUN_BATCH ||
-        atomic_load_explicit(&t->ctx->stopped, memory_order_acquire))
-        return false;
-    t->private_q.head = op->next;
-    if (!op->next)
-        t->private_q.tail = NULL;
-    t->since_poll++;
-    run_op(t, op);
-    return true;
+    struct cio_context *ctx = t->ctx;
+    unsigned since = t->since_poll;
+    size_t ran = 0;
+    struct cio__op *op;
+    while (ran < max && since < RUN_BATCH && (op = t->private_q.head) != NULL &&
+           !atomic_load_explicit(&ctx->stopped, memory_order_acquire)) {
+        t->private_q.head = op->next;
+        if (!op->next)
+            t->private_q.tail = NULL;
+        since++;
+        run_op(t, op);
+        ran++;
+    }
+    t->since_poll = since;
+    return ran;
 }
 
 /* Runs steps until `limit` handlers ran or a step returns 0. */
@@ -517,9 +529,10 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
     tls_run = &t;
     size_t n = 0;
     while (n < limit) {
-        if (deadline == DEADLINE_NONE && run_private_fast(&t)) {
-            n++;
-            continue;
+        if (deadline == DEADLINE_NONE) {
+            n += run_private(&t, limit - n);
+            if (n == limit)
+                break;
         }
         if (!do_run_one(&t, deadline))
             break;

@@ -597,7 +597,16 @@ void cio__timer_queue_destroy(struct cio__timer_queue *q)
     cio__lock_destroy(&q->lock);
 }
 
-int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q)
+/* True when a one-thread context's queue (no lock: only its thread touches
+ * it) holds no timer and has nothing to deliver, the common case of an I/O
+ * loop, which then pays nothing for timers per kernel wait. */
+static inline bool queue_idle(const struct cio__timer_queue *q)
+{
+    return !q->lock.enabled && !q->wheel[0].count && !q->wheel[1].count &&
+           q->delivering >= q->done.len;
+}
+
+static int64_t __attribute__((noinline)) wait_ns_locked(struct cio__timer_queue *q)
 {
     int64_t best = -1;
     cio__lock(&q->lock);
@@ -614,6 +623,14 @@ int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q)
     }
     cio__unlock(&q->lock);
     return best;
+}
+
+int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q)
+{
+    if (!queue_idle(q))
+        return wait_ns_locked(q);
+    q->wheel[0].armed = q->wheel[1].armed = INT64_MAX;
+    return -1;
 }
 
 /* Finishes the waits of w's timers that expired by `now`, earliest first. */
@@ -633,7 +650,8 @@ static size_t wheel_collect(struct cio__timer_queue *q, struct cio__timer_wheel 
     return n;
 }
 
-size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue *done)
+static size_t __attribute__((noinline))
+collect_locked(struct cio__timer_queue *q, struct cio__op_queue *done)
 {
     size_t n = 0;
     cio__lock(&q->lock);
@@ -645,6 +663,11 @@ size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue
     cio__unlock(&q->lock);
     cio__queue_splice(done, &post);
     return n;
+}
+
+size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue *done)
+{
+    return queue_idle(q) ? 0 : collect_locked(q, done);
 }
 
 /* ---- Setting up. ---- */
