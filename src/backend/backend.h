@@ -108,32 +108,35 @@ struct cio__slot {
     struct cio__slot *next_free;                   /* free list link, under the table lock */
 };
 
+/* The rest of cio__perform_stream after its system call returned r <= 0
+ * (or 0 for a recv): retries on EINTR, and reports would-block, eof or the
+ * error (backend.c). */
+enum cio__perform_result cio__perform_stream_rest(struct cio__io_op *op, int fd, long r);
+
 /*
- * Tries op once on fd without blocking. A stream recv or send is done here,
- * inline, by a raw system call: it is every message's path. A recv that
- * returns 0 is eof; a short transfer reports DONE_DRAINED (a short read
- * emptied the receive queue; a short write filled the send buffer). Other
- * kinds go through op->perform.
+ * Tries a stream recv or send (op->kind RECV or SEND) once on fd without
+ * blocking, inline, by a raw system call: it is every message's path. A
+ * recv that returns 0 is eof; a short transfer reports DONE_DRAINED (a short
+ * read emptied the receive queue; a short write filled the send buffer).
  */
+static inline enum cio__perform_result cio__perform_stream(struct cio__io_op *op, int fd)
+{
+    long r = op->kind == CIO__IO_RECV ? cio__sys_recv(fd, op->buf, op->len, op->flags)
+                                      : cio__sys_send(fd, op->buf, op->len, op->flags);
+    if (__builtin_expect(r <= 0, 0) && (r < 0 || op->kind == CIO__IO_RECV))
+        return cio__perform_stream_rest(op, fd, r);
+    op->base.ec = cio_error_none();
+    op->base.n = (size_t)r;
+    return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
+}
+
+/* Tries op once on fd without blocking: a stream transfer inline, any other
+ * kind through op->perform. */
 static inline enum cio__perform_result cio__perform_io(struct cio__io_op *op, int fd)
 {
     if (op->kind > CIO__IO_SEND)
         return op->perform(op, fd);
-    long r;
-    do {
-        r = op->kind == CIO__IO_RECV ? cio__sys_recv(fd, op->buf, op->len, op->flags)
-                                     : cio__sys_send(fd, op->buf, op->len, op->flags);
-    } while (r == -EINTR);
-    if (r > 0 || (r == 0 && op->kind == CIO__IO_SEND)) {
-        op->base.ec = cio_error_none();
-        op->base.n = (size_t)r;
-        return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
-    }
-    if (r == -EAGAIN || r == -EWOULDBLOCK)
-        return CIO__PERFORM_WOULD_BLOCK;
-    op->base.ec = r == 0 ? cio_error_misc(CIO_MISC_EOF) : cio_error_system((int)-r);
-    op->base.n = 0;
-    return CIO__PERFORM_DONE;
+    return cio__perform_stream(op, fd);
 }
 
 struct cio__backend {

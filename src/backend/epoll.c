@@ -177,7 +177,7 @@ static void __attribute__((noinline))
 start_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 {
     unsigned dir = op->dir;
-    enum cio__perform_result r = cio__perform_io(op, s->fd);
+    enum cio__perform_result r = cio__perform_stream(op, s->fd);
     if (r != CIO__PERFORM_WOULD_BLOCK) {
         note_finished(s, dir, r);
         cio__post_completion(ctx, &op->base);
@@ -257,7 +257,7 @@ static inline void perform_ready(struct cio_context *ctx, struct cio__slot *s, u
         perform_parked(ctx, s, dir, done);
         return;
     }
-    enum cio__perform_result r = cio__perform_io(op, s->fd);
+    enum cio__perform_result r = cio__perform_stream(op, s->fd);
     if (r == CIO__PERFORM_WOULD_BLOCK) {
         s->ready &= ~(1u << dir);
         return;

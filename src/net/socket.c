@@ -585,34 +585,13 @@ start_transfer_slow(struct cio_context *ctx, struct cio__socket *so, void *buf, 
     cio__slot_start(ctx, so->slot, op);
 }
 
-/*
- * Starts a recv or send op on so's slot, or posts what is known at once.
- * Every message goes through here: the common case is tested in one
- * condition, takes its op from the thread's cache, fills only what a
- * stream transfer reads (the result is set by whoever finishes it), and
- * hands it to the backend.
- */
+/* Starts a recv or send op on so's slot, or posts what is known at once. */
 static inline void start_transfer(struct cio_context *ctx, struct cio__socket *so, void *buf,
                                   size_t len, int flags, cio_handler h, enum cio__io_kind kind,
                                   const char *operation)
 {
-    struct cio__slot *s = so->slot;
-    struct cio__io_op *op;
-    if (__builtin_expect(!ctx || !h.fn || !s || !buf || !len ||
-                             !(op = cio__op_alloc_cached(sizeof *op)),
-                         0)) {
+    if (!cio__socket_try_transfer(ctx, so, buf, len, flags, h, kind))
         start_transfer_slow(ctx, so, buf, len, flags, h, kind, operation);
-        return;
-    }
-    op->base.func = cio__io_op_complete;
-    op->handler = h;
-    op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
-    op->kind = (uint8_t)kind;
-    op->speculative = true;
-    op->flags = flags;
-    op->buf = buf;
-    op->len = len;
-    cio__slot_start(ctx, s, op);
 }
 
 void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,

@@ -22,6 +22,7 @@
 #include "cio/error.h"
 #include "cio/handler.h"
 #include "cio/tcp.h" /* struct cio__socket */
+#include "core/descriptor.h"
 
 struct cio_context;
 
@@ -72,6 +73,37 @@ void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, con
 void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
                               struct cio_context *peer_ctx, struct cio__socket *peer,
                               struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
+
+/*
+ * The common start of a stream recv or send, inline in every I/O object's
+ * async read and write: when so is open, h and the buffer are valid and the
+ * thread's cache has an op, fills the op (only what a stream transfer reads:
+ * whoever finishes it sets the result), hands it to the backend and returns
+ * true. Otherwise does nothing and returns false: the caller then goes
+ * through cio__socket_async_recv/send, which report or post what is wrong.
+ * An open socket implies a context, so ctx is not tested.
+ */
+static inline bool cio__socket_try_transfer(struct cio_context *ctx, struct cio__socket *so,
+                                            void *buf, size_t len, int flags, cio_handler h,
+                                            enum cio__io_kind kind)
+{
+    struct cio__slot *s = so->slot;
+    struct cio__io_op *op;
+    if (__builtin_expect(!s || !h.fn || !buf || !len ||
+                             !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
+                         0))
+        return false;
+    op->base.func = cio__io_op_complete;
+    op->handler = h;
+    op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
+    op->kind = (uint8_t)kind;
+    op->speculative = true;
+    op->flags = kind == CIO__IO_SEND ? flags | MSG_NOSIGNAL : flags;
+    op->buf = buf;
+    op->len = len;
+    cio__slot_start(ctx, s, op);
+    return true;
+}
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate
  * result: a handler never runs inside its starting call). */

@@ -201,23 +201,32 @@ size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size
     return n;
 }
 
+/* The uncommon starts of async_read_some and async_write_some: a NULL
+ * socket, a start that is refused or posted at once, an op from malloc. */
+static void __attribute__((noinline))
+transfer_slow(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h, bool send)
+{
+    const char *operation =
+        send ? "cio_tcp_socket_async_write_some" : "cio_tcp_socket_async_read_some";
+    if (!s)
+        cio_throw(operation, null_object());
+    else if (send)
+        cio__socket_async_send(s->ctx, &s->impl_, buf, len, 0, h, operation);
+    else
+        cio__socket_async_recv(s->ctx, &s->impl_, buf, len, 0, h, operation);
+}
+
 void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h)
 {
-    if (!s) {
-        cio_throw(__func__, null_object());
-        return;
-    }
-    cio__socket_async_recv(s->ctx, &s->impl_, buf, len, 0, h, __func__);
+    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, buf, len, 0, h, CIO__IO_RECV))
+        transfer_slow(s, buf, len, h, false);
 }
 
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h)
 {
-    if (!s) {
-        cio_throw(__func__, null_object());
-        return;
-    }
-    cio__socket_async_send(s->ctx, &s->impl_, buf, len, 0, h, __func__);
+    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, (void *)buf, len, 0, h, CIO__IO_SEND))
+        transfer_slow(s, (void *)buf, len, h, true);
 }
 
 /* ---- Socket: endpoints and state. ---- */
