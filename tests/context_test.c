@@ -260,7 +260,31 @@ Test(context, unknown_backend_is_invalid_argument)
 
 Test(context, backend_name)
 {
-    cr_assert_str_eq(cio_context_backend_name(ctx), "epoll");
+    /* The default is epoll; the test suite runs again with CIO_BACKEND=io_uring. */
+    const char *env = getenv("CIO_BACKEND");
+    cr_assert_str_eq(cio_context_backend_name(ctx), env && *env ? env : "epoll");
+}
+
+Test(context, backend_by_name)
+{
+    cio_error ec;
+    struct cio_context_options o = {.backend = "epoll"};
+    struct cio_context *c = cio_context_create(&o, &ec);
+    cr_assert_not_null(c, "%s", cio_error_message(ec));
+    cr_assert_str_eq(cio_context_backend_name(c), "epoll");
+    cio_context_destroy(c);
+#if defined(CIO_HAVE_LIBURING)
+    o.backend = "io_uring";
+    c = cio_context_create(&o, &ec);
+    if (c) {
+        cr_assert_str_eq(cio_context_backend_name(c), "io_uring");
+        cio_context_destroy(c);
+    } else {
+        /* Refused by the kernel or a container's policy: said plainly. */
+        cr_assert(cio_error_is(ec, CIO_COND_INVALID_ARGUMENT) == false);
+        cr_assert_eq(ec.category, &cio_system_category);
+    }
+#endif
 }
 
 struct nested {

@@ -39,14 +39,16 @@ struct cio_context_options {
     /* How many threads will run the context: 1 means one thread (no locks on
      * the hot path); 0 means "any number" (the default). */
     int concurrency_hint;
-    /* "epoll", or NULL for the default (the environment variable
-     * CIO_BACKEND, else epoll). */
+    /* "epoll", "io_uring" (when cio was built with liburing), or NULL for
+     * the default (the environment variable CIO_BACKEND, else epoll). */
     const char *backend;
 };
 
 /*
  * Creates a context. `opts` may be NULL for the defaults. Returns NULL on
- * failure: an unknown backend gives invalid_argument; out of descriptors or
+ * failure: an unknown backend gives invalid_argument; io_uring refused by the
+ * kernel (too old, or disabled by policy) gives ENOSYS, and one without the
+ * features cio needs (Linux 5.11: timed waits) too; out of descriptors or
  * memory gives the system error. Throwing form when ec is NULL.
  */
 struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec);
@@ -57,7 +59,7 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
  * first is the clean order). NULL is ignored. */
 void cio_context_destroy(struct cio_context *ctx);
 
-/* The backend's name ("epoll"). */
+/* The backend's name ("epoll" or "io_uring"). */
 const char *cio_context_backend_name(const struct cio_context *ctx);
 
 /*

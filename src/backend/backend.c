@@ -3,12 +3,17 @@
  * the readiness backends share off their common path.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 
 static const struct cio__backend *const backends[] = {
     &cio__epoll_backend,
+#if defined(CIO_HAVE_LIBURING)
+    &cio__uring_backend,
+#endif
 };
 
 const struct cio__backend *cio__backend_find(const char *name)
@@ -37,4 +42,11 @@ cio__perform_stream_rest(struct cio__io_op *op, int fd, long r)
     op->base.ec = r == 0 ? cio_error_misc(CIO_MISC_EOF) : cio_error_system((int)-r);
     op->base.n = 0;
     return CIO__PERFORM_DONE;
+}
+
+void cio__eventfd_signal(int fd)
+{
+    uint64_t one = 1;
+    while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
 }

@@ -82,9 +82,13 @@ struct cio__io_op {
     uint8_t dir;             /* enum cio__dir */
     uint8_t kind;            /* enum cio__io_kind */
     bool speculative;        /* may be tried at start, before readiness */
+    bool detached;           /* completion backends: cancelled while the kernel held it,
+                                no longer in its slot's queue */
     int flags;               /* send/recv flags */
     void *buf;               /* caller's buffer (the caller owns it until the handler) */
     size_t len;              /* its length */
+    struct cio__slot *slot;  /* completion backends: the slot it was started on */
+    uint32_t gen;            /* and that slot's generation then */
 };
 
 /*
@@ -104,6 +108,8 @@ struct cio__slot {
                                                       data: never trust DONE_DRAINED */
     bool starved;                                  /* accept hit EMFILE/ENFILE: later accepts
                                                       park until kicked (descriptor.c) */
+    uint8_t inflight;                              /* completion backends: bit d, the head
+                                                      of ops[d] is with the kernel */
     struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */
     struct cio__slot *next_free;                   /* free list link, under the table lock */
 };
@@ -139,6 +145,9 @@ static inline enum cio__perform_result cio__perform_io(struct cio__io_op *op, in
     return cio__perform_stream(op, fd);
 }
 
+/* Adds one to an eventfd's counter (a backend's interrupt). Thread-safe. */
+void cio__eventfd_signal(int fd);
+
 struct cio__backend {
     const char *name;
     int (*init)(struct cio_context *ctx, cio_error *ec);
@@ -153,8 +162,12 @@ struct cio__backend {
 };
 
 extern const struct cio__backend cio__epoll_backend;
+#if defined(CIO_HAVE_LIBURING)
+extern const struct cio__backend cio__uring_backend;
+#endif
 
-/* Finds a backend by name ("epoll"); NULL if unknown. */
+/* Finds a backend by name ("epoll", "io_uring" when built with liburing);
+ * NULL if unknown. */
 const struct cio__backend *cio__backend_find(const char *name);
 
 #endif /* CIO__BACKEND_H */

@@ -347,9 +347,7 @@ static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
 
 static void epoll_interrupt(struct cio_context *ctx)
 {
-    uint64_t one = 1;
-    while (write(state_of(ctx)->wakefd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
+    cio__eventfd_signal(state_of(ctx)->wakefd);
 }
 
 const struct cio__backend cio__epoll_backend = {

@@ -1,0 +1,637 @@
+/*
+ * uring.c - the io_uring backend: a proactor on the kernel's completion ring.
+ *
+ * A stream recv or send is submitted as it is (IORING_OP_RECV/SEND); any other
+ * operation (accept, connect's outcome, what a later object adds) waits for
+ * readiness with a one-shot IORING_OP_POLL_ADD and is then performed as the
+ * epoll backend would. Either way only the head of a slot's queue in each
+ * direction is with the kernel, so operations of one direction ur_complete in
+ * the order they were started (Asio's rule), and the next is submitted when
+ * the head completes.
+ *
+ * Submission is batched: on a one-thread context starting an operation only
+ * fills a submission entry, and the run loop's next wait submits every entry
+ * and waits in the same io_uring_enter. On a context several threads run, a
+ * thread other than the waiting one submits at once, under the ring's lock.
+ *
+ * A completion entry's user data is the operation's address (16-byte
+ * aligned), with bit 0 set for its readiness poll; a few small odd-free
+ * values are tokens. The operation remembers its slot and the slot's
+ * generation: when the slot was closed, or the operation cancelled, while the
+ * kernel held it, the operation is "detached" and its completion only
+ * reports (operation_aborted for -ECANCELED). Cancelling submits
+ * IORING_OP_ASYNC_CANCEL at once, so that close() takes effect promptly.
+ *
+ * Order: state, init/destroy, submission helpers, start/cancel/kick,
+ * completions, wait, interrupt, the table.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_DEFINED
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* The kernel orders a submission before its completion, but ThreadSanitizer
+ * cannot see through it: an op written by the submitting thread and read by
+ * the reaping one is announced to it explicitly. */
+#if defined(__SANITIZE_THREAD__)
+#define UR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UR_TSAN 1
+#endif
+#endif
+#if defined(UR_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define UR_HANDED_OVER(op) __tsan_release(op)
+#define UR_TAKEN_BACK(op) __tsan_acquire(op)
+#else
+#define UR_HANDED_OVER(op) ((void)(op))
+#define UR_TAKEN_BACK(op) ((void)(op))
+#endif
+
+#include "backend/backend.h"
+#include "core/context_impl.h"
+#include "core/descriptor.h"
+#include "core/scheduler.h"
+
+#define UR_RING_ENTRIES 256  /* submission entries; the ring is flushed when full */
+#define UR_CQ_ENTRIES 4096   /* completion entries (the kernel keeps overflow, NODROP) */
+#define UR_TOKEN_WAKE 2u     /* the eventfd's poll */
+#define UR_TOKEN_IGNORE 4u   /* a cancel request's own completion */
+#define UR_POLL_BIT 1u       /* user data bit 0: the op's readiness poll */
+
+struct uring_state {
+    struct io_uring ring;
+    int wakefd;            /* eventfd written by interrupt, polled by the ring */
+    uint64_t wake_value;   /* the eventfd's counter, read when it fires */
+    struct cio__lock lock; /* the submission queue, on a multi-threaded context */
+    bool multithreaded;    /* submit at once unless the caller is the waiter */
+    size_t inflight;       /* operation requests whose completion is not reaped (lock) */
+    _Atomic bool waiting;    /* a thread is inside wait (multi-threaded contexts) */
+    bool valgrind;           /* under valgrind: block in poll(), see ur_block */
+};
+
+static struct uring_state *ur_state_of(struct cio_context *ctx)
+{
+    return ctx->backend_state;
+}
+
+/* ---- submission helpers ---- */
+
+/* The submission queue is full: submit what it holds and take an entry
+ * again. NULL only if the kernel refuses that. */
+static struct io_uring_sqe *__attribute__((noinline)) ur_get_sqe_slow(struct uring_state *st)
+{
+    io_uring_submit(&st->ring);
+    return io_uring_get_sqe(&st->ring);
+}
+
+/* A free submission entry. Called with the state's lock held (a no-op lock
+ * on a one-thread context). */
+static inline struct io_uring_sqe *ur_get_sqe(struct uring_state *st)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+    return sqe ? sqe : ur_get_sqe_slow(st);
+}
+
+/* On a multi-threaded context, submits what the caller queued at once: the
+ * waiting thread, if any, submitted before it went to sleep. (A one-thread
+ * context submits in its next wait.) Lock held. */
+static void ur_flush_if_shared(struct uring_state *st)
+{
+    if (st->multithreaded)
+        io_uring_submit(&st->ring);
+}
+
+static void ur_arm_wake(struct uring_state *st)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return;
+    io_uring_prep_read(sqe, st->wakefd, &st->wake_value, sizeof st->wake_value, 0);
+    io_uring_sqe_set_data64(sqe, UR_TOKEN_WAKE);
+}
+
+/* ---- init and destroy ---- */
+
+static int uring_init(struct cio_context *ctx, cio_error *ec)
+{
+    struct uring_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return *ec = cio_error_system(ENOMEM), -1;
+    st->multithreaded = ctx->multithreaded;
+    st->valgrind = RUNNING_ON_VALGRIND;
+    cio__lock_init(&st->lock, st->multithreaded);
+    atomic_init(&st->waiting, false);
+    /* COOP_TASKRUN: completions are run when this process enters the kernel,
+     * not by interrupting it; the run loop enters it at every wait. */
+    /* Not on a multi-threaded context: a request's completion work runs on
+     * the thread that submitted it, which may be asleep elsewhere. */
+    static const unsigned flag_sets[] = {
+        IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_CQSIZE,
+    };
+    int r = -EINVAL;
+    for (size_t i = st->multithreaded || st->valgrind ? 1 : 0;
+         i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        struct io_uring_params p = {.flags = flag_sets[i], .cq_entries = UR_CQ_ENTRIES};
+        r = io_uring_queue_init_params(UR_RING_ENTRIES, &st->ring, &p);
+        if (r == 0) {
+            /* A timed wait needs EXT_ARG (5.11); NODROP keeps overflowed completions. */
+            if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
+                io_uring_queue_exit(&st->ring);
+                r = -ENOSYS;
+            }
+            break;
+        }
+        if (r != -EINVAL)
+            break;
+    }
+    if (r != 0) {
+        cio__lock_destroy(&st->lock);
+        free(st);
+        /* No io_uring here (ENOSYS), or forbidden (EPERM): say so plainly. */
+        *ec = cio_error_system(r == -EPERM || r == -ENOSYS ? ENOSYS : -r);
+        return -1;
+    }
+    /* Blocking: the ring's read of it waits for readiness (a non-blocking
+     * file's read would end with EAGAIN at once). Only interrupt writes it. */
+    st->wakefd = eventfd(0, EFD_CLOEXEC);
+    if (st->wakefd < 0) {
+        *ec = cio_error_system(errno);
+        io_uring_queue_exit(&st->ring);
+        cio__lock_destroy(&st->lock);
+        free(st);
+        return -1;
+    }
+    ctx->backend_state = st;
+    ur_arm_wake(st); /* submitted by the first wait, from the thread that runs */
+    return 0;
+}
+
+/* Reaps completions until every operation request has completed, so that
+ * the kernel no longer touches operation memory or callers' buffers. A
+ * detached operation is freed here; one still in its slot's queue is freed
+ * with the slot table. */
+static void ur_drain(struct uring_state *st)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (sqe) {
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, UR_TOKEN_IGNORE);
+    }
+    io_uring_submit(&st->ring);
+    for (int rounds = 0; st->inflight > 0 && rounds < 100; rounds++) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {0, 10 * 1000 * 1000};
+        if (io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts) != 0)
+            continue;
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        io_uring_cqe_seen(&st->ring, cqe);
+        if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE)
+            continue;
+        st->inflight--;
+        struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)(data & ~(uint64_t)UR_POLL_BIT);
+        if (op->detached)
+            op->base.func(NULL, &op->base);
+        else
+            op->slot->inflight &= (uint8_t)~(1u << op->dir);
+    }
+}
+
+static void uring_destroy(struct cio_context *ctx)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    ur_drain(st);
+    io_uring_queue_exit(&st->ring);
+    close(st->wakefd);
+    cio__lock_destroy(&st->lock);
+    free(st);
+    ctx->backend_state = NULL;
+}
+
+/* ---- add and remove: nothing to register ---- */
+
+static int uring_add(struct cio_context *ctx, struct cio__slot *s, cio_error *ec)
+{
+    (void)ctx;
+    s->inflight = 0;
+    *ec = cio_error_none();
+    return 0;
+}
+
+static void uring_remove(struct cio_context *ctx, struct cio__slot *s)
+{
+    (void)ctx;
+    (void)s;
+}
+
+/* ---- start, cancel, kick ---- */
+
+/* io_uring lengths are 32-bit: a longer transfer moves at most this much,
+ * which the *_some operations allow. */
+static inline unsigned ur_len(size_t len)
+{
+    return len > UINT32_MAX ? UINT32_MAX : (unsigned)len;
+}
+
+/* Hands op, a stream transfer at the head of its direction, to the kernel as
+ * itself. State locked. Returns false when no submission entry could be had.
+ * Inline: every message's path. */
+static inline __attribute__((always_inline)) bool
+ur_submit_transfer(struct uring_state *st, struct cio__slot *s, struct cio__io_op *op)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return false;
+    io_uring_prep_rw(op->kind == CIO__IO_RECV ? IORING_OP_RECV : IORING_OP_SEND, sqe, s->fd,
+                     op->buf, ur_len(op->len), 0);
+    sqe->msg_flags = (uint32_t)op->flags;
+    sqe->user_data = (uint64_t)(uintptr_t)op;
+    s->inflight |= (uint8_t)(1u << op->dir);
+    st->inflight++;
+    UR_HANDED_OVER(op);
+    return true;
+}
+
+/* Hands the head of s->ops[dir] to the kernel: a stream transfer as itself
+ * (unless `poll`: after the kernel said EAGAIN, it waits for readiness
+ * first), anything else as a readiness poll. Slot locked, state locked.
+ * Returns false when no submission entry could be had. */
+static bool ur_submit_head(struct uring_state *st, struct cio__slot *s, unsigned dir, bool poll)
+{
+    struct cio__io_op *op = (struct cio__io_op *)s->ops[dir].head;
+    if (op->kind <= CIO__IO_SEND && !poll)
+        return ur_submit_transfer(st, s, op);
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return false;
+    io_uring_prep_poll_add(sqe, s->fd, dir == CIO__DIR_READ ? POLLIN : POLLOUT);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UR_POLL_BIT);
+    s->inflight |= (uint8_t)(1u << dir);
+    st->inflight++;
+    UR_HANDED_OVER(op);
+    return true;
+}
+
+/* Finishes ops of s->ops[dir] that can finish without the kernel's help and
+ * hands the next one to it. Generic ops are tried at once when `try` says
+ * the descriptor may be ready; a starved accept waits for a kick. Slot
+ * locked, state locked; finished ops go to `done`. */
+static void ur_advance(struct cio_context *ctx, struct uring_state *st, struct cio__slot *s,
+                    unsigned dir, bool try, struct cio__op_queue *done)
+{
+    struct cio__op_queue *q = &s->ops[dir];
+    struct cio__io_op *op;
+    while ((op = (struct cio__io_op *)q->head) != NULL && !(s->inflight & (1u << dir))) {
+        if (op->kind == CIO__IO_ACCEPT && s->starved)
+            return;
+        if (op->kind > CIO__IO_SEND && try && op->speculative) {
+            enum cio__perform_result r = op->perform(op, s->fd);
+            if (r != CIO__PERFORM_WOULD_BLOCK) {
+                cio__queue_push(done, cio__queue_pop(q));
+                if (op->kind == CIO__IO_ACCEPT)
+                    cio__slot_note_result(ctx, s, op);
+                continue;
+            }
+        }
+        if (ur_submit_head(st, s, dir, false))
+            return;
+        op->base.ec = cio_error_system(EBUSY);
+        op->base.n = 0;
+        cio__queue_push(done, cio__queue_pop(q));
+    }
+}
+
+/* ur_advance from outside the wait: under the state's lock, and submitted
+ * at once on a multi-threaded context. Slot locked. */
+static void ur_advance_now(struct cio_context *ctx, struct uring_state *st, struct cio__slot *s,
+                           unsigned dir, struct cio__op_queue *done)
+{
+    cio__lock(&st->lock);
+    ur_advance(ctx, st, s, dir, true, done);
+    ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+}
+
+/* Any op on any context: under the slot's lock, then the state's. */
+static void __attribute__((noinline))
+ur_start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    struct cio__op_queue done = {0};
+    unsigned dir = op->dir;
+    op->slot = s;
+    op->detached = false;
+    cio__lock(&s->lock);
+    if (s->fd < 0) {
+        op->base.ec = cio_error_system(EBADF);
+        op->base.n = 0;
+        cio__queue_push(&done, &op->base);
+    } else {
+        op->gen = s->gen;
+        bool idle = cio__queue_empty(&s->ops[dir]) && !(s->inflight & (1u << dir));
+        cio__queue_push(&s->ops[dir], &op->base);
+        if (idle)
+            ur_advance_now(ctx, st, s, dir, &done);
+    }
+    cio__unlock(&s->lock);
+    cio__post_completions(ctx, &done);
+}
+
+/* The common case, a stream transfer on a one-thread context with nothing
+ * ahead of it in its direction: one submission entry, filled now, submitted
+ * by the next wait. Anything else: ur_start_locked. */
+static void uring_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    unsigned dir = op->dir;
+    struct io_uring_sqe *sqe;
+    if (st->multithreaded || op->kind > CIO__IO_SEND || s->fd < 0 ||
+        !cio__queue_empty(&s->ops[dir]) || (s->inflight & (1u << dir)) ||
+        !(sqe = io_uring_get_sqe(&st->ring))) {
+        ur_start_locked(ctx, s, op); /* no call but tail calls here: no frame to set up */
+        return;
+    }
+    op->slot = s;
+    op->gen = s->gen;
+    op->detached = false;
+    cio__queue_push(&s->ops[dir], &op->base);
+    io_uring_prep_rw(op->kind == CIO__IO_RECV ? IORING_OP_RECV : IORING_OP_SEND, sqe, s->fd,
+                     op->buf, ur_len(op->len), 0);
+    sqe->msg_flags = (uint32_t)op->flags;
+    sqe->user_data = (uint64_t)(uintptr_t)op;
+    s->inflight |= (uint8_t)(1u << dir);
+    st->inflight++;
+}
+
+/* Finishes every op of s: those the kernel does not hold at once with
+ * operation_aborted, the ones it holds by a cancel request (they ur_complete
+ * later, detached). Returns how many. */
+static size_t uring_cancel(struct cio_context *ctx, struct cio__slot *s)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    struct cio__op_queue aborted = {0};
+    size_t n = 0;
+    cio__lock(&s->lock);
+    cio__lock(&st->lock);
+    for (unsigned d = 0; d < CIO__DIR_COUNT; d++) {
+        struct cio__op_queue *q = &s->ops[d];
+        if (s->inflight & (1u << d)) {
+            struct cio__io_op *head = (struct cio__io_op *)cio__queue_pop(q);
+            head->detached = true;
+            s->inflight &= (uint8_t)~(1u << d);
+            struct io_uring_sqe *sqe = ur_get_sqe(st);
+            uint64_t data = (uint64_t)(uintptr_t)head | (head->kind > CIO__IO_SEND ? UR_POLL_BIT : 0);
+            if (sqe) {
+                io_uring_prep_cancel64(sqe, data, 0);
+                io_uring_sqe_set_data64(sqe, UR_TOKEN_IGNORE);
+            }
+            n++;
+        }
+        cio__queue_splice(&aborted, q);
+    }
+    if (n)
+        io_uring_submit(&st->ring);
+    cio__unlock(&st->lock);
+    cio__unlock(&s->lock);
+    for (struct cio__op *op = aborted.head; op; op = op->next, n++) {
+        op->ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+        op->n = 0;
+    }
+    cio__post_completions(ctx, &aborted);
+    return n;
+}
+
+static void uring_kick(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    struct cio__op_queue done = {0};
+    cio__lock(&s->lock);
+    if (s->fd >= 0)
+        ur_advance_now(ctx, st, s, dir, &done);
+    cio__unlock(&s->lock);
+    cio__post_completions(ctx, &done);
+}
+
+/* ---- completions ---- */
+
+/* The result of a stream transfer from the kernel's. */
+static inline void ur_set_result(struct cio__io_op *op, int res, bool valgrind)
+{
+    if (res > 0 || (res == 0 && (op->kind == CIO__IO_SEND || op->len == 0))) {
+        op->base.ec = cio_error_none();
+        op->base.n = (size_t)res;
+        /* The kernel wrote the bytes where memcheck cannot see it (no system
+         * call of this process did): under valgrind (known at init), say so,
+         * or every read of them is an error. */
+        if (op->kind == CIO__IO_RECV && valgrind)
+            VALGRIND_MAKE_MEM_DEFINED(op->buf, (size_t)res);
+        return;
+    }
+    op->base.n = 0;
+    if (res == 0)
+        op->base.ec = cio_error_misc(CIO_MISC_EOF);
+    else if (res == -ECANCELED)
+        op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    else
+        op->base.ec = cio_error_system(-res);
+}
+
+/* One completion of an operation request. Lock-free on a one-thread
+ * context; on others it takes the slot's lock, then the state's. */
+static void __attribute__((noinline))
+ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t data, int res,
+                struct cio__op_queue *done)
+{
+    bool poll = data & UR_POLL_BIT;
+    struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)(data & ~(uint64_t)UR_POLL_BIT);
+    UR_TAKEN_BACK(op);
+    struct cio__slot *s = op->slot;
+    unsigned dir = op->dir;
+    cio__lock(&s->lock);
+    cio__lock(&st->lock);
+    st->inflight--;
+    cio__unlock(&st->lock);
+    if (op->detached) {
+        /* Cancelled while the kernel held it: a poll, or a transfer that
+         * did not happen, reports operation_aborted. */
+        cio__unlock(&s->lock);
+        if (poll || res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+            op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+            op->base.n = 0;
+        } else {
+            ur_set_result(op, res, st->valgrind);
+        }
+        cio__queue_push(done, &op->base);
+        return;
+    }
+    s->inflight &= (uint8_t)~(1u << dir);
+    /* What next: finish the op, or hand it back to the kernel as a
+     * transfer or as a readiness poll. */
+    enum { FINISH, RESUBMIT, REPOLL, PARK } next = FINISH;
+    if (!poll) {
+        if (res == -EAGAIN || res == -EINTR)
+            next = REPOLL; /* the kernel may say so for a non-blocking socket */
+        else
+            ur_set_result(op, res, st->valgrind);
+    } else if (res < 0 && res != -EINTR && res != -EAGAIN) {
+        op->base.ec = cio_error_system(-res);
+        op->base.n = 0;
+    } else if (op->kind <= CIO__IO_SEND) {
+        next = RESUBMIT; /* ready now: the transfer itself */
+    } else if (op->kind == CIO__IO_ACCEPT && s->starved) {
+        next = PARK; /* until a descriptor frees up (kick) */
+    } else if (op->perform(op, s->fd) == CIO__PERFORM_WOULD_BLOCK) {
+        next = REPOLL;
+    }
+    cio__lock(&st->lock);
+    if (next == RESUBMIT || next == REPOLL) {
+        if (!ur_submit_head(st, s, dir, next == REPOLL)) {
+            op->base.ec = cio_error_system(EBUSY);
+            op->base.n = 0;
+            next = FINISH;
+        }
+    }
+    if (next == FINISH) {
+        cio__queue_push(done, cio__queue_pop(&s->ops[dir]));
+        if (op->kind == CIO__IO_ACCEPT)
+            cio__slot_note_result(ctx, s, op);
+        ur_advance(ctx, st, s, dir, true, done);
+    }
+    ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+    cio__unlock(&s->lock);
+}
+
+/* One completion. The common case, a stream transfer's on a one-thread
+ * context, is done here: the op finishes, and the next of its direction, if
+ * any, goes to the kernel. */
+static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, uint64_t data,
+                               int res, struct cio__op_queue *done)
+{
+    struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)data;
+    if (st->multithreaded || (data & UR_POLL_BIT) || op->detached || res == -EAGAIN ||
+        res == -EINTR) {
+        ur_complete_locked(ctx, st, data, res, done);
+        return;
+    }
+    struct cio__slot *s = op->slot;
+    unsigned dir = op->dir;
+    st->inflight--;
+    s->inflight &= (uint8_t)~(1u << dir);
+    ur_set_result(op, res, st->valgrind);
+    struct cio__op_queue *q = &s->ops[dir];
+    q->head = op->base.next;
+    if (!q->head)
+        q->tail = NULL;
+    cio__queue_push(done, &op->base);
+    if (q->head)
+        ur_advance(ctx, st, s, dir, true, done);
+}
+
+/* ---- wait ---- */
+
+static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    bool rearm_wake = false;
+    io_uring_for_each_cqe(&st->ring, head, cqe)
+    {
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        seen++;
+        if (data == UR_TOKEN_WAKE)
+            rearm_wake = true;
+        else if (data != UR_TOKEN_IGNORE)
+            ur_complete(ctx, st, data, res, done);
+    }
+    io_uring_cq_advance(&st->ring, seen);
+    if (rearm_wake) {
+        cio__lock(&st->lock);
+        ur_arm_wake(st);
+        cio__unlock(&st->lock);
+    }
+}
+
+/*
+ * The wait under valgrind. Its versions up to 3.19 at least treat
+ * io_uring_enter as a call that never blocks and keep their one lock across
+ * it, so no other thread of the process runs (and none can wake this one)
+ * until it returns. So: submit, then block in poll() on the ring, which
+ * valgrind knows, and take the completions without waiting.
+ */
+static void ur_block(struct uring_state *st, int64_t timeout_ns)
+{
+    cio__lock(&st->lock);
+    io_uring_submit(&st->ring);
+    cio__unlock(&st->lock);
+    if (timeout_ns == 0 || io_uring_cq_ready(&st->ring))
+        return;
+    int64_t ms = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+    struct pollfd p = {.fd = st->ring.ring_fd, .events = POLLIN};
+    poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
+/* Submits what was queued and waits for completions, up to timeout_ns (-1:
+ * no limit; 0: only what is there). */
+static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__op_queue *done)
+{
+    struct uring_state *st = ur_state_of(ctx);
+    struct io_uring_cqe *cqe = NULL;
+    if (st->valgrind) {
+        ur_block(st, timeout_ns);
+    } else if (st->multithreaded) {
+        atomic_store(&st->waiting, true);
+        cio__lock(&st->lock);
+        io_uring_submit(&st->ring);
+        cio__unlock(&st->lock);
+        if (timeout_ns < 0) {
+            io_uring_wait_cqe(&st->ring, &cqe);
+        } else if (timeout_ns > 0) {
+            struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+            io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
+        }
+        atomic_store(&st->waiting, false);
+    } else if (timeout_ns < 0) {
+        io_uring_submit_and_wait(&st->ring, 1);
+    } else if (timeout_ns > 0) {
+        struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    } else {
+        io_uring_submit(&st->ring);
+    }
+    ur_reap(ctx, st, done);
+}
+
+static void uring_interrupt(struct cio_context *ctx)
+{
+    cio__eventfd_signal(ur_state_of(ctx)->wakefd);
+}
+
+const struct cio__backend cio__uring_backend = {
+    .name = "io_uring",
+    .init = uring_init,
+    .destroy = uring_destroy,
+    .add = uring_add,
+    .remove = uring_remove,
+    .start = uring_start,
+    .cancel = uring_cancel,
+    .wait = uring_wait,
+    .interrupt = uring_interrupt,
+    .kick = uring_kick,
+};
