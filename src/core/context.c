@@ -94,7 +94,13 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
         cio__report(ec, "cio_context_create", cio_error_system(EINVAL));
         return NULL;
     }
-    struct cio_context *ctx = calloc(1, sizeof *ctx);
+    /* aligned_alloc: the struct keeps its work counter on a cache line of
+     * its own (context_impl.h), which malloc's 16-byte alignment would not. */
+    size_t size = (sizeof(struct cio_context) + _Alignof(struct cio_context) - 1) &
+                  ~(_Alignof(struct cio_context) - 1);
+    struct cio_context *ctx = aligned_alloc(_Alignof(struct cio_context), size);
+    if (ctx)
+        memset(ctx, 0, size);
     if (!ctx) {
         cio__report_errno(ec, "cio_context_create", ENOMEM);
         return NULL;
@@ -126,6 +132,10 @@ void cio_context_destroy(struct cio_context *ctx)
     cio__slot_table_destroy(&ctx->slots);
     cio__timer_queue_destroy(&ctx->timers);
     cio__queue_destroy_all(&ctx->shared);
+    for (struct cio__op *op = atomic_load(&ctx->inbox), *next; op; op = next) {
+        next = op->next;
+        op->func(NULL, op);
+    }
     pthread_cond_destroy(&ctx->wakeup);
     pthread_mutex_destroy(&ctx->mutex);
     free(ctx);
@@ -227,9 +237,58 @@ void cio__work_finished(struct cio_context *ctx)
 {
     if (atomic_fetch_sub_explicit(&ctx->work, 1, memory_order_acq_rel) == 1) {
         pthread_mutex_lock(&ctx->mutex);
-        stop_locked(ctx);
+        /* Posts waiting in the inbox are work too: the runner counts them
+         * as it takes them, so it must not stop first. */
+        if (!atomic_load(&ctx->inbox))
+            stop_locked(ctx);
         pthread_mutex_unlock(&ctx->mutex);
     }
+}
+
+/*
+ * A post from outside the runner of a one-thread context: pushed on the
+ * inbox without a lock and without touching the work counter, which the
+ * runner updates with every handler (the two threads would otherwise pass
+ * that cache line, and the mutex, back and forth on every post). Only the
+ * post that finds the inbox empty wakes the runner; the sequentially
+ * consistent exchange pairs with the runner's check of the inbox after it
+ * sets task_running, as for the shared queue (interrupt_task).
+ */
+static void post_to_inbox(struct cio_context *ctx, struct cio__op *op)
+{
+    struct cio__op *old = atomic_load_explicit(&ctx->inbox, memory_order_relaxed);
+    do
+        op->next = old;
+    while (!atomic_compare_exchange_weak(&ctx->inbox, &old, op));
+    if (old)
+        return;
+    pthread_mutex_lock(&ctx->mutex);
+    wake_one_locked(ctx);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* The runner of a one-thread context takes the whole inbox, appends it to
+ * its private queue in posting order, and counts its work in one step. */
+static void take_inbox(struct run_thread *t)
+{
+    struct cio__op *op = atomic_exchange(&t->ctx->inbox, NULL);
+    struct cio__op *ordered = NULL;
+    long n = 0;
+    while (op) {
+        struct cio__op *next = op->next;
+        op->next = ordered;
+        ordered = op;
+        op = next;
+        n++;
+    }
+    if (!n)
+        return;
+    atomic_fetch_add_explicit(&t->ctx->work, n, memory_order_relaxed);
+    for (op = ordered; op; op = ordered) {
+        ordered = op->next;
+        cio__queue_push(&t->private_q, op);
+    }
+    t->since_poll = 0;
 }
 
 static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
@@ -359,7 +418,7 @@ static void run_task_unlocked(struct run_thread *t, int64_t deadline)
     struct cio_context *ctx = t->ctx;
     atomic_store(&ctx->task_interrupted, false);
     atomic_store(&ctx->task_running, true);
-    if (!atomic_load(&ctx->shared_nonempty))
+    if (!atomic_load(&ctx->shared_nonempty) && !atomic_load(&ctx->inbox))
         run_task(t, deadline);
     atomic_store(&ctx->task_running, false);
 }
@@ -438,6 +497,11 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             run_op(t, cio__queue_pop(&t->private_q));
             return 1;
         }
+        if (!ctx->multithreaded &&
+            atomic_load_explicit(&ctx->inbox, memory_order_relaxed) != NULL) {
+            take_inbox(t);
+            continue;
+        }
         if (!ctx->multithreaded && !atomic_load(&ctx->shared_nonempty) &&
             atomic_load_explicit(&ctx->work, memory_order_relaxed) != 0) {
             if (polled && deadline == DEADLINE_POLL)
@@ -467,7 +531,7 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
             pthread_mutex_unlock(&ctx->mutex);
             return 0;
         }
-        if (atomic_load(&ctx->work) == 0) {
+        if (atomic_load(&ctx->work) == 0 && !atomic_load(&ctx->inbox)) {
             stop_locked(ctx);
             pthread_mutex_unlock(&ctx->mutex);
             return 0;
@@ -645,6 +709,10 @@ static void submit(struct cio_context *ctx, cio_task_fn fn, void *arg, const cha
     op->base.func = task_op_func;
     op->fn = fn;
     op->arg = arg;
+    if (!ctx->multithreaded && !find_run_thread(ctx)) {
+        post_to_inbox(ctx, &op->base);
+        return;
+    }
     cio__work_started(ctx);
     cio__post_completion(ctx, &op->base);
 }

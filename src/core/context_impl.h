@@ -30,7 +30,14 @@ struct cio_context {
     _Atomic bool task_interrupted; /* that thread has been interrupted already */
     _Atomic int idle;            /* threads waiting on `wakeup` (written under the mutex) */
 
-    _Atomic long work;     /* outstanding work: pending ops, queued ops, guards */
+    /* Posts from other threads to a one-thread context: a lock-free stack
+     * (newest first) whose ops hold no unit of `work` yet; the runner takes
+     * it whole, puts it in order and counts it (take_inbox in context.c). */
+    struct cio__op *_Atomic inbox;
+
+    /* On a cache line of its own: the runner updates it with every handler,
+     * and posters from other threads write the fields above. */
+    _Alignas(64) _Atomic long work; /* outstanding work: pending ops, queued ops, guards */
     _Atomic bool stopped;  /* stop() called, or run ran out of work */
     _Atomic int starved;   /* slots whose accepts wait for a free descriptor */
     _Atomic int64_t starved_retry_at; /* steady time of the next retry of those slots */
