@@ -125,7 +125,8 @@ enum cio__perform_result cio__perform_stream_rest(struct cio__io_op *op, int fd,
  * recv that returns 0 is eof; a short transfer reports DONE_DRAINED (a short
  * read emptied the receive queue; a short write filled the send buffer).
  */
-static inline enum cio__perform_result cio__perform_stream(struct cio__io_op *op, int fd)
+static inline __attribute__((always_inline)) enum cio__perform_result
+cio__perform_stream(struct cio__io_op *op, int fd)
 {
     long r = op->kind == CIO__IO_RECV ? cio__sys_recv(fd, op->buf, op->len, op->flags)
                                       : cio__sys_send(fd, op->buf, op->len, op->flags);

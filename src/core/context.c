@@ -35,18 +35,9 @@
  * by this, so a descriptor freed outside cio is noticed. */
 #define STARVED_RETRY_NS (100 * 1000 * 1000)
 
-/* One thread inside one run function of one context. Lives on that thread's
- * stack; threads running nested contexts chain them through `outer`. */
-struct run_thread {
-    struct cio_context *ctx;
-    struct cio__op_queue private_q; /* ready ops only this thread touches */
-    unsigned since_poll;            /* handlers run since the last kernel poll */
-    long private_work;              /* work started by this thread and not yet added
-                                       to ctx->work (Asio's private_outstanding_work) */
-    struct run_thread *outer;
-};
-
-static _Thread_local struct run_thread *tls_run __attribute__((tls_model("initial-exec")));
+/* The calling thread's innermost run function (struct cio__run_thread in
+ * context_impl.h). */
+_Thread_local struct cio__run_thread *cio__tls_run __attribute__((tls_model("initial-exec")));
 
 /* ---- clocks ---- */
 
@@ -160,20 +151,9 @@ struct cio__timer_queue *cio__context_timers(struct cio_context *ctx)
 
 /* ---- work accounting and posting ---- */
 
-static inline struct run_thread *find_run_thread(const struct cio_context *ctx)
-{
-    struct run_thread *top = tls_run;
-    if (top && top->ctx == ctx)
-        return top;
-    for (struct run_thread *t = top; t; t = t->outer)
-        if (t->ctx == ctx)
-            return t;
-    return NULL;
-}
-
 bool cio__in_run(const struct cio_context *ctx)
 {
-    return find_run_thread(ctx) != NULL;
+    return cio__find_run_thread(ctx) != NULL;
 }
 
 bool cio_context_running_in_this_thread(const struct cio_context *ctx)
@@ -209,23 +189,8 @@ static void stop_locked(struct cio_context *ctx)
     interrupt_task(ctx);
 }
 
-/* On a single-threaded context, work started by its runner is counted
- * privately and added to ctx->work when the handler that started it returns
- * (run_op): the op being run still holds its own unit meanwhile, so the count
- * cannot fall to zero early, and a handler that starts one operation (the
- * common case) touches the shared counter not at all. With several runners
- * another thread could finish the new operation first, so they count at once. */
-void cio__work_started(struct cio_context *ctx)
-{
-    struct run_thread *t = ctx->multithreaded ? NULL : find_run_thread(ctx);
-    if (t)
-        t->private_work++;
-    else
-        atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
-}
-
 /* Adds the work this thread started outside a handler (from the task). */
-static void flush_private_work(struct run_thread *t)
+static void flush_private_work(struct cio__run_thread *t)
 {
     if (t->private_work) {
         atomic_fetch_add_explicit(&t->ctx->work, t->private_work, memory_order_relaxed);
@@ -269,7 +234,7 @@ static void post_to_inbox(struct cio_context *ctx, struct cio__op *op)
 
 /* The runner of a one-thread context takes the whole inbox, appends it to
  * its private queue in posting order, and counts its work in one step. */
-static void take_inbox(struct run_thread *t)
+static void take_inbox(struct cio__run_thread *t)
 {
     struct cio__op *op = atomic_exchange(&t->ctx->inbox, NULL);
     struct cio__op *ordered = NULL;
@@ -302,7 +267,7 @@ static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
 
 void cio__post_completion(struct cio_context *ctx, struct cio__op *op)
 {
-    struct run_thread *t = find_run_thread(ctx);
+    struct cio__run_thread *t = cio__find_run_thread(ctx);
     if (t) {
         cio__queue_push(&t->private_q, op);
         return;
@@ -316,7 +281,7 @@ void cio__post_completions(struct cio_context *ctx, struct cio__op_queue *q)
 {
     if (cio__queue_empty(q))
         return;
-    struct run_thread *t = find_run_thread(ctx);
+    struct cio__run_thread *t = cio__find_run_thread(ctx);
     if (t)
         cio__queue_splice(&t->private_q, q);
     else
@@ -336,7 +301,7 @@ void cio__timers_changed(struct cio_context *ctx)
 /* The rest of run_op when the handler did not start exactly one operation,
  * or several threads run the context (they count work at once): releases or
  * adds work, and shares ops this handler queued privately with idle threads. */
-static void __attribute__((noinline)) run_op_settle(struct run_thread *t, long started)
+static void __attribute__((noinline)) run_op_settle(struct cio__run_thread *t, long started)
 {
     struct cio_context *ctx = t->ctx;
     t->private_work = 0;
@@ -352,7 +317,7 @@ static void __attribute__((noinline)) run_op_settle(struct run_thread *t, long s
  * operation's completion, is done inline (cio__io_op_complete's fast path:
  * the block goes back to the cache, then the handler runs). A handler that
  * started one operation (the common case) leaves the count as it was. */
-static inline void run_op(struct run_thread *t, struct cio__op *op)
+static inline void run_op(struct cio__run_thread *t, struct cio__op *op)
 {
     if (op->func == cio__io_op_complete && cio__op_free_cached(op)) {
         struct cio__io_op *io = (struct cio__io_op *)op;
@@ -369,7 +334,7 @@ static inline void run_op(struct run_thread *t, struct cio__op *op)
 
 /* How long the task may block: until the earliest timer, the caller's
  * deadline, or not at all when there is already work to do. */
-static int64_t task_timeout(struct run_thread *t, int64_t deadline)
+static int64_t task_timeout(struct cio__run_thread *t, int64_t deadline)
 {
     if (!cio__queue_empty(&t->private_q) || deadline == DEADLINE_POLL)
         return 0;
@@ -400,7 +365,7 @@ static void retry_starved_when_due(struct cio_context *ctx)
 
 /* The task: waits in the backend (called without the mutex, as the only
  * thread doing so), then collects expired timers. */
-static void run_task(struct run_thread *t, int64_t deadline)
+static void run_task(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     ctx->backend->wait(ctx, task_timeout(t, deadline), &t->private_q);
@@ -413,7 +378,7 @@ static void run_task(struct run_thread *t, int64_t deadline)
 
 /* The task of a single-threaded context, entered without the mutex: only
  * posts from other threads need to know about it (see interrupt_task). */
-static void run_task_unlocked(struct run_thread *t, int64_t deadline)
+static void run_task_unlocked(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     atomic_store(&ctx->task_interrupted, false);
@@ -427,7 +392,7 @@ static void run_task_unlocked(struct run_thread *t, int64_t deadline)
  * the mutex held, which it releases while waiting in the kernel and takes
  * back. Afterwards it shares what it collected with idle runners, or lets
  * one of them take the task. */
-static void run_task_locked(struct run_thread *t, int64_t deadline)
+static void run_task_locked(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     atomic_store(&ctx->task_interrupted, false);
@@ -482,7 +447,7 @@ static bool deadline_passed(int64_t deadline)
 
 /* One step of a run function: runs at most one handler. Returns 1 if it ran
  * one, 0 when the context stopped, ran out of work, or the deadline passed. */
-static size_t do_run_one(struct run_thread *t, int64_t deadline)
+static size_t do_run_one(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     bool polled = false; /* the kernel was polled during this step */
@@ -565,7 +530,7 @@ static size_t do_run_one(struct run_thread *t, int64_t deadline)
 /* The loop of run: runs ops of the private queue, up to `max`, while the
  * batch allows and nothing stops us. Returns how many ran; do_run_one
  * decides what comes next. */
-static inline size_t run_private(struct run_thread *t, size_t max)
+static inline size_t run_private(struct cio__run_thread *t, size_t max)
 {
     struct cio_context *ctx = t->ctx;
     unsigned since = t->since_poll;
@@ -589,8 +554,8 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
 {
     if (!ctx)
         return 0;
-    struct run_thread t = {.ctx = ctx, .outer = tls_run};
-    tls_run = &t;
+    struct cio__run_thread t = {.ctx = ctx, .outer = cio__tls_run};
+    cio__tls_run = &t;
     size_t n = 0;
     while (n < limit) {
         if (deadline == DEADLINE_NONE) {
@@ -602,7 +567,7 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
             break;
         n++;
     }
-    tls_run = t.outer;
+    cio__tls_run = t.outer;
     flush_private_work(&t);
     if (!cio__queue_empty(&t.private_q)) {
         /* Left over after a stop, a deadline or a limit: keep them for the next run. */
@@ -709,7 +674,7 @@ static void submit(struct cio_context *ctx, cio_task_fn fn, void *arg, const cha
     op->base.func = task_op_func;
     op->fn = fn;
     op->arg = arg;
-    if (!ctx->multithreaded && !find_run_thread(ctx)) {
+    if (!ctx->multithreaded && !cio__find_run_thread(ctx)) {
         post_to_inbox(ctx, &op->base);
         return;
     }

@@ -46,6 +46,50 @@ struct cio_context {
     struct cio__slot_table slots;   /* has its own lock */
 };
 
+/* One thread inside one run function of one context. Lives on that thread's
+ * stack; threads running nested contexts chain them through `outer`. */
+struct cio__run_thread {
+    struct cio_context *ctx;
+    struct cio__op_queue private_q; /* ready ops only this thread touches */
+    unsigned since_poll;            /* handlers run since the last kernel poll */
+    long private_work;              /* work started by this thread and not yet added
+                                       to ctx->work (Asio's private_outstanding_work) */
+    struct cio__run_thread *outer;
+};
+
+/* The calling thread's innermost run function, or NULL (context.c). */
+extern _Thread_local struct cio__run_thread *cio__tls_run
+    __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's run function of ctx, or NULL when it runs none. */
+static inline struct cio__run_thread *cio__find_run_thread(const struct cio_context *ctx)
+{
+    struct cio__run_thread *top = cio__tls_run;
+    if (top && top->ctx == ctx)
+        return top;
+    for (struct cio__run_thread *t = top; t; t = t->outer)
+        if (t->ctx == ctx)
+            return t;
+    return NULL;
+}
+
+/* Counts one unit of outstanding work (scheduler.h). On a single-threaded
+ * context, work started by its runner is counted privately and added to
+ * ctx->work when the handler that started it returns (run_op): the op being
+ * run still holds its own unit meanwhile, so the count cannot fall to zero
+ * early, and a handler that starts one operation (the common case) touches
+ * the shared counter not at all. With several runners another thread could
+ * finish the new operation first, so they count at once. Inline: every
+ * operation's start. */
+static inline void cio__work_started(struct cio_context *ctx)
+{
+    struct cio__run_thread *t = ctx->multithreaded ? NULL : cio__find_run_thread(ctx);
+    if (t)
+        t->private_work++;
+    else
+        atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
+}
+
 /* Retries the parked accepts of starved slots (descriptor.c). */
 void cio__slot_retry_starved(struct cio_context *ctx);
 

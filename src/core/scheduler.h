@@ -12,12 +12,13 @@
 
 #include <stdbool.h>
 
+#include "core/context_impl.h"
 #include "core/op.h"
 
 struct cio_context;
 
-/* Counts one unit of outstanding work on ctx. Thread-safe. */
-void cio__work_started(struct cio_context *ctx);
+/* cio__work_started(ctx), which counts one unit of outstanding work
+ * (thread-safe), is inline in context_impl.h. */
 
 /* Releases one unit; when it was the last, run functions return. */
 void cio__work_finished(struct cio_context *ctx);
