@@ -4,7 +4,8 @@
 #
 # Input lines: scenario <TAB> server <TAB> key <TAB> value. Keys: rate, p50, p99, cpu (one
 # per run), ticks ("utime stime" per CPU run), sc_total and sc_<syscall> (per round trip), ir
-# (instructions per round trip), ir_base, errors, note, stderr, absent.
+# (instructions per round trip), ir_base, mallocs (allocation calls per round trip), errors,
+# note, stderr, absent.
 # Works with mawk (no gawk extensions).
 
 function sort(a, n,    i, j, t) {
@@ -101,4 +102,29 @@ END {
         if (absent[scen] != "") print "Not run (binary absent): " absent[scen] ".\n"
         if (notes[scen] != "") print notes[scen]
     }
+    # Allocation calls per round trip, from the callgrind windows: one row per server.
+    any = 0
+    for (q = 1; q <= nscen; q++) for (i = 1; i <= nsrv; i++) if (get(order[q], sv[i], "mallocs") != "") any = 1
+    if (any) allocations()
+}
+
+function allocations(    q, i, m, line, rule, shown) {
+    print "### Allocations per round trip"
+    print ""
+    print "Calls to malloc, calloc, realloc and the aligned allocators (C++ `new` calls malloc) per"
+    print "round trip in steady state, counted by callgrind over the same windows as instr/rt."
+    print ""
+    line = "| server |"; rule = "|---|"
+    for (q = 1; q <= nscen; q++) { line = line " " order[q] " |"; rule = rule "--:|" }
+    print line; print rule
+    for (i = 1; i <= nsrv; i++) {
+        line = "| " sv[i] " |"; shown = 0
+        for (q = 1; q <= nscen; q++) {
+            m = get(order[q], sv[i], "mallocs")
+            if (m != "") shown = 1
+            line = line " " (m == "" ? "–" : sprintf("%.2f", m)) " |"
+        }
+        if (shown) print line
+    }
+    print ""
 }

@@ -399,6 +399,15 @@ run_measured() {  # SCEN NAME C S N
     return 0
 }
 
+count_allocs() {  # CALLGRIND_FILE: calls to the C allocator recorded in one dump
+    # Every call site of a callee is a "calls=COUNT ..." line after its "cfn=NAME" line
+    # (--compress-strings=no); the counts of the allocator's entry points are summed.
+    awk '/^cfn=/ { f = substr($0, 5); sub(/[ \047].*/, "", f) }
+         /^calls=/ && f ~ /^(malloc|calloc|realloc|reallocarray|aligned_alloc|posix_memalign|memalign|valloc)$/ {
+             split(substr($0, 7), c, " "); n += c[1] }
+         END { print n + 0 }' "$1"
+}
+
 run_callgrind() {  # SCEN NAME C S N
     # Two measured phases, N1 = N/5 and N2 = N round trips, each between two callgrind dumps
     # (dump 0 before phase 1, dump 1 between, dump 2 after). Both windows have the same
@@ -440,6 +449,11 @@ run_callgrind() {  # SCEN NAME C S N
     w2=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.3" 2>/dev/null)
     if [ $ok = 1 ] && [ -n "$w1" ] && [ -n "$w2" ] && [ "$rts2" -gt "$rts1" ]; then
         put "$scen" "$name" ir "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.1f", (b - a) / (n2 - n1)}')"
+        # allocation calls (malloc, calloc, realloc, aligned allocs; C++ new calls malloc)
+        # per round trip, from the same two windows
+        local m1 m2
+        m1=$(count_allocs "$WORK/cg.out.2"); m2=$(count_allocs "$WORK/cg.out.3")
+        put "$scen" "$name" mallocs "$(awk -v a="$m1" -v b="$m2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.3f", (b - a) / (n2 - n1)}')"
         # the constant part of a window (control requests, wake-ups): diagnostic only
         put "$scen" "$name" ir_const "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.0f", a - n1 * (b - a) / (n2 - n1)}')"
     else
