@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -1059,6 +1060,37 @@ Test(tcp, close_with_pending_read_aborts_and_frees_the_struct)
     assert_is(r.ec, OPERATION_ABORTED);
     cr_assert_eq(w.calls, 1);
     cio_tcp_socket_close(&s, NULL);
+}
+
+Test(tcp, poll_alone_delivers_a_read_on_a_one_thread_context)
+{
+    /* A program that only ever polls (a game loop) must still get its
+     * completions: polling asks the kernel without blocking. */
+    struct cio_context_options o = {.concurrency_hint = 1};
+    cio_error ec = {0};
+    struct cio_context *one = cio_context_create(&o, &ec);
+    cr_assert_not_null(one, "%s", cio_error_message(ec));
+    struct cio_tcp_socket a, b;
+    tu_connected_pair(one, AF_INET, &a, &b);
+    char buf[8];
+    struct result r = {0};
+    cio_tcp_socket_async_read_some(&a, buf, sizeof buf, to(&r));
+    cr_assert_eq(cio_context_poll(one), 0);
+    tu_write_all(&b, "hi", 2);
+    /* Bounded: a safety net, not a measurement. */
+    for (int i = 0; i < 2000 && r.calls == 0; i++) {
+        if (cio_context_poll(one) == 0) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+    cr_assert_eq(r.calls, 1);
+    assert_ok(r.ec);
+    cr_assert_eq(r.n, 2);
+    cr_assert(memcmp(buf, "hi", 2) == 0);
+    cio_tcp_socket_close(&a, NULL);
+    cio_tcp_socket_close(&b, NULL);
+    cio_context_destroy(one);
 }
 
 Test(tcp, close_acceptor_with_pending_accept_aborts)

@@ -80,7 +80,6 @@ struct uring_state {
     struct cio__lock lock; /* the submission queue, on a multi-threaded context */
     bool multithreaded;    /* submit at once unless the caller is the waiter */
     size_t inflight;       /* operation requests whose completion is not reaped (lock) */
-    _Atomic bool waiting;    /* a thread is inside wait (multi-threaded contexts) */
     bool valgrind;           /* under valgrind: block in poll(), see ur_block */
 };
 
@@ -135,7 +134,6 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
     st->multithreaded = ctx->multithreaded;
     st->valgrind = RUNNING_ON_VALGRIND;
     cio__lock_init(&st->lock, st->multithreaded);
-    atomic_init(&st->waiting, false);
     /* COOP_TASKRUN: completions are run when this process enters the kernel,
      * not by interrupting it; the run loop enters it at every wait. */
     /* Not on a multi-threaded context: a request's completion work runs on
@@ -596,7 +594,6 @@ static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__
     if (st->valgrind) {
         ur_block(st, timeout_ns);
     } else if (st->multithreaded) {
-        atomic_store(&st->waiting, true);
         cio__lock(&st->lock);
         io_uring_submit(&st->ring);
         cio__unlock(&st->lock);
@@ -606,14 +603,15 @@ static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__
             struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
             io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
         }
-        atomic_store(&st->waiting, false);
     } else if (timeout_ns < 0) {
         io_uring_submit_and_wait(&st->ring, 1);
     } else if (timeout_ns > 0) {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
         io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
     } else {
-        io_uring_submit(&st->ring);
+        /* Enter the kernel even with nothing to submit: on a COOP_TASKRUN
+         * ring, finished requests are only posted when this thread does. */
+        io_uring_submit_and_get_events(&st->ring);
     }
     ur_reap(ctx, st, done);
 }
