@@ -1621,3 +1621,43 @@ Test(tcp, ten_thousand_async_round_trips_allocate_nothing)
     echo_finish(e);
     free(e);
 }
+
+/* ---- Many operations started in one go. ---- */
+
+Test(tcp, three_hundred_reads_started_at_once_all_complete)
+{
+    /* More operations than io_uring's submission queue holds (256) are
+     * started before the context runs, on a one-thread context (the one that
+     * batches submissions): each must still complete, with its own bytes. */
+    enum { PAIRS = 300 };
+    struct cio_context_options o = {.concurrency_hint = 1};
+    cio_error ec = {0};
+    struct cio_context *one = cio_context_create(&o, &ec);
+    cr_assert_not_null(one, "%s", cio_error_message(ec));
+    struct cio_tcp_socket *a = calloc(PAIRS, sizeof *a), *b = calloc(PAIRS, sizeof *b);
+    struct result *r = calloc(PAIRS, sizeof *r);
+    char(*buf)[4] = calloc(PAIRS, sizeof *buf);
+    cr_assert(a && b && r && buf);
+    for (int i = 0; i < PAIRS; i++)
+        tu_connected_pair(one, AF_INET, &a[i], &b[i]);
+    for (int i = 0; i < PAIRS; i++)
+        cio_tcp_socket_async_read_some(&a[i], buf[i], sizeof buf[i], to(&r[i]));
+    for (int i = 0; i < PAIRS; i++) {
+        unsigned char byte = (unsigned char)i;
+        tu_write_all(&b[i], &byte, 1);
+    }
+    cr_assert_eq(tu_run_for(one, 10000), (size_t)PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        cr_assert_eq(r[i].calls, 1, "read %d", i);
+        assert_ok(r[i].ec);
+        cr_assert_eq(r[i].n, 1, "read %d", i);
+        cr_assert_eq((unsigned char)buf[i][0], (unsigned char)i, "read %d", i);
+        cio_tcp_socket_close(&a[i], NULL);
+        cio_tcp_socket_close(&b[i], NULL);
+    }
+    cio_context_destroy(one);
+    free(a);
+    free(b);
+    free(r);
+    free(buf);
+}
