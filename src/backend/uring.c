@@ -5,7 +5,7 @@
  * operation (accept, connect's outcome, what a later object adds) waits for
  * readiness with a one-shot IORING_OP_POLL_ADD and is then performed as the
  * epoll backend would. Either way only the head of a slot's queue in each
- * direction is with the kernel, so operations of one direction ur_complete in
+ * direction is with the kernel, so operations of one direction complete in
  * the order they were started (Asio's rule), and the next is submitted when
  * the head completes.
  *
@@ -15,8 +15,8 @@
  * thread other than the waiting one submits at once, under the ring's lock.
  *
  * A completion entry's user data is the operation's address (16-byte
- * aligned), with bit 0 set for its readiness poll; a few small odd-free
- * values are tokens. The operation remembers its slot and the slot's
+ * aligned), with bit 0 set for its readiness poll; two small values no such
+ * address can take are tokens (the eventfd's read, a cancel request). The operation remembers its slot and the slot's
  * generation: when the slot was closed, or the operation cancelled, while the
  * kernel held it, the operation is "detached" and its completion only
  * reports (operation_aborted for -ECANCELED). Cancelling submits
@@ -377,7 +377,7 @@ static void uring_start(struct cio_context *ctx, struct cio__slot *s, struct cio
 }
 
 /* Finishes every op of s: those the kernel does not hold at once with
- * operation_aborted, the ones it holds by a cancel request (they ur_complete
+ * operation_aborted, the ones it holds by a cancel request (they complete
  * later, detached). Returns how many. */
 static size_t uring_cancel(struct cio_context *ctx, struct cio__slot *s)
 {
