@@ -304,22 +304,27 @@ static void drain_wakefd(struct epoll_state *st)
 
 /* epoll_pwait2 takes a nanosecond timeout; before Linux 5.11 it is ENOSYS and
  * epoll_wait's milliseconds are used, rounded up so no timer fires early.
- * Both are called through syscall(): glibc's wrappers are cancellation
+ * Both are raw system calls (core/sys.h): glibc's wrappers are cancellation
  * points, whose bookkeeping costs more than the rest of a loop turn, and cio
- * does not support cancelling a thread inside a run function anyway. */
+ * does not support cancelling a thread inside a run function anyway.
+ * Returns the number of events, or -errno. */
 static int wait_events(struct epoll_state *st, struct epoll_event *evs, int64_t timeout_ns)
 {
     if (atomic_load_explicit(&st->pwait2, memory_order_relaxed)) {
-        struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-        int n = (int)syscall(SYS_epoll_pwait2, st->epfd, evs, MAX_EVENTS,
-                             timeout_ns < 0 ? NULL : &ts, NULL, (size_t)0);
-        if (n >= 0 || errno != ENOSYS)
-            return n;
+        struct timespec ts, *tp = NULL;
+        if (timeout_ns >= 0) {
+            ts.tv_sec = timeout_ns / 1000000000;
+            ts.tv_nsec = timeout_ns % 1000000000;
+            tp = &ts;
+        }
+        long n = cio__syscall6(SYS_epoll_pwait2, st->epfd, (long)evs, MAX_EVENTS, (long)tp, 0, 0);
+        if (n != -ENOSYS)
+            return (int)n;
         atomic_store_explicit(&st->pwait2, false, memory_order_relaxed);
     }
     int64_t ms64 = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
     int ms = ms64 > INT_MAX ? INT_MAX : (int)ms64;
-    return (int)syscall(SYS_epoll_wait, st->epfd, evs, MAX_EVENTS, ms);
+    return (int)cio__syscall6(SYS_epoll_wait, st->epfd, (long)evs, MAX_EVENTS, ms, 0, 0);
 }
 
 /* Waits, then handles each event. Stale events (the slot was closed since,

@@ -29,23 +29,6 @@
 #define CIO__SYS_LIBC 1
 #endif
 
-#if defined(CIO__SYS_LIBC)
-
-/* Under a sanitizer, through libc, whose interceptors check the buffers. */
-static inline long cio__sys_recv(int fd, void *buf, size_t len, int flags)
-{
-    long r = recv(fd, buf, len, flags);
-    return r < 0 ? -errno : r;
-}
-
-static inline long cio__sys_send(int fd, const void *buf, size_t len, int flags)
-{
-    long r = send(fd, buf, len, flags);
-    return r < 0 ? -errno : r;
-}
-
-#else
-
 #if defined(__x86_64__)
 
 static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e, long f)
@@ -88,6 +71,23 @@ static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e
 }
 
 #endif /* architecture */
+
+#if defined(CIO__SYS_LIBC)
+
+/* Under a sanitizer, through libc, whose interceptors check the buffers. */
+static inline long cio__sys_recv(int fd, void *buf, size_t len, int flags)
+{
+    long r = recv(fd, buf, len, flags);
+    return r < 0 ? -errno : r;
+}
+
+static inline long cio__sys_send(int fd, const void *buf, size_t len, int flags)
+{
+    long r = send(fd, buf, len, flags);
+    return r < 0 ? -errno : r;
+}
+
+#else
 
 /* recv(fd, buf, len, flags): bytes received, 0 at a stream's end, or -errno. */
 static inline long cio__sys_recv(int fd, void *buf, size_t len, int flags)
