@@ -28,15 +28,8 @@ const struct cio__backend *cio__backend_find(const char *name)
 __attribute__((noinline)) enum cio__perform_result
 cio__perform_stream_rest(struct cio__io_op *op, int fd, long r)
 {
-    while (r == -EINTR) {
-        r = op->kind == CIO__IO_RECV ? cio__sys_recv(fd, op->buf, op->len, op->flags)
-                                     : cio__sys_send(fd, op->buf, op->len, op->flags);
-    }
-    if (r > 0 || (r == 0 && op->kind == CIO__IO_SEND)) {
-        op->base.ec = cio_error_none();
-        op->base.n = (size_t)r;
-        return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
-    }
+    if (r == -EINTR)
+        return cio__perform_stream(op, fd); /* interrupted before anything moved: again */
     if (r == -EAGAIN || r == -EWOULDBLOCK)
         return CIO__PERFORM_WOULD_BLOCK;
     op->base.ec = r == 0 ? cio_error_misc(CIO_MISC_EOF) : cio_error_system((int)-r);

@@ -114,8 +114,8 @@ struct cio__slot {
     struct cio__slot *next_free;                   /* free list link, under the table lock */
 };
 
-/* The rest of cio__perform_stream after its system call returned r <= 0
- * (or 0 for a recv): retries on EINTR, and reports would-block, eof or the
+/* The rest of cio__perform_stream after its system call returned an error,
+ * or 0 for a recv: tries again on EINTR, else reports would-block, eof or the
  * error (backend.c). */
 enum cio__perform_result cio__perform_stream_rest(struct cio__io_op *op, int fd, long r);
 

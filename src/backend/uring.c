@@ -246,6 +246,21 @@ static inline unsigned ur_len(size_t len)
     return len > UINT32_MAX ? UINT32_MAX : (unsigned)len;
 }
 
+/* Fills sqe with op, a stream transfer at the head of its direction, and
+ * counts it as with the kernel. State locked. */
+static inline __attribute__((always_inline)) void
+ur_fill_transfer(struct uring_state *st, struct cio__slot *s, struct cio__io_op *op,
+                 struct io_uring_sqe *sqe)
+{
+    io_uring_prep_rw(op->kind == CIO__IO_RECV ? IORING_OP_RECV : IORING_OP_SEND, sqe, s->fd,
+                     op->buf, ur_len(op->len), 0);
+    sqe->msg_flags = (uint32_t)op->flags;
+    sqe->user_data = (uint64_t)(uintptr_t)op;
+    s->inflight |= (uint8_t)(1u << op->dir);
+    st->inflight++;
+    UR_HANDED_OVER(op);
+}
+
 /* Hands op, a stream transfer at the head of its direction, to the kernel as
  * itself. State locked. Returns false when no submission entry could be had.
  * Inline: every message's path. */
@@ -255,13 +270,7 @@ ur_submit_transfer(struct uring_state *st, struct cio__slot *s, struct cio__io_o
     struct io_uring_sqe *sqe = ur_get_sqe(st);
     if (!sqe)
         return false;
-    io_uring_prep_rw(op->kind == CIO__IO_RECV ? IORING_OP_RECV : IORING_OP_SEND, sqe, s->fd,
-                     op->buf, ur_len(op->len), 0);
-    sqe->msg_flags = (uint32_t)op->flags;
-    sqe->user_data = (uint64_t)(uintptr_t)op;
-    s->inflight |= (uint8_t)(1u << op->dir);
-    st->inflight++;
-    UR_HANDED_OVER(op);
+    ur_fill_transfer(st, s, op, sqe);
     return true;
 }
 
@@ -368,12 +377,7 @@ static void uring_start(struct cio_context *ctx, struct cio__slot *s, struct cio
     op->gen = s->gen;
     op->detached = false;
     cio__queue_push(&s->ops[dir], &op->base);
-    io_uring_prep_rw(op->kind == CIO__IO_RECV ? IORING_OP_RECV : IORING_OP_SEND, sqe, s->fd,
-                     op->buf, ur_len(op->len), 0);
-    sqe->msg_flags = (uint32_t)op->flags;
-    sqe->user_data = (uint64_t)(uintptr_t)op;
-    s->inflight |= (uint8_t)(1u << dir);
-    st->inflight++;
+    ur_fill_transfer(st, s, op, sqe);
 }
 
 /* Finishes every op of s: those the kernel does not hold at once with

@@ -574,13 +574,10 @@ start_transfer_slow(struct cio_context *ctx, struct cio__socket *so, void *buf, 
         cio__socket_post(ctx, h, e, operation);
         return;
     }
-    enum cio__dir dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
-    struct cio__io_op *op = new_op(sizeof *op, h, NULL, dir, kind, operation);
+    struct cio__io_op *op = new_op(sizeof *op, h, NULL, CIO__DIR_READ, kind, operation);
     if (!op)
         return;
-    op->flags = flags;
-    op->buf = buf;
-    op->len = len;
+    cio__socket_fill_transfer(op, buf, len, flags, h, kind);
     cio__slot_start(ctx, so->slot, op);
 }
 
@@ -603,7 +600,7 @@ void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, con
                             size_t len, int flags, cio_handler h, const char *operation)
 {
     /* The op describes a send; the buffer is only read. */
-    start_transfer(ctx, so, (void *)buf, len, flags | MSG_NOSIGNAL, h, CIO__IO_SEND, operation);
+    start_transfer(ctx, so, (void *)buf, len, flags, h, CIO__IO_SEND, operation);
 }
 
 /* Opens so if needed and calls connect(). Returns success when connected at

@@ -74,11 +74,26 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
                               struct cio_context *peer_ctx, struct cio__socket *peer,
                               struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
 
+/* Fills what a stream transfer op is read for (whoever finishes it sets the
+ * result); a send always gets MSG_NOSIGNAL. */
+static inline void cio__socket_fill_transfer(struct cio__io_op *op, void *buf, size_t len,
+                                             int flags, cio_handler h, enum cio__io_kind kind)
+{
+    op->base.func = cio__io_op_complete;
+    op->handler = h;
+    op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
+    op->kind = (uint8_t)kind;
+    op->speculative = true;
+    op->flags = kind == CIO__IO_SEND ? flags | MSG_NOSIGNAL : flags;
+    op->buf = buf;
+    op->len = len;
+}
+
 /*
  * The common start of a stream recv or send, inline in every I/O object's
  * async read and write: when so is open, h and the buffer are valid and the
- * thread's cache has an op, fills the op (only what a stream transfer reads:
- * whoever finishes it sets the result), hands it to the backend and returns
+ * thread's cache has an op, fills the op (cio__socket_fill_transfer), hands it
+ * to the backend and returns
  * true. Otherwise does nothing and returns false: the caller then goes
  * through cio__socket_async_recv/send, which report or post what is wrong.
  * An open socket implies a context, so ctx is not tested.
@@ -93,14 +108,7 @@ static inline bool cio__socket_try_transfer(struct cio_context *ctx, struct cio_
                              !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
                          0))
         return false;
-    op->base.func = cio__io_op_complete;
-    op->handler = h;
-    op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
-    op->kind = (uint8_t)kind;
-    op->speculative = true;
-    op->flags = kind == CIO__IO_SEND ? flags | MSG_NOSIGNAL : flags;
-    op->buf = buf;
-    op->len = len;
+    cio__socket_fill_transfer(op, buf, len, flags, h, kind);
     cio__slot_start(ctx, s, op);
     return true;
 }
