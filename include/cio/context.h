@@ -35,9 +35,23 @@ extern "C" {
 
 struct cio_context;
 
+/*
+ * Options for cio_context_create.
+ *
+ * The environment variable CIO_CONCURRENCY, read by cio_context_create as
+ * CIO_BACKEND is, is mainly a testing knob (the test suite runs every test
+ * program with and without it): when the options are NULL or leave
+ * concurrency_hint at 0, CIO_CONCURRENCY=1 makes the context a one-thread
+ * context, as a hint of 1 does; other values are ignored. A program that runs
+ * one context from several threads, or starts operations on its I/O objects
+ * from threads other than the one running it, must not be run with
+ * CIO_CONCURRENCY=1 unless it sets a hint other than 0 (say, its number of
+ * threads) on that context: a one-thread context run that way is undefined.
+ */
 struct cio_context_options {
     /* How many threads will run the context: 1 means one thread (no locks on
-     * the hot path); 0 means "any number" (the default). */
+     * the hot path); 0 means "any number" (the default, or 1 under
+     * CIO_CONCURRENCY=1); any other value means that many. */
     int concurrency_hint;
     /* "epoll", "io_uring" (when cio was built with liburing), or NULL for
      * the default (the environment variable CIO_BACKEND, else epoll). */

@@ -68,6 +68,16 @@ static const struct cio__backend *choose_backend(const struct cio_context_option
     return cio__backend_find(name);
 }
 
+/* The options' concurrency hint; when they leave it at 0, CIO_CONCURRENCY=1
+ * (a testing knob, cio/context.h) makes it 1. */
+static int choose_concurrency(const struct cio_context_options *opts)
+{
+    if (opts && opts->concurrency_hint != 0)
+        return opts->concurrency_hint;
+    const char *env = getenv("CIO_CONCURRENCY");
+    return env && strcmp(env, "1") == 0 ? 1 : 0;
+}
+
 static void init_sync(struct cio_context *ctx)
 {
     pthread_condattr_t attr;
@@ -97,7 +107,7 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
         return NULL;
     }
     ctx->backend = backend;
-    ctx->multithreaded = !opts || opts->concurrency_hint != 1;
+    ctx->multithreaded = choose_concurrency(opts) != 1;
     init_sync(ctx);
     cio__timer_queue_init(&ctx->timers, ctx->multithreaded);
     cio__slot_table_init(&ctx->slots, ctx->multithreaded);
