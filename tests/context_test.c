@@ -5,8 +5,10 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cio/context.h"
+#include "core/scheduler.h"
 
 static struct cio_context *ctx;
 
@@ -263,6 +265,18 @@ Test(context, backend_name)
     /* The default is epoll; the test suite runs again with CIO_BACKEND=io_uring. */
     const char *env = getenv("CIO_BACKEND");
     cr_assert_str_eq(cio_context_backend_name(ctx), env && *env ? env : "epoll");
+}
+
+Test(context, concurrency_hint_from_the_environment)
+{
+    /* The suite runs again with CIO_CONCURRENCY=1: a context made without a
+     * hint is then a one-thread context; a hint the options give is kept. */
+    const char *env = getenv("CIO_CONCURRENCY");
+    cr_assert_eq(cio__single_threaded(ctx), env && strcmp(env, "1") == 0);
+    struct cio_context_options o = {.concurrency_hint = 4};
+    struct cio_context *c = cio_context_create(&o, NULL);
+    cr_assert(!cio__single_threaded(c));
+    cio_context_destroy(c);
 }
 
 Test(context, backend_by_name)

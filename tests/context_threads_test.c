@@ -1,4 +1,5 @@
 // cio-test: threaded
+// cio-test: many-runners
 /*
  * context_threads_test.c - a context run by several threads: posts from
  * other threads, stop from another thread, work spread across runners; and a

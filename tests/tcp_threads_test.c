@@ -6,6 +6,7 @@
  * threads carrying several echo sessions.
  */
 // cio-test: threaded
+// cio-test: many-runners
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>

@@ -32,11 +32,18 @@ static struct cio_context *ctx;
 static int *order_log; /* ids in completion order (single-thread tests) */
 static size_t order_cap;
 
+/* Makes ctx with this concurrency hint (0: the default). */
+static void create_context(int concurrency_hint)
+{
+    struct cio_context_options opts = {.concurrency_hint = concurrency_hint};
+    cio_error ec = {0};
+    ctx = cio_context_create(&opts, &ec);
+    cr_assert(ctx != NULL, "cio_context_create: %s", cio_error_message(ec));
+}
+
 static void setup(void)
 {
-    cio_error ec = {0};
-    ctx = cio_context_create(NULL, &ec);
-    cr_assert(ctx != NULL, "cio_context_create: %s", cio_error_message(ec));
+    create_context(0);
 }
 
 static void teardown(void)
@@ -808,13 +815,23 @@ Test(timer, run_returns_when_no_work_is_left)
 
 /* ---- Threads. ---- */
 
+/* These run the context from several threads, or start waits from a thread
+ * that does not run it: their context says so with a hint of 4, which
+ * CIO_CONCURRENCY=1 (the suite's one-thread cells) leaves alone. */
+static void setup_threads(void)
+{
+    create_context(4);
+}
+
+TestSuite(timer_threads, .init = setup_threads, .fini = teardown, .timeout = 60);
+
 static void *run_thread(void *arg)
 {
     cio_context_run(arg);
     return NULL;
 }
 
-Test(timer, many_threads_run_one_queue)
+Test(timer_threads, many_threads_run_one_queue)
 {
     enum {
         N = 2000,
@@ -858,7 +875,7 @@ static void *start_late(void *arg)
 
 /* A wait started by another thread while run sleeps on a far expiry must
  * wake it (cio__timers_changed) so the nearer expiry is honoured. */
-Test(timer, earlier_wait_from_another_thread_wakes_run)
+Test(timer_threads, earlier_wait_from_another_thread_wakes_run)
 {
     struct cio_timer far;
     struct wait_rec rf;
@@ -906,7 +923,7 @@ static void *start_and_cancel(void *arg)
 }
 
 /* Threads start and cancel waits while other threads run the context. */
-Test(timer, concurrent_starts_and_cancels)
+Test(timer_threads, concurrent_starts_and_cancels)
 {
     enum {
         N = 1000,
@@ -1021,10 +1038,7 @@ Test(timer, default_throw_hook_aborts, .signal = SIGABRT)
 
 static void setup_single(void)
 {
-    struct cio_context_options opts = {.concurrency_hint = 1};
-    cio_error ec = {0};
-    ctx = cio_context_create(&opts, &ec);
-    cr_assert(ctx != NULL, "cio_context_create: %s", cio_error_message(ec));
+    create_context(1);
 }
 
 TestSuite(timer_single_thread, .init = setup_single, .fini = teardown, .timeout = 60);
