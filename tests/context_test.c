@@ -395,3 +395,104 @@ Test(context, a_handler_that_starts_several_operations_keeps_run_going_for_all)
     cr_assert_eq(log.n, 6);
     cr_assert(cio_context_stopped(ctx));
 }
+
+/* ---- Nested run functions (a handler that runs its own context). ---- */
+
+struct nested_run {
+    int ran;             /* the posted task ran */
+    size_t inner_result; /* what the nested call returned */
+    size_t (*run)(struct cio_context *);
+};
+
+static void mark_ran(void *arg)
+{
+    ((struct nested_run *)arg)->ran++;
+}
+
+static void post_then_run_nested(void *arg)
+{
+    struct nested_run *n = arg;
+    cio_context_post(ctx, mark_ran, n);
+    n->inner_result = n->run(ctx);
+}
+
+/* Asio: a handler that posts and then polls (or runs one) sees its post. */
+static void check_nested(size_t (*run)(struct cio_context *))
+{
+    struct nested_run n = {.run = run};
+    cio_context_post(ctx, post_then_run_nested, &n);
+    cr_assert_eq(cio_context_run(ctx), 1, "the outer run counts the handler it ran itself");
+    cr_assert_eq(n.inner_result, 1);
+    cr_assert_eq(n.ran, 1);
+    cr_assert(cio_context_stopped(ctx), "out of work afterwards");
+}
+
+Test(context, a_nested_poll_runs_what_its_handler_posted)
+{
+    check_nested(cio_context_poll);
+}
+
+Test(context, a_nested_poll_one_runs_what_its_handler_posted)
+{
+    check_nested(cio_context_poll_one);
+}
+
+Test(context, a_nested_run_one_runs_what_its_handler_posted)
+{
+    check_nested(cio_context_run_one);
+}
+
+static void guard_then_nested_poll(void *arg)
+{
+    struct nested_run *n = arg;
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, ctx);
+    cio_context_post(ctx, mark_ran, n);
+    cio_context_post(ctx, mark_ran, n);
+    n->inner_result = cio_context_poll(ctx);
+    cio_work_guard_reset(&g);
+}
+
+Test(context, work_counts_stay_right_across_a_nested_poll)
+{
+    struct nested_run n = {0};
+    cio_context_post(ctx, guard_then_nested_poll, &n);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert_eq(n.inner_result, 2);
+    cr_assert_eq(n.ran, 2);
+    cr_assert(cio_context_stopped(ctx));
+    /* Nothing is left counted: a new post runs and the context stops again. */
+    cio_context_restart(ctx);
+    cio_context_post(ctx, mark_ran, &n);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert(cio_context_stopped(ctx));
+}
+
+/* ---- Durations past the clock's range. ---- */
+
+static void stop_ctx(void *arg)
+{
+    cio_context_stop(arg);
+}
+
+Test(context, run_for_and_run_one_for_saturate_a_huge_duration)
+{
+    struct nested_run n = {0};
+    cio_context_post(ctx, mark_ran, &n);
+    cr_assert_eq(cio_context_run_for(ctx, INT64_MAX), 1);
+    cr_assert_eq(n.ran, 1);
+    cio_context_restart(ctx);
+    cio_context_post(ctx, mark_ran, &n);
+    cr_assert_eq(cio_context_run_one_for(ctx, INT64_MAX), 1);
+    cr_assert_eq(n.ran, 2);
+    /* And a huge duration keeps running (it is no limit), until stopped. */
+    cio_context_restart(ctx);
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, ctx);
+    cio_context_post(ctx, mark_ran, &n);
+    cio_context_post(ctx, stop_ctx, ctx);
+    size_t ran = cio_context_run_for(ctx, INT64_MAX - 1);
+    cr_assert_eq(ran, 2, "ran %zu", ran);
+    cr_assert_eq(n.ran, 3);
+    cio_work_guard_reset(&g);
+}

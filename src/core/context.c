@@ -208,13 +208,20 @@ static void flush_private_work(struct cio__run_thread *t)
     }
 }
 
+/*
+ * Releases one unit; the last one stops the context. Posts waiting in a
+ * one-thread context's inbox are work too, not yet counted: the runner
+ * counts one unit before it takes the inbox and the rest after (take_inbox),
+ * so "the inbox is empty and the count is zero", read in that order, means
+ * no post is waiting and none is being taken. Every access here and there is
+ * sequentially consistent: when this thread reads the inbox after the
+ * runner emptied it, it also reads the unit the runner counted first.
+ */
 void cio__work_finished(struct cio_context *ctx)
 {
-    if (atomic_fetch_sub_explicit(&ctx->work, 1, memory_order_acq_rel) == 1) {
+    if (atomic_fetch_sub(&ctx->work, 1) == 1) {
         pthread_mutex_lock(&ctx->mutex);
-        /* Posts waiting in the inbox are work too: the runner counts them
-         * as it takes them, so it must not stop first. */
-        if (!atomic_load(&ctx->inbox))
+        if (!atomic_load(&ctx->inbox) && atomic_load(&ctx->work) == 0)
             stop_locked(ctx);
         pthread_mutex_unlock(&ctx->mutex);
     }
@@ -242,10 +249,15 @@ static void post_to_inbox(struct cio_context *ctx, struct cio__op *op)
     pthread_mutex_unlock(&ctx->mutex);
 }
 
-/* The runner of a one-thread context takes the whole inbox, appends it to
- * its private queue in posting order, and counts its work in one step. */
+/* The runner of a one-thread context (the only thread that takes from the
+ * inbox, and only when it saw it non-empty) takes the whole inbox, appends
+ * it to its private queue in posting order, and counts its work: one unit
+ * before the exchange, so that a last unit released meanwhile on another
+ * thread does not stop the context under the taken posts (see
+ * cio__work_finished), and the rest after. */
 static void take_inbox(struct cio__run_thread *t)
 {
+    atomic_fetch_add(&t->ctx->work, 1);
     struct cio__op *op = atomic_exchange(&t->ctx->inbox, NULL);
     struct cio__op *ordered = NULL;
     long n = 0;
@@ -256,9 +268,12 @@ static void take_inbox(struct cio__run_thread *t)
         op = next;
         n++;
     }
-    if (!n)
+    if (!n) {
+        cio__work_finished(t->ctx); /* not reached: only the runner takes */
         return;
-    atomic_fetch_add_explicit(&t->ctx->work, n, memory_order_relaxed);
+    }
+    if (n > 1)
+        atomic_fetch_add_explicit(&t->ctx->work, n - 1, memory_order_relaxed);
     for (op = ordered; op; op = ordered) {
         ordered = op->next;
         cio__queue_push(&t->private_q, op);
@@ -329,9 +344,16 @@ static void __attribute__((noinline)) run_op_settle(struct cio__run_thread *t, l
  * started one operation (the common case) leaves the count as it was. */
 static inline void run_op(struct cio__run_thread *t, struct cio__op *op)
 {
-    if (op->func == cio__io_op_complete && cio__op_free_cached(op)) {
+    if (op->func == cio__io_op_complete) {
+        /* Copied out first: the block is the cache's once freed. */
         struct cio__io_op *io = (struct cio__io_op *)op;
-        io->handler.fn(io->handler.user, op->ec, op->n);
+        cio_handler h = io->handler;
+        cio_error ec = op->ec;
+        size_t n = op->n;
+        if (cio__op_free_cached(op))
+            h.fn(h.user, ec, n);
+        else
+            op->func(t->ctx, op);
     } else {
         op->func(t->ctx, op);
     }
@@ -393,7 +415,11 @@ static void run_task_unlocked(struct cio__run_thread *t, int64_t deadline)
     struct cio_context *ctx = t->ctx;
     atomic_store(&ctx->task_interrupted, false);
     atomic_store(&ctx->task_running, true);
-    if (!atomic_load(&ctx->shared_nonempty) && !atomic_load(&ctx->inbox))
+    /* Read after task_running is set: a stop (or a last unit released,
+     * which stops) from another thread either is seen here or sees
+     * task_running and interrupts the wait. */
+    if (!atomic_load(&ctx->stopped) && !atomic_load(&ctx->shared_nonempty) &&
+        !atomic_load(&ctx->inbox))
         run_task(t, deadline);
     atomic_store(&ctx->task_running, false);
 }
@@ -559,24 +585,37 @@ static inline size_t run_private(struct cio__run_thread *t, size_t max)
     return ran;
 }
 
-/* Runs steps until `limit` handlers ran or a step returns 0. */
+/* Runs steps on t until `limit` handlers ran or a step returns 0. */
+static size_t run_loop(struct cio__run_thread *t, int64_t deadline, size_t limit)
+{
+    size_t n = 0;
+    while (n < limit) {
+        if (deadline == DEADLINE_NONE) {
+            n += run_private(t, limit - n);
+            if (n == limit)
+                break;
+        }
+        if (!do_run_one(t, deadline))
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* A run function. Called from a handler of ctx (a nested run), it carries
+ * on with the calling thread's run record: the handlers queued privately
+ * so far, the one that called it included, are its to run (Asio runs them
+ * too), and the work they count stays consistent (run_op). */
 static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
 {
     if (!ctx)
         return 0;
+    struct cio__run_thread *outer = cio__find_run_thread(ctx);
+    if (outer)
+        return run_loop(outer, deadline, limit);
     struct cio__run_thread t = {.ctx = ctx, .outer = cio__tls_run};
     cio__tls_run = &t;
-    size_t n = 0;
-    while (n < limit) {
-        if (deadline == DEADLINE_NONE) {
-            n += run_private(&t, limit - n);
-            if (n == limit)
-                break;
-        }
-        if (!do_run_one(&t, deadline))
-            break;
-        n++;
-    }
+    size_t n = run_loop(&t, deadline, limit);
     cio__tls_run = t.outer;
     flush_private_work(&t);
     if (!cio__queue_empty(&t.private_q)) {
@@ -603,9 +642,19 @@ size_t cio_context_run_until(struct cio_context *ctx, int64_t deadline)
     return run_steps(ctx, deadline, SIZE_MAX);
 }
 
+/* The steady time `ns` from now; a duration past the clock's range means
+ * no limit (as timers saturate). */
+static int64_t deadline_after(int64_t ns)
+{
+    int64_t now = cio_steady_now();
+    if (ns <= 0)
+        return now;
+    return ns >= DEADLINE_NONE - now ? DEADLINE_NONE : now + ns;
+}
+
 size_t cio_context_run_for(struct cio_context *ctx, int64_t ns)
 {
-    return cio_context_run_until(ctx, cio_steady_now() + (ns > 0 ? ns : 0));
+    return cio_context_run_until(ctx, deadline_after(ns));
 }
 
 size_t cio_context_run_one_until(struct cio_context *ctx, int64_t deadline)
@@ -617,7 +666,7 @@ size_t cio_context_run_one_until(struct cio_context *ctx, int64_t deadline)
 
 size_t cio_context_run_one_for(struct cio_context *ctx, int64_t ns)
 {
-    return cio_context_run_one_until(ctx, cio_steady_now() + (ns > 0 ? ns : 0));
+    return cio_context_run_one_until(ctx, deadline_after(ns));
 }
 
 size_t cio_context_poll(struct cio_context *ctx)
