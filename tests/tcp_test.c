@@ -1294,6 +1294,38 @@ Test(tcp, options_round_trip)
     cio_tcp_socket_close(&s, NULL);
 }
 
+/* As in Asio, a buffer size set reads back unchanged, though Linux stores
+ * (and getsockopt reports) twice the value. */
+Test(tcp, buffer_sizes_read_back_as_set)
+{
+    struct cio_tcp_socket c, s;
+    tu_connected_pair(ctx, AF_INET, &c, &s);
+    cio_error ec;
+    int v = 0, raw = 0;
+    socklen_t len = sizeof raw;
+
+    cr_assert_eq(cio_tcp_socket_set_send_buffer_size(&c, 40000, &ec), 0);
+    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(v, 40000);
+    cr_assert_eq(cio_tcp_socket_get_option(&c, SOL_SOCKET, SO_SNDBUF, &raw, &len, &ec), 0);
+    cr_assert_eq(raw, 2 * 40000, "the generic getter reports the kernel's value: %d", raw);
+
+    cr_assert_eq(cio_tcp_socket_set_receive_buffer_size(&c, 30000, &ec), 0);
+    cr_assert_eq(cio_tcp_socket_get_receive_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(v, 30000);
+
+    /* Never set: the kernel's default, halved, and still positive. */
+    cr_assert_eq(cio_tcp_socket_get_receive_buffer_size(&s, &v, &ec), 0);
+    cr_assert_gt(v, 0);
+    v = -7;
+    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, NULL, &ec), -1);
+    assert_is(ec, INVALID_ARGUMENT);
+    cio_tcp_socket_close(&c, NULL);
+    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, &v, &ec), -1);
+    cr_assert_eq(v, -7, "a failed get stores nothing");
+    cio_tcp_socket_close(&s, NULL);
+}
+
 Test(tcp, local_and_remote_endpoints)
 {
     struct cio_tcp_acceptor a;

@@ -243,9 +243,14 @@ bool cio_tcp_socket_non_blocking(const struct cio_tcp_socket *s);
  *   keep_alive           SO_KEEPALIVE
  *   linger               SO_LINGER: on with 0 seconds makes close reset the
  *                        connection; seconds must be >= 0 (invalid_argument)
- *   send_buffer_size     SO_SNDBUF, bytes (Linux doubles the value set, and
- *                        get reports the doubled value)
- *   receive_buffer_size  SO_RCVBUF, bytes (likewise)
+ *   send_buffer_size     SO_SNDBUF, bytes. A value set reads back unchanged,
+ *                        as in Asio: Linux doubles it (for its bookkeeping)
+ *                        and the getter halves what the kernel reports. A
+ *                        value beyond the kernel's limits is clamped (to at
+ *                        most net.core.wmem_max, at least a small minimum),
+ *                        and the getter reports the clamped value. get_option
+ *                        below reports the kernel's doubled value as it is.
+ *   receive_buffer_size  SO_RCVBUF, bytes (likewise; net.core.rmem_max)
  * Getters store nothing on failure.
  */
 int cio_tcp_socket_set_reuse_address(struct cio_tcp_socket *s, bool on, cio_error *ec);

@@ -340,6 +340,22 @@ int cio_tcp_socket_get_linger(const struct cio_tcp_socket *s, bool *on, int *sec
     return cio__report(ec, __func__, e);
 }
 
+/*
+ * Linux doubles a SO_SNDBUF or SO_RCVBUF value set (it counts its own
+ * bookkeeping in the buffer, socket(7)) and getsockopt reports the doubled
+ * value. As Asio does, the getters halve it, so that a value set (within the
+ * kernel's limits) reads back unchanged.
+ */
+static cio_error get_buffer_size(const struct cio_tcp_socket *s, int name, int *bytes)
+{
+    int doubled = 0;
+    cio_error e = bytes ? cio__socket_get_int(&s->impl_, SOL_SOCKET, name, &doubled)
+                        : cio_error_system(EINVAL);
+    if (!cio_failed(e))
+        *bytes = doubled / 2;
+    return e;
+}
+
 int cio_tcp_socket_set_send_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec)
 {
     if (!s)
@@ -351,7 +367,7 @@ int cio_tcp_socket_get_send_buffer_size(const struct cio_tcp_socket *s, int *byt
 {
     if (!s)
         return cio__report(ec, __func__, null_object());
-    return cio__report(ec, __func__, cio__socket_get_int(&s->impl_, SOL_SOCKET, SO_SNDBUF, bytes));
+    return cio__report(ec, __func__, get_buffer_size(s, SO_SNDBUF, bytes));
 }
 
 int cio_tcp_socket_set_receive_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec)
@@ -366,7 +382,7 @@ int cio_tcp_socket_get_receive_buffer_size(const struct cio_tcp_socket *s, int *
 {
     if (!s)
         return cio__report(ec, __func__, null_object());
-    return cio__report(ec, __func__, cio__socket_get_int(&s->impl_, SOL_SOCKET, SO_RCVBUF, bytes));
+    return cio__report(ec, __func__, get_buffer_size(s, SO_RCVBUF, bytes));
 }
 
 int cio_tcp_socket_set_option(struct cio_tcp_socket *s, int level, int name, const void *value,
