@@ -61,7 +61,7 @@ demo: deps
 	@test -f examples/demo.c || { \
 		echo "make demo: examples/demo.c does not exist yet, so there is no demo to run." >&2; \
 		exit 1; }
-	$(call configure,build,gcc,RelWithDebInfo,,example_demo)
+	$(call configure,build,gcc,RelWithDebInfo,,$(patsubst examples/%.c,example_%,$(wildcard examples/*.c)))
 	./build/examples/demo
 
 # --- Tests -----------------------------------------------------------------------------------
