@@ -1,7 +1,8 @@
 # CioBuildFlags.cmake - the compiler and linker flags every cio target is built with.
 #
 # cio_target_flags(<target>) adds, privately (nothing leaks into the exported targets):
-#   warnings   -Wall -Wextra -Wstrict-prototypes, and -Werror when CIO_WERROR is ON;
+#   warnings   -Wall -Wextra and the cheap extras below (library, examples and tests alike:
+#              Criterion's macros pass them all), and -Werror when CIO_WERROR is ON;
 #   sanitizers per CIO_SANITIZE:
 #     address  ASan + UBSan, -fno-omit-frame-pointer, -fno-sanitize-recover=undefined
 #     thread   TSan, -fno-omit-frame-pointer
@@ -17,7 +18,20 @@ endif()
 set(CIO_WARNING_FLAGS "")
 set(CIO_SANITIZE_FLAGS "")
 if(CMAKE_C_COMPILER_ID MATCHES "^(GNU|Clang|AppleClang)$")
-    set(CIO_WARNING_FLAGS -Wall -Wextra -Wstrict-prototypes)
+    # Prototypes and shadowing (-Wshadow, -Wmissing-prototypes, -Wmissing-declarations,
+    # -Wstrict-prototypes, -Wold-style-definition, -Wnested-externs, -Wredundant-decls); a
+    # const or a format string lost (-Wcast-qual, -Wwrite-strings, -Wformat=2); and
+    # -Wpointer-arith, -Wundef, -Wvla, -Wdouble-promotion, -Wimplicit-fallthrough (not in
+    # clang's -Wextra). Left out: -Wnull-dereference (gcc's reports change with the
+    # optimisation level) and -Wlogical-op (it flags EAGAIN || EWOULDBLOCK).
+    set(CIO_WARNING_FLAGS -Wall -Wextra
+        -Wshadow -Wmissing-prototypes -Wmissing-declarations -Wstrict-prototypes
+        -Wold-style-definition -Wnested-externs -Wredundant-decls
+        -Wcast-qual -Wwrite-strings -Wformat=2
+        -Wpointer-arith -Wundef -Wvla -Wdouble-promotion -Wimplicit-fallthrough)
+    if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+        list(APPEND CIO_WARNING_FLAGS -Wduplicated-cond)
+    endif()
     if(CIO_WERROR)
         list(APPEND CIO_WARNING_FLAGS -Werror)
     endif()

@@ -182,7 +182,7 @@ static void recording_hook(const char *operation, cio_error e)
 static void assert_hooked(const char *operation, enum cio_condition c)
 {
     cr_assert(eq(int, hook_calls, 1), "%s: throw hook calls", operation);
-    cr_assert(eq(str, (char *)hook_operation, (char *)operation));
+    cr_assert_str_eq(hook_operation, operation);
     cr_assert(cio_error_is(hook_error, c), "%s: %s", operation, cio_error_message(hook_error));
     hook_calls = 0;
 }

@@ -347,8 +347,11 @@ int cio_endpoint_format(const struct cio_endpoint *e, char *buf, size_t size, ci
     struct cio_ip_address a = cio_endpoint_address(e);
     if (!format_address(&a, host))
         return format_invalid(buf, size, operation, ec);
-    const char *format = a.family == AF_INET6 ? "[%s]:%u" : "%s:%u";
-    snprintf(text, sizeof text, format, host, (unsigned)cio_endpoint_port(e));
+    unsigned port = cio_endpoint_port(e);
+    if (a.family == AF_INET6)
+        snprintf(text, sizeof text, "[%s]:%u", host, port);
+    else
+        snprintf(text, sizeof text, "%s:%u", host, port);
     return copy_out(text, buf, size, operation, ec);
 }
 

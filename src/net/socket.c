@@ -600,7 +600,7 @@ void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, con
                             size_t len, int flags, cio_handler h, const char *operation)
 {
     /* The op describes a send; the buffer is only read. */
-    start_transfer(ctx, so, (void *)buf, len, flags, h, CIO__IO_SEND, operation);
+    start_transfer(ctx, so, cio__send_buffer(buf), len, flags, h, CIO__IO_SEND, operation);
 }
 
 /* Opens so if needed and calls connect(). Returns success when connected at

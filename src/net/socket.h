@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "cio/address.h"
@@ -87,6 +88,13 @@ static inline void cio__socket_fill_transfer(struct cio__io_op *op, void *buf, s
     op->flags = kind == CIO__IO_SEND ? flags | MSG_NOSIGNAL : flags;
     op->buf = buf;
     op->len = len;
+}
+
+/* A send's buffer as the op's one buffer field (struct cio__io_op.buf) takes
+ * it: a send only reads through it, so the const is dropped here, once. */
+static inline void *cio__send_buffer(const void *buf)
+{
+    return (void *)(uintptr_t)buf;
 }
 
 /*

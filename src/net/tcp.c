@@ -225,8 +225,9 @@ void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t 
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h)
 {
-    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, (void *)buf, len, 0, h, CIO__IO_SEND))
-        transfer_slow(s, (void *)buf, len, h, true);
+    void *out = cio__send_buffer(buf);
+    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, out, len, 0, h, CIO__IO_SEND))
+        transfer_slow(s, out, len, h, true);
 }
 
 /* ---- Socket: endpoints and state. ---- */
