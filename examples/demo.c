@@ -169,6 +169,22 @@ static void echo_start_accept(struct echo_server *srv)
                                   cio_handler_make(echo_accepted, srv));
 }
 
+/* Prints why no context could be made; for a backend this build lacks
+ * (CIO_BACKEND=poll), the error says why and the list says what it has. */
+static void print_create_failure(cio_error ec)
+{
+    const char *names[8];
+    size_t n = cio_context_backends(names, 8);
+    printf("demo: cannot create the echo server's context: %s", cio_error_message(ec));
+    const char *backend = getenv("CIO_BACKEND");
+    if (backend)
+        printf(" (CIO_BACKEND is \"%s\")", backend);
+    printf("; this build has:");
+    for (size_t i = 0; i < n && i < 8; i++)
+        printf(" %s", names[i]);
+    printf("\n");
+}
+
 static void *echo_thread(void *arg)
 {
     struct echo_server *srv = arg;
@@ -182,10 +198,7 @@ static bool echo_start(struct echo_server *srv)
     cio_error ec;
     srv->ctx = cio_context_create(NULL, &ec);
     if (!srv->ctx) {
-        const char *backend = getenv("CIO_BACKEND");
-        printf("demo: cannot create the echo server's context: %s%s%s%s\n",
-               cio_error_message(ec), backend ? " (CIO_BACKEND is \"" : "", backend ? backend : "",
-               backend ? "\"; this build has epoll only)" : "");
+        print_create_failure(ec);
         return false;
     }
     struct cio_ip_address loopback = cio_ip_address_v4_loopback();

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "cio/context.h"
 #include "core/scheduler.h"
 
@@ -299,6 +300,90 @@ Test(context, backend_by_name)
         cr_assert_eq(ec.category, &cio_system_category);
     }
 #endif
+}
+
+Test(context, backends_lists_what_this_build_has)
+{
+    const char *names[4] = {NULL, NULL, NULL, "untouched"};
+    size_t n = cio_context_backends(names, 3);
+#if defined(CIO_HAVE_LIBURING)
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(names[1], "io_uring");
+#else
+    cr_assert_eq(n, 1);
+#endif
+    cr_assert_str_eq(names[0], "epoll", "the default comes first");
+    cr_assert_null(names[n], "nothing stored past the count");
+    cr_assert_str_eq(names[3], "untouched");
+    cr_assert_eq(cio_context_backends(NULL, 0), n, "max 0 counts only");
+    const char *first[1] = {NULL};
+    cr_assert_eq(cio_context_backends(first, 1), n, "the count, not what was stored");
+    cr_assert_str_eq(first[0], "epoll");
+
+    /* Each one listed is built in: it runs, or the kernel refuses it. */
+    for (size_t i = 0; i < n; i++) {
+        cio_error ec;
+        struct cio_context_options o = {.backend = names[i]};
+        struct cio_context *c = cio_context_create(&o, &ec);
+        if (c)
+            cr_assert_str_eq(cio_context_backend_name(c), names[i]);
+        else
+            cr_assert_eq(ec.category, &cio_system_category, "%s: %s", names[i],
+                         cio_error_message(ec));
+        cio_context_destroy(c);
+    }
+}
+
+static bool built_in(const char *backend)
+{
+    const char *names[8];
+    size_t n = cio_context_backends(names, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        if (strcmp(names[i], backend) == 0)
+            return true;
+    return false;
+}
+
+static void assert_create_fails_with(const struct cio_context_options *o, enum cio_misc_errc why)
+{
+    cio_error ec;
+    cr_assert_null(cio_context_create(o, &ec));
+    cr_assert(cio_error_equal(ec, cio_error_misc(why)), "expected misc %d, got %s %d: %s",
+              (int)why, cio_error_category_of(ec)->name, ec.value, cio_error_message(ec));
+    cr_assert(cio_error_is(ec, CIO_COND_INVALID_ARGUMENT));
+}
+
+Test(context, a_backend_this_build_lacks_is_reported_with_the_reason)
+{
+    struct cio_context_options o = {.backend = "kqueue-on-linux"};
+    assert_create_fails_with(&o, CIO_MISC_UNKNOWN_BACKEND);
+    o.backend = "EPOLL";
+    assert_create_fails_with(&o, CIO_MISC_UNKNOWN_BACKEND);
+    o.backend = "poll";
+    if (!built_in("poll"))
+        assert_create_fails_with(&o, CIO_MISC_BACKEND_NOT_IMPLEMENTED);
+    o.backend = "io_uring";
+    if (!built_in("io_uring"))
+        assert_create_fails_with(&o, CIO_MISC_BACKEND_NOT_BUILT);
+
+    /* The environment variable is read the same way (each Test() runs in a
+     * process of its own, so setenv stays here). */
+    setenv("CIO_BACKEND", "no-such-backend", 1);
+    assert_create_fails_with(NULL, CIO_MISC_UNKNOWN_BACKEND);
+}
+
+/* The reasons, told apart whatever this build holds. */
+Test(context, a_missing_backend_is_told_apart_by_name)
+{
+    cr_assert(cio_error_equal(cio__backend_missing("io_uring"),
+                              cio_error_misc(CIO_MISC_BACKEND_NOT_BUILT)));
+    cr_assert(cio_error_equal(cio__backend_missing("epoll"),
+                              cio_error_misc(CIO_MISC_BACKEND_NOT_BUILT)));
+    cr_assert(cio_error_equal(cio__backend_missing("poll"),
+                              cio_error_misc(CIO_MISC_BACKEND_NOT_IMPLEMENTED)));
+    cr_assert(cio_error_equal(cio__backend_missing("select"),
+                              cio_error_misc(CIO_MISC_UNKNOWN_BACKEND)));
+    cr_assert(cio_error_equal(cio__backend_missing(""), cio_error_misc(CIO_MISC_UNKNOWN_BACKEND)));
 }
 
 struct nested {

@@ -154,7 +154,13 @@ Test(message, misc_values)
     cr_assert_str_eq(cio_error_message(cio_error_misc(CIO_MISC_NOT_FOUND)), "Element not found");
     cr_assert_str_eq(cio_error_message(cio_error_misc(CIO_MISC_FD_SET_FAILURE)),
                      "The descriptor cannot be watched");
-    cr_assert_str_eq(cio_error_message(make(&cio_misc_category, 5)), "Unknown error");
+    cr_assert_str_eq(cio_error_message(cio_error_misc(CIO_MISC_UNKNOWN_BACKEND)),
+                     "Unknown backend");
+    cr_assert_str_eq(cio_error_message(cio_error_misc(CIO_MISC_BACKEND_NOT_BUILT)),
+                     "Backend not built into this library");
+    cr_assert_str_eq(cio_error_message(cio_error_misc(CIO_MISC_BACKEND_NOT_IMPLEMENTED)),
+                     "Backend not written yet");
+    cr_assert_str_eq(cio_error_message(make(&cio_misc_category, 8)), "Unknown error");
     cr_assert_str_eq(cio_error_message(make(&cio_misc_category, -1)), "Unknown error");
 }
 
@@ -230,6 +236,9 @@ static struct mapping *mappings(size_t *count)
         {CIO_COND_WOULD_BLOCK, {EWOULDBLOCK, &cio_system_category}},
         {CIO_COND_BAD_DESCRIPTOR, {EBADF, &cio_system_category}},
         {CIO_COND_INVALID_ARGUMENT, {EINVAL, &cio_system_category}},
+        {CIO_COND_INVALID_ARGUMENT, {CIO_MISC_UNKNOWN_BACKEND, &cio_misc_category}},
+        {CIO_COND_INVALID_ARGUMENT, {CIO_MISC_BACKEND_NOT_BUILT, &cio_misc_category}},
+        {CIO_COND_INVALID_ARGUMENT, {CIO_MISC_BACKEND_NOT_IMPLEMENTED, &cio_misc_category}},
         {CIO_COND_ADDRESS_IN_USE, {EADDRINUSE, &cio_system_category}},
         {CIO_COND_ADDRESS_FAMILY_NOT_SUPPORTED, {EAFNOSUPPORT, &cio_system_category}},
         {CIO_COND_BROKEN_PIPE, {EPIPE, &cio_system_category}},

@@ -53,19 +53,33 @@ struct cio_context_options {
      * the hot path); 0 means "any number" (the default, or 1 under
      * CIO_CONCURRENCY=1); any other value means that many. */
     int concurrency_hint;
-    /* "epoll", "io_uring" (when cio was built with liburing), or NULL for
-     * the default (the environment variable CIO_BACKEND, else epoll). */
+    /* "epoll", "io_uring" (when cio was built with liburing: see
+     * cio_context_backends), or NULL for the default (the environment
+     * variable CIO_BACKEND, else epoll). */
     const char *backend;
 };
 
 /*
  * Creates a context. `opts` may be NULL for the defaults. Returns NULL on
- * failure: an unknown backend gives invalid_argument; io_uring refused by the
- * kernel (too old, or disabled by policy) gives ENOSYS, and one without the
- * features cio needs (Linux 5.11: timed waits) too; out of descriptors or
- * memory gives the system error. Throwing form when ec is NULL.
+ * failure. A backend name this build has none of gives a misc error saying
+ * why: backend_not_built (io_uring in a build without liburing),
+ * backend_not_implemented ("poll": planned, not written yet) or
+ * unknown_backend (any other name); each of them also matches
+ * CIO_COND_INVALID_ARGUMENT. io_uring refused by the kernel (too old, or
+ * disabled by policy) gives ENOSYS, and one without the features cio needs
+ * (Linux 5.11: timed waits) too; out of descriptors or memory gives the
+ * system error. Throwing form when ec is NULL.
  */
 struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec);
+
+/*
+ * The backends this build of cio has, the default (epoll) first: stores the
+ * first `max` of their names in names[0..max-1] and returns how many there
+ * are (call it with max 0 to count them). The names are static strings. A
+ * backend listed here may still be refused at run time (io_uring by the
+ * kernel or a container's policy): cio_context_create says so. Thread-safe.
+ */
+size_t cio_context_backends(const char **names, size_t max);
 
 /* Destroys a context: closes the backend, frees every pending operation
  * without running its handler and every queued handler without running it.

@@ -54,6 +54,12 @@ enum cio_misc_errc {
     CIO_MISC_EOF = 2,            /* the peer closed its end of the stream */
     CIO_MISC_NOT_FOUND = 3,      /* an element was not found */
     CIO_MISC_FD_SET_FAILURE = 4, /* the descriptor cannot be watched */
+    /* cio_context_create's reasons for having no backend of the name asked
+     * for (cio_context_backends lists those this build has). Each also
+     * means CIO_COND_INVALID_ARGUMENT. */
+    CIO_MISC_UNKNOWN_BACKEND = 5,         /* no backend of cio has that name */
+    CIO_MISC_BACKEND_NOT_BUILT = 6,       /* one cio has, left out of this build */
+    CIO_MISC_BACKEND_NOT_IMPLEMENTED = 7, /* one cio plans (poll), not written yet */
 };
 
 /* Constructors. */

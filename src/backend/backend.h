@@ -171,4 +171,9 @@ extern const struct cio__backend cio__uring_backend;
  * NULL if unknown. */
 const struct cio__backend *cio__backend_find(const char *name);
 
+/* Why cio__backend_find found no backend called `name`: misc
+ * backend_not_built (one cio has, left out of this build),
+ * backend_not_implemented (one cio plans) or unknown_backend. */
+cio_error cio__backend_missing(const char *name);
+
 #endif /* CIO__BACKEND_H */

@@ -60,12 +60,18 @@ int64_t cio_system_now(void)
 
 /* ---- creation and destruction ---- */
 
-static const struct cio__backend *choose_backend(const struct cio_context_options *opts)
+/* The backend the options or CIO_BACKEND name (epoll by default), or NULL
+ * with *why saying why this build has none of that name. */
+static const struct cio__backend *choose_backend(const struct cio_context_options *opts,
+                                                 cio_error *why)
 {
     const char *name = opts && opts->backend ? opts->backend : getenv("CIO_BACKEND");
     if (!name || !*name)
         name = "epoll";
-    return cio__backend_find(name);
+    const struct cio__backend *backend = cio__backend_find(name);
+    if (!backend)
+        *why = cio__backend_missing(name);
+    return backend;
 }
 
 /* The options' concurrency hint; when they leave it at 0, CIO_CONCURRENCY=1
@@ -90,9 +96,10 @@ static void init_sync(struct cio_context *ctx)
 
 struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec)
 {
-    const struct cio__backend *backend = choose_backend(opts);
+    cio_error why = {0};
+    const struct cio__backend *backend = choose_backend(opts, &why);
     if (!backend) {
-        cio__report(ec, "cio_context_create", cio_error_system(EINVAL));
+        cio__report(ec, "cio_context_create", why);
         return NULL;
     }
     /* aligned_alloc: the struct keeps its work counter on a cache line of

@@ -68,7 +68,10 @@ static const char *addrinfo_message(int value)
     X(CIO_MISC_ALREADY_OPEN, "Already open")                                                       \
     X(CIO_MISC_EOF, "End of file")                                                                 \
     X(CIO_MISC_NOT_FOUND, "Element not found")                                                     \
-    X(CIO_MISC_FD_SET_FAILURE, "The descriptor cannot be watched")
+    X(CIO_MISC_FD_SET_FAILURE, "The descriptor cannot be watched")                               \
+    X(CIO_MISC_UNKNOWN_BACKEND, "Unknown backend")                                                 \
+    X(CIO_MISC_BACKEND_NOT_BUILT, "Backend not built into this library")                           \
+    X(CIO_MISC_BACKEND_NOT_IMPLEMENTED, "Backend not written yet")
 
 static const char *misc_message(int value)
 {
@@ -155,6 +158,9 @@ bool cio_error_equal(cio_error a, cio_error b)
     X(WOULD_BLOCK, system, EWOULDBLOCK)                                                            \
     X(BAD_DESCRIPTOR, system, EBADF)                                                               \
     X(INVALID_ARGUMENT, system, EINVAL)                                                            \
+    X(INVALID_ARGUMENT, misc, CIO_MISC_UNKNOWN_BACKEND)                                            \
+    X(INVALID_ARGUMENT, misc, CIO_MISC_BACKEND_NOT_BUILT)                                          \
+    X(INVALID_ARGUMENT, misc, CIO_MISC_BACKEND_NOT_IMPLEMENTED)                                    \
     X(ADDRESS_IN_USE, system, EADDRINUSE)                                                          \
     X(ADDRESS_FAMILY_NOT_SUPPORTED, system, EAFNOSUPPORT)                                          \
     X(BROKEN_PIPE, system, EPIPE)                                                                  \
