@@ -1,12 +1,14 @@
 /*
  * echo_server.c - an asynchronous TCP echo server, and cio's benchmark server.
  *
- *     echo_server PORT [--threads N]
+ *     echo_server PORT [--threads N] [--bind ADDRESS]
  *
- * Listens on 127.0.0.1:PORT (PORT 0 picks a free port) and prints
- * "listening on 127.0.0.1:<port>" on stdout, so that scripts can read the
- * port. Every connection gets back whatever it sends. SIGINT or SIGTERM stops
- * the server cleanly: every connection is closed and freed before it exits.
+ * Listens on ADDRESS:PORT (ADDRESS: a numeric IPv4 or IPv6 address, default
+ * 127.0.0.1; "0.0.0.0" or "::" for every interface, "::1" for IPv6 loopback;
+ * PORT 0 picks a free port) and prints "listening on <address>:<port>" on
+ * stdout, so that scripts can read the port. Every connection gets back
+ * whatever it sends. SIGINT or SIGTERM stops the server cleanly: every
+ * connection is closed and freed before it exits.
  *
  * The shape is Asio's: one acceptor whose async_accept is started again after
  * each accepted connection, and per connection a struct the program owns (a
@@ -28,8 +30,12 @@
  * every thread and a dedicated thread waits for them with sigwait(), then
  * calls cio_context_stop (safe from any thread).
  *
+ * Failed accepts (out of descriptors, say) are logged at most once a second,
+ * with a count of those not logged: a server out of descriptors fails every
+ * retry.
+ *
  * Order: the structs, connections (life cycle, the echo loop), the acceptor,
- * threads and signals, shutdown, main.
+ * threads and signals, shutdown, the command line, main.
  */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* pthread_sigmask, sigwait under -std=c11 */
@@ -48,6 +54,7 @@
 
 #define BUFFER_SIZE 16384 /* bytes per read, per connection */
 #define MAX_THREADS 256
+#define LOG_INTERVAL_NS 1000000000LL /* at most one accept-failure line a second */
 
 struct server;
 
@@ -68,6 +75,9 @@ struct server {
     struct cio_tcp_acceptor acceptor;
     struct connection *pending;     /* the connection the pending accept fills */
     unsigned long accepted;         /* connections accepted (acceptor handlers only) */
+    int64_t next_log_at;            /* before this steady time, accept failures are only
+                                       counted (acceptor handlers only) */
+    unsigned long unlogged;         /* accept failures counted, not logged (likewise) */
     pthread_mutex_t lock;           /* guards `connections` */
     struct connection *connections; /* the open connections: closed at shutdown */
     bool stopping;                  /* set once no thread runs the context but main */
@@ -165,6 +175,24 @@ static void on_write(void *user, cio_error ec, size_t n)
 
 /* ---- The acceptor. ---- */
 
+/* Logs a failed accept, or only counts it when a line went out less than
+ * LOG_INTERVAL_NS ago; the next line says how many were not logged. */
+static void log_accept_failure(struct server *srv, cio_error ec)
+{
+    int64_t now = cio_steady_now();
+    if (now < srv->next_log_at) {
+        srv->unlogged++;
+        return;
+    }
+    if (srv->unlogged)
+        fprintf(stderr, "echo_server: accept failed: %s (and %lu more times not logged)\n",
+                cio_error_message(ec), srv->unlogged);
+    else
+        fprintf(stderr, "echo_server: accept failed: %s\n", cio_error_message(ec));
+    srv->next_log_at = now + LOG_INTERVAL_NS;
+    srv->unlogged = 0;
+}
+
 /*
  * A connection was accepted into srv->pending, or the accept failed. On a
  * failure such as no_descriptors (EMFILE) the accept is simply started
@@ -178,7 +206,7 @@ static void on_accept(void *user, cio_error ec, size_t n)
     if (cio_failed(ec)) {
         if (srv->stopping || cio_error_is(ec, CIO_COND_OPERATION_ABORTED))
             return; /* the acceptor was closed: shutdown frees srv->pending */
-        fprintf(stderr, "echo_server: accept failed: %s\n", cio_error_message(ec));
+        log_accept_failure(srv, ec);
         start_accept(srv); /* srv->pending is untouched by a failed accept */
         return;
     }
@@ -258,7 +286,13 @@ static void shutdown_server(struct server *srv)
     srv->pending = NULL;
 }
 
-/* ---- Main. ---- */
+/* ---- The command line. ---- */
+
+struct options {
+    unsigned long port;    /* 0: any free port */
+    unsigned long threads; /* threads running the context, 1..MAX_THREADS */
+    const char *bind;      /* the numeric address to listen on */
+};
 
 static bool parse_number(const char *text, unsigned long max, unsigned long *out)
 {
@@ -271,16 +305,41 @@ static bool parse_number(const char *text, unsigned long max, unsigned long *out
     return true;
 }
 
-/* Opens, binds and listens on 127.0.0.1:port, then prints the address. */
-static bool listen_on(struct server *srv, uint16_t port)
+/* PORT, then --threads N and --bind ADDRESS in any order. */
+static bool parse_options(int argc, char **argv, struct options *o)
 {
-    struct cio_ip_address loopback = cio_ip_address_v4_loopback();
-    struct cio_endpoint ep = cio_endpoint_make(&loopback, port);
+    *o = (struct options){.threads = 1, .bind = "127.0.0.1"};
+    if (argc < 2 || !parse_number(argv[1], 65535, &o->port))
+        return false;
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 == argc)
+            return false;
+        if (strcmp(argv[i], "--threads") == 0) {
+            if (!parse_number(argv[i + 1], MAX_THREADS, &o->threads) || o->threads == 0)
+                return false;
+        } else if (strcmp(argv[i], "--bind") == 0) {
+            o->bind = argv[i + 1];
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Opens, binds and listens on bind:port, then prints the address. */
+static bool listen_on(struct server *srv, const char *bind, uint16_t port)
+{
+    struct cio_endpoint ep;
     cio_error ec;
+    if (cio_endpoint_from_string(bind, port, &ep, &ec) < 0) {
+        fprintf(stderr, "echo_server: --bind %s: %s (a numeric IPv4 or IPv6 address)\n", bind,
+                cio_error_message(ec));
+        return false;
+    }
     cio_tcp_acceptor_init(&srv->acceptor, srv->ctx);
     if (cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec) < 0 ||
         cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
-        fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%u: %s\n", (unsigned)port,
+        fprintf(stderr, "echo_server: cannot listen on %s port %u: %s\n", bind, (unsigned)port,
                 cio_error_message(ec));
         return false;
     }
@@ -291,17 +350,20 @@ static bool listen_on(struct server *srv, uint16_t port)
     return true;
 }
 
+/* ---- Main. ---- */
+
 int main(int argc, char **argv)
 {
-    unsigned long port = 0, threads = 1;
-    bool args_ok = (argc == 2 || (argc == 4 && strcmp(argv[2], "--threads") == 0)) &&
-                   parse_number(argv[1], 65535, &port) &&
-                   (argc == 2 || parse_number(argv[3], MAX_THREADS, &threads)) && threads > 0;
-    if (!args_ok) {
-        fprintf(stderr, "usage: echo_server PORT [--threads N]   (PORT 0: any; N 1..%d)\n",
+    struct options o;
+    if (!parse_options(argc, argv, &o)) {
+        fprintf(stderr,
+                "usage: echo_server PORT [--threads N] [--bind ADDRESS]\n"
+                "  PORT 0: any free port; N: 1..%d (default 1); ADDRESS: a numeric IPv4 or\n"
+                "  IPv6 address (default 127.0.0.1; 0.0.0.0 or :: for every interface)\n",
                 MAX_THREADS);
         return 2;
     }
+    unsigned long threads = o.threads;
 
     /* Block the stop signals before any thread exists, so every thread
      * inherits the mask and only the signal thread receives them. */
@@ -318,7 +380,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_mutex_init(&srv.lock, NULL);
-    if (!listen_on(&srv, (uint16_t)port)) {
+    if (!listen_on(&srv, o.bind, (uint16_t)o.port)) {
         cio_context_destroy(srv.ctx);
         return 1;
     }
@@ -348,6 +410,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "echo_server: stopped (%s) after %lu connections\n",
             srv.signal == SIGINT ? "SIGINT" : srv.signal == SIGTERM ? "SIGTERM" : "no work left",
             srv.accepted);
+    if (srv.unlogged)
+        fprintf(stderr, "echo_server: %lu more failed accepts were not logged\n", srv.unlogged);
     cio_tcp_acceptor_close(&srv.acceptor, &ec);
     cio_context_destroy(srv.ctx);
     pthread_mutex_destroy(&srv.lock);
