@@ -32,9 +32,13 @@
  * struct any more: it may be freed or reused at once, and its pending handlers
  * still run, with operation_aborted.
  *
- * Thread-safety: one object is used by one thread at a time (a strand makes
- * that so), as in Asio; different objects may be used by different threads
- * at once. Handlers may run on any thread that runs the context.
+ * Thread-safety: one object is used by one thread at a time, as in Asio;
+ * different objects may be used by different threads at once. Handlers may
+ * run on any thread that runs the context. cio has no strands yet: when
+ * several threads run the context, make sure no two of them call into one
+ * object at once, for instance by starting an object's next operation only
+ * from the handler of its last one (examples/echo_server.c), or with a lock
+ * of your own.
  *
  * Errors common to every function below: bad_descriptor when the object is not
  * open (except where a function opens it), invalid_argument for a NULL

@@ -17,9 +17,9 @@
  * cio_timer_destroy returns, no pending wait refers to the struct: the caller
  * may free or reuse it. Destroy a timer before its context (as in Asio).
  *
- * Threads: one timer is used by one thread at a time (a strand makes that
- * so); different timers of one context may be used from any threads while
- * other threads run the context.
+ * Threads: one timer is used by one thread at a time (cio has no strands
+ * yet: serialise the calls to one timer yourself); different timers of one
+ * context may be used from any threads while other threads run the context.
  *
  * Costs, with n timers that have pending waits on one context and clock
  * (the queue is a hierarchical timing wheel): starting a wait O(1) (the
