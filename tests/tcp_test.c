@@ -1607,6 +1607,69 @@ Test(tcp, accept_out_of_descriptors_does_not_spin_and_recovers)
     tu_run_for(ctx, 100);
 }
 
+/* More acceptors than any fixed list would hold: each one parks (a few
+ * errors, not a loop), and each recovers once descriptors free up. */
+Test(tcp, accept_out_of_descriptors_parks_any_number_of_acceptors)
+{
+    if (under_valgrind())
+        return;
+    enum {
+        SERVERS = 40
+    };
+    struct starving_server *sv = calloc(SERVERS, sizeof *sv);
+    struct cio_tcp_socket *clients = calloc(SERVERS, sizeof *clients);
+    cr_assert(sv && clients);
+    for (int i = 0; i < SERVERS; i++) {
+        sv[i].want = 1;
+        struct cio_endpoint ep = tu_listen(&sv[i].a, ctx, AF_INET);
+        cio_tcp_socket_init(&sv[i].peer, ctx);
+        cio_tcp_socket_init(&clients[i], ctx);
+        cr_assert_eq(cio_tcp_socket_connect(&clients[i], &ep, NULL), 0);
+    }
+    struct cio_tcp_socket spare;
+    cio_tcp_socket_init(&spare, ctx);
+    cr_assert_eq(cio_tcp_socket_open(&spare, AF_INET, NULL), 0);
+
+    struct rlimit saved, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(lowest, 0);
+    close(lowest);
+    low = saved;
+    low.rlim_cur = (rlim_t)lowest;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (int i = 0; i < SERVERS; i++)
+        cio_tcp_acceptor_async_accept(&sv[i].a, &sv[i].peer, NULL,
+                                      cio_handler_make(starving_accepted, &sv[i]));
+    tu_run_for(ctx, 200);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    for (int i = 0; i < SERVERS; i++) {
+        cr_assert_geq(sv[i].errors, 1, "acceptor %d: accept fails while no descriptor is free", i);
+        cr_assert_lt(sv[i].errors, 10, "acceptor %d ran in a tight loop (%d errors)", i,
+                     sv[i].errors);
+        cr_assert_eq(sv[i].accepted, 0);
+    }
+
+    /* One descriptor closed in the context: the limit is back, so every
+     * parked acceptor is retried and takes its connection. */
+    cio_tcp_socket_close(&spare, NULL);
+    int accepted = 0;
+    for (int round = 0; round < 500 && accepted < SERVERS; round++) {
+        tu_run_for(ctx, 10);
+        accepted = 0;
+        for (int i = 0; i < SERVERS; i++)
+            accepted += sv[i].accepted;
+    }
+    cr_assert_eq(accepted, SERVERS);
+    for (int i = 0; i < SERVERS; i++) {
+        cio_tcp_socket_close(&clients[i], NULL);
+        cio_tcp_acceptor_close(&sv[i].a, NULL);
+    }
+    tu_run_for(ctx, 100);
+    free(clients);
+    free(sv);
+}
+
 Test(tcp, sync_accept_out_of_descriptors_reports_no_descriptors)
 {
     if (under_valgrind())

@@ -274,3 +274,101 @@ Test(tcp_threads, two_threads_run_one_context_with_echo_sessions)
     }
     free(xs);
 }
+
+/* ---- A context per thread: accepting into peers of another context. ---- */
+
+/* The acceptor runs on the test's context (this thread); every peer is
+ * bound to a one-thread context run by a thread of its own, which echoes
+ * four bytes on it and closes it while this thread accepts the next ones:
+ * slots are taken here and freed there at the same time. */
+struct shard_conn {
+    struct cio_tcp_socket peer; /* bound to the shard */
+    struct cio_context *shard;
+    char buf[4];
+    int accepted;
+    atomic_int close_failed;
+};
+
+static void shard_read(void *user, cio_error ec, size_t n)
+{
+    struct shard_conn *c = user;
+    cio_error e = cio_error_none();
+    if (!cio_failed(ec))
+        cio_tcp_socket_write_some(&c->peer, c->buf, n, &e);
+    cio_error closed = cio_error_none();
+    if (cio_tcp_socket_close(&c->peer, &closed) != 0 || cio_failed(e))
+        atomic_store(&c->close_failed, 1);
+}
+
+/* Runs on the shard's thread: the peer's operations start there. */
+static void shard_start(void *arg)
+{
+    struct shard_conn *c = arg;
+    cio_tcp_socket_async_read_some(&c->peer, c->buf, sizeof c->buf,
+                                   cio_handler_make(shard_read, c));
+}
+
+static void shard_accepted(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct shard_conn *c = user;
+    cr_assert(!cio_failed(ec), "accept: %s", cio_error_message(ec));
+    c->accepted = 1;
+    cio_context_post(c->shard, shard_start, c);
+}
+
+static void *run_shard(void *arg)
+{
+    cio_context_run(arg);
+    return NULL;
+}
+
+Test(tcp_threads, peers_accepted_into_a_one_thread_context_run_by_another_thread)
+{
+    enum {
+        CONNS = 400,
+        WINDOW = 8
+    };
+    struct cio_context_options one = {.concurrency_hint = 1};
+    struct cio_context *shard = cio_context_create(&one, NULL);
+    struct cio_work_guard g;
+    cio_work_guard_init(&g, shard);
+    pthread_t th;
+    pthread_create(&th, NULL, run_shard, shard);
+
+    struct cio_tcp_acceptor a;
+    struct cio_endpoint ep = tu_listen(&a, ctx, AF_INET);
+    struct shard_conn *conns = calloc(CONNS, sizeof *conns);
+    struct cio_tcp_socket clients[WINDOW];
+    for (int i = 0; i < CONNS + WINDOW; i++) {
+        if (i >= WINDOW) {
+            /* The echo of the connection made WINDOW rounds ago. */
+            struct cio_tcp_socket *cl = &clients[i % WINDOW];
+            char back[4];
+            tu_read_all(cl, back, sizeof back);
+            cr_assert_eq(memcmp(back, &(int){i - WINDOW}, sizeof back), 0,
+                         "connection %d echoed another's bytes", i - WINDOW);
+            cio_tcp_socket_close(cl, NULL);
+        }
+        if (i >= CONNS)
+            continue;
+        struct shard_conn *c = &conns[i];
+        c->shard = shard;
+        cio_tcp_socket_init(&c->peer, shard);
+        struct cio_tcp_socket *cl = &clients[i % WINDOW];
+        cio_tcp_socket_init(cl, ctx);
+        cr_assert_eq(cio_tcp_socket_connect(cl, &ep, NULL), 0);
+        cio_tcp_acceptor_async_accept(&a, &c->peer, NULL, cio_handler_make(shard_accepted, c));
+        cr_assert(tu_run_until(ctx, &c->accepted, 5000), "accept %d", i);
+        tu_write_all(cl, &i, sizeof i);
+    }
+    cio_work_guard_reset(&g);
+    pthread_join(th, NULL);
+    for (int i = 0; i < CONNS; i++) {
+        cr_assert_eq(atomic_load(&conns[i].close_failed), 0, "peer %d: echo or close failed", i);
+        cr_assert(!cio_tcp_socket_is_open(&conns[i].peer));
+    }
+    cio_tcp_acceptor_close(&a, NULL);
+    cio_context_destroy(shard);
+    free(conns);
+}

@@ -27,6 +27,7 @@
 #ifndef CIO__BACKEND_H
 #define CIO__BACKEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,11 @@ enum cio__perform_result {
                                      this direction: clear its cached readiness (a
                                      backend that has seen the read side closed or in
                                      error keeps it: eof or the error is still to read) */
+    CIO__PERFORM_DONE_PARK,       /* finished (with an error), and the operations
+                                     behind it in this direction would fail alike until
+                                     something frees the resource it lacked: the
+                                     backend parks the direction (cio__slot_park) and
+                                     tries nothing there until it is kicked */
 };
 
 /* What an operation is, for backends that submit operations rather than
@@ -100,18 +106,25 @@ struct cio__io_op {
 struct cio__slot {
     struct cio__lock lock;                         /* guards everything below but index */
     uint32_t index;                                /* fixed position in the table */
-    uint32_t gen;                                  /* bumped when the slot is released */
+    _Atomic uint32_t gen;                          /* bumped when the slot is released;
+                                                      stored (release) when it is opened,
+                                                      which may be on a thread other than
+                                                      the one that handles its events */
     int fd;                                        /* -1 when free */
     unsigned ready;                                /* CIO__READY_* cached readiness */
     bool read_closed;                              /* the kernel reported the read side
                                                       closed, in error or holding urgent
                                                       data: never trust DONE_DRAINED */
-    bool starved;                                  /* accept hit EMFILE/ENFILE: later accepts
-                                                      park until kicked (descriptor.c) */
+    uint8_t parked;                                /* bit d: direction d is parked, its ops
+                                                      wait for a kick (CIO__PERFORM_DONE_PARK) */
     uint8_t inflight;                              /* completion backends: bit d, the head
                                                       of ops[d] is with the kernel */
     struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */
-    struct cio__slot *next_free;                   /* free list link, under the table lock */
+    /* Under the table lock: */
+    struct cio__slot *next_free;                   /* free list link */
+    struct cio__slot *next_parked;                 /* parked list link */
+    uint32_t parked_gen;                           /* gen when put on the parked list */
+    bool on_parked_list;                           /* linked into the parked list */
 };
 
 /* The rest of cio__perform_stream after its system call returned an error,

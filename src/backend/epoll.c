@@ -113,9 +113,7 @@ perform_parked(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
 {
     struct cio__op_queue *q = &s->ops[dir];
     struct cio__io_op *op;
-    while ((op = (struct cio__io_op *)q->head) != NULL) {
-        if (op->kind == CIO__IO_ACCEPT && s->starved)
-            return;
+    while ((op = (struct cio__io_op *)q->head) != NULL && !(s->parked & (1u << dir))) {
         enum cio__perform_result r = cio__perform_io(op, s->fd);
         if (r == CIO__PERFORM_WOULD_BLOCK) {
             s->ready &= ~(1u << dir);
@@ -125,8 +123,10 @@ perform_parked(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
         if (!q->head)
             q->tail = NULL;
         cio__queue_push(done, &op->base);
-        if (op->kind == CIO__IO_ACCEPT)
-            cio__slot_note_result(ctx, s, op);
+        if (r == CIO__PERFORM_DONE_PARK) {
+            cio__slot_park(ctx, s, (enum cio__dir)dir);
+            return;
+        }
         if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
             s->ready &= ~(1u << dir);
             return;
@@ -139,17 +139,16 @@ perform_parked(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
 static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 {
     unsigned bit = 1u << op->dir;
-    if (!op->speculative || !(s->ready & bit) || !cio__queue_empty(&s->ops[op->dir]))
-        return false;
-    if (op->kind == CIO__IO_ACCEPT && s->starved)
+    if (!op->speculative || !(s->ready & bit) || (s->parked & bit) ||
+        !cio__queue_empty(&s->ops[op->dir]))
         return false;
     enum cio__perform_result r = cio__perform_io(op, s->fd);
     if (r == CIO__PERFORM_WOULD_BLOCK)
         s->ready &= ~bit;
+    else if (r == CIO__PERFORM_DONE_PARK)
+        cio__slot_park(ctx, s, (enum cio__dir)op->dir);
     else
         note_finished(s, op->dir, r);
-    if (r != CIO__PERFORM_WOULD_BLOCK && op->kind == CIO__IO_ACCEPT)
-        cio__slot_note_result(ctx, s, op);
     return r != CIO__PERFORM_WOULD_BLOCK;
 }
 
@@ -344,7 +343,8 @@ static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
                 drain_wakefd(st);
         } else if (ctx->multithreaded) {
             dispatch_locked(ctx, s, data, evs[i].events, done);
-        } else if (s->gen == (uint32_t)(data >> 32) && s->fd >= 0) {
+        } else if (atomic_load_explicit(&s->gen, memory_order_acquire) == (uint32_t)(data >> 32) &&
+                   s->fd >= 0) {
             dispatch_ready(ctx, s, evs[i].events, done);
         }
     }

@@ -296,22 +296,21 @@ static bool ur_submit_head(struct uring_state *st, struct cio__slot *s, unsigned
 
 /* Finishes ops of s->ops[dir] that can finish without the kernel's help and
  * hands the next one to it. Generic ops are tried at once when `try` says
- * the descriptor may be ready; a starved accept waits for a kick. Slot
+ * the descriptor may be ready; a parked direction waits for a kick. Slot
  * locked, state locked; finished ops go to `done`. */
 static void ur_advance(struct cio_context *ctx, struct uring_state *st, struct cio__slot *s,
                     unsigned dir, bool try, struct cio__op_queue *done)
 {
     struct cio__op_queue *q = &s->ops[dir];
     struct cio__io_op *op;
-    while ((op = (struct cio__io_op *)q->head) != NULL && !(s->inflight & (1u << dir))) {
-        if (op->kind == CIO__IO_ACCEPT && s->starved)
-            return;
+    while ((op = (struct cio__io_op *)q->head) != NULL &&
+           !((s->inflight | s->parked) & (1u << dir))) {
         if (op->kind > CIO__IO_SEND && try && op->speculative) {
             enum cio__perform_result r = op->perform(op, s->fd);
             if (r != CIO__PERFORM_WOULD_BLOCK) {
                 cio__queue_push(done, cio__queue_pop(q));
-                if (op->kind == CIO__IO_ACCEPT)
-                    cio__slot_note_result(ctx, s, op);
+                if (r == CIO__PERFORM_DONE_PARK)
+                    cio__slot_park(ctx, s, (enum cio__dir)dir);
                 continue;
             }
         }
@@ -484,7 +483,8 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
     s->inflight &= (uint8_t)~(1u << dir);
     /* What next: finish the op, or hand it back to the kernel as a
      * transfer or as a readiness poll. */
-    enum { FINISH, RESUBMIT, REPOLL, PARK } next = FINISH;
+    enum { FINISH, RESUBMIT, REPOLL, WAIT_KICK } next = FINISH;
+    enum cio__perform_result r = CIO__PERFORM_DONE;
     if (!poll) {
         if (res == -EAGAIN || res == -EINTR)
             next = REPOLL; /* the kernel may say so for a non-blocking socket */
@@ -495,9 +495,9 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
         op->base.n = 0;
     } else if (op->kind <= CIO__IO_SEND) {
         next = RESUBMIT; /* ready now: the transfer itself */
-    } else if (op->kind == CIO__IO_ACCEPT && s->starved) {
-        next = PARK; /* until a descriptor frees up (kick) */
-    } else if (op->perform(op, s->fd) == CIO__PERFORM_WOULD_BLOCK) {
+    } else if (s->parked & (1u << dir)) {
+        next = WAIT_KICK; /* parked since the poll was submitted */
+    } else if ((r = op->perform(op, s->fd)) == CIO__PERFORM_WOULD_BLOCK) {
         next = REPOLL;
     }
     cio__lock(&st->lock);
@@ -510,8 +510,8 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
     }
     if (next == FINISH) {
         cio__queue_push(done, cio__queue_pop(&s->ops[dir]));
-        if (op->kind == CIO__IO_ACCEPT)
-            cio__slot_note_result(ctx, s, op);
+        if (r == CIO__PERFORM_DONE_PARK)
+            cio__slot_park(ctx, s, (enum cio__dir)dir);
         ur_advance(ctx, st, s, dir, true, done);
     }
     ur_flush_if_shared(st);

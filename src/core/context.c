@@ -31,9 +31,6 @@
 /* A deadline meaning "no limit" (run, run_one). */
 #define DEADLINE_NONE INT64_MAX
 
-/* While an acceptor waits for a free descriptor, the kernel wait is bounded
- * by this, so a descriptor freed outside cio is noticed. */
-#define STARVED_RETRY_NS (100 * 1000 * 1000)
 
 /* The calling thread's innermost run function (struct cio__run_thread in
  * context_impl.h). */
@@ -117,7 +114,7 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
     ctx->multithreaded = choose_concurrency(opts) != 1;
     init_sync(ctx);
     cio__timer_queue_init(&ctx->timers, ctx->multithreaded);
-    cio__slot_table_init(&ctx->slots, ctx->multithreaded);
+    cio__slot_table_init(&ctx->slots);
     cio_error err = {0};
     if (backend->init(ctx, &err) != 0) {
         cio__slot_table_destroy(&ctx->slots);
@@ -378,9 +375,11 @@ static int64_t task_timeout(struct cio__run_thread *t, int64_t deadline)
     if (!cio__queue_empty(&t->private_q) || deadline == DEADLINE_POLL)
         return 0;
     int64_t timeout = cio__timer_queue_wait_ns(&t->ctx->timers);
-    if (atomic_load_explicit(&t->ctx->starved, memory_order_relaxed) > 0 &&
-        (timeout < 0 || timeout > STARVED_RETRY_NS))
-        timeout = STARVED_RETRY_NS;
+    /* While a slot is parked the wait is bounded, so that a resource freed
+     * outside cio (a descriptor closed by other code) is noticed. */
+    if (atomic_load_explicit(&t->ctx->parked, memory_order_relaxed) > 0 &&
+        (timeout < 0 || timeout > CIO__PARKED_RETRY_NS))
+        timeout = CIO__PARKED_RETRY_NS;
     if (deadline != DEADLINE_NONE) {
         int64_t left = deadline - cio_steady_now();
         if (left < 0)
@@ -391,15 +390,15 @@ static int64_t task_timeout(struct cio__run_thread *t, int64_t deadline)
     return timeout;
 }
 
-/* Retries starved listeners at most once per STARVED_RETRY_NS, so a server
+/* Retries parked slots at most once per CIO__PARKED_RETRY_NS, so a server
  * that re-arms its accept after each EMFILE does not spin. */
-static void retry_starved_when_due(struct cio_context *ctx)
+static void retry_parked_when_due(struct cio_context *ctx)
 {
     int64_t now = cio_steady_now();
-    if (now < atomic_load_explicit(&ctx->starved_retry_at, memory_order_relaxed))
+    if (now < atomic_load_explicit(&ctx->parked_retry_at, memory_order_relaxed))
         return;
-    atomic_store_explicit(&ctx->starved_retry_at, now + STARVED_RETRY_NS, memory_order_relaxed);
-    cio__slot_retry_starved(ctx);
+    atomic_store_explicit(&ctx->parked_retry_at, now + CIO__PARKED_RETRY_NS, memory_order_relaxed);
+    cio__slot_retry_parked(ctx);
 }
 
 /* The task: waits in the backend (called without the mutex, as the only
@@ -409,8 +408,8 @@ static void run_task(struct cio__run_thread *t, int64_t deadline)
     struct cio_context *ctx = t->ctx;
     ctx->backend->wait(ctx, task_timeout(t, deadline), &t->private_q);
     cio__timer_queue_collect(&ctx->timers, &t->private_q);
-    if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
-        retry_starved_when_due(ctx);
+    if (atomic_load_explicit(&ctx->parked, memory_order_relaxed) > 0)
+        retry_parked_when_due(ctx);
     flush_private_work(t);
     t->since_poll = 0;
 }

@@ -39,8 +39,8 @@ struct cio_context {
      * and posters from other threads write the fields above. */
     _Alignas(64) _Atomic long work; /* outstanding work: pending ops, queued ops, guards */
     _Atomic bool stopped;  /* stop() called, or run ran out of work */
-    _Atomic int starved;   /* slots whose accepts wait for a free descriptor */
-    _Atomic int64_t starved_retry_at; /* steady time of the next retry of those slots */
+    _Atomic int parked;    /* slots on the parked list (descriptor.c) */
+    _Atomic int64_t parked_retry_at; /* steady time of the next retry of those slots */
 
     struct cio__timer_queue timers; /* has its own lock */
     struct cio__slot_table slots;   /* has its own lock */
@@ -90,7 +90,5 @@ static inline void cio__work_started(struct cio_context *ctx)
         atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
 }
 
-/* Retries the parked accepts of starved slots (descriptor.c). */
-void cio__slot_retry_starved(struct cio_context *ctx);
 
 #endif /* CIO__CONTEXT_IMPL_H */

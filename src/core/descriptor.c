@@ -3,7 +3,7 @@
  * slot through the context's backend.
  *
  * Order: the table (chunks, free list), opening and closing slots, starting
- * and cancelling operations, starved listeners, the generic I/O op.
+ * and cancelling operations, parked slots, the generic I/O op.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,14 +17,14 @@
 
 /* ---- the table ---- */
 
-void cio__slot_table_init(struct cio__slot_table *t, bool locked)
+void cio__slot_table_init(struct cio__slot_table *t)
 {
-    cio__lock_init(&t->lock, locked);
+    cio__lock_init(&t->lock, true);
     for (unsigned i = 0; i < CIO__SLOT_CHUNKS; i++)
         atomic_init(&t->chunks[i], NULL);
     t->nchunks = 0;
     t->free = NULL;
-    t->nstarved = 0;
+    t->parked = NULL;
 }
 
 /* Closes what the caller left open and destroys its parked operations. */
@@ -50,6 +50,8 @@ void cio__slot_table_destroy(struct cio__slot_table *t)
 }
 
 /* Adds a chunk of free slots. Called with the table lock held. */
+/* `locked`: whether each new slot gets a working lock (not on a one-thread
+ * context). */
 static bool grow(struct cio__slot_table *t, bool locked)
 {
     if (t->nchunks == CIO__SLOT_CHUNKS)
@@ -103,7 +105,7 @@ struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index)
 
 static int make_non_blocking(int fd)
 {
-    int flags = fcntl(fd, F_GETFL);
+    int flags = fcntl(fd, F_GETFL, 0);
     if (flags < 0)
         return errno;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
@@ -127,7 +129,12 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
     s->fd = fd;
     s->ready = CIO__READY_READ | CIO__READY_WRITE;
     s->read_closed = false;
-    s->starved = false;
+    s->parked = 0;
+    /* Publishes the fields above to the thread that handles the slot's
+     * events, which reads gen (acquire) first: on a one-thread context that
+     * thread may not be this one, and takes no slot lock. */
+    atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, memory_order_relaxed),
+                          memory_order_release);
     cio__unlock(&s->lock);
     if (ctx->backend->add(ctx, s, ec) != 0) {
         cio__lock(&s->lock);
@@ -153,7 +160,7 @@ static int retire(struct cio_context *ctx, struct cio__slot *s)
     s->gen++;
     s->ready = 0;
     s->read_closed = false;
-    s->starved = false;
+    s->parked = 0;
     cio__unlock(&s->lock);
     give_back_slot(ctx, s);
     return fd;
@@ -163,8 +170,8 @@ int cio__slot_close(struct cio_context *ctx, struct cio__slot *s)
 {
     int fd = retire(ctx, s);
     int err = close(fd) == 0 || errno == EINTR ? 0 : errno;
-    if (atomic_load_explicit(&ctx->starved, memory_order_relaxed) > 0)
-        cio__slot_retry_starved(ctx);
+    if (atomic_load_explicit(&ctx->parked, memory_order_relaxed) > 0)
+        cio__slot_retry_parked(ctx);
     return err;
 }
 
@@ -186,57 +193,70 @@ void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__i
     ctx->backend->start(ctx, s, op);
 }
 
-/* ---- starved listeners ---- */
+/* ---- parked slots ---- */
 
-static bool out_of_descriptors(cio_error ec)
+void cio__slot_park(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir)
 {
-    return ec.category == NULL || ec.category == &cio_system_category
-               ? ec.value == EMFILE || ec.value == ENFILE || ec.value == ENOBUFS ||
-                     ec.value == ENOMEM
-               : false;
-}
-
-void cio__slot_note_result(struct cio_context *ctx, struct cio__slot *s,
-                           const struct cio__io_op *op)
-{
-    if (op->kind != CIO__IO_ACCEPT)
-        return;
-    if (!out_of_descriptors(op->base.ec)) {
-        s->starved = false;
-        return;
-    }
-    if (s->starved)
-        return;
+    s->parked |= (uint8_t)(1u << dir);
     struct cio__slot_table *t = &ctx->slots;
     cio__lock(&t->lock);
-    if (t->nstarved < CIO__STARVED_MAX) {
-        t->starved[t->nstarved++] = (uint64_t)s->gen << 32 | s->index;
-        s->starved = true;
-        atomic_fetch_add_explicit(&ctx->starved, 1, memory_order_relaxed);
+    s->parked_gen = s->gen;
+    if (!s->on_parked_list) {
+        s->on_parked_list = true;
+        s->next_parked = t->parked;
+        t->parked = s;
+        atomic_fetch_add_explicit(&ctx->parked, 1, memory_order_relaxed);
     }
     cio__unlock(&t->lock);
 }
 
-void cio__slot_retry_starved(struct cio_context *ctx)
+/* Takes the parked list whole. Its slots stay marked as listed until
+ * next_listed takes each off, so that a slot parked again meanwhile is not
+ * relinked (its link is still being followed). */
+static struct cio__slot *take_parked(struct cio_context *ctx)
 {
     struct cio__slot_table *t = &ctx->slots;
-    uint64_t list[CIO__STARVED_MAX];
     cio__lock(&t->lock);
-    unsigned n = t->nstarved;
-    for (unsigned i = 0; i < n; i++)
-        list[i] = t->starved[i];
-    t->nstarved = 0;
-    atomic_fetch_sub_explicit(&ctx->starved, (int)n, memory_order_relaxed);
+    struct cio__slot *list = t->parked;
+    t->parked = NULL;
     cio__unlock(&t->lock);
-    for (unsigned i = 0; i < n; i++) {
-        struct cio__slot *s = cio__slot_lookup(ctx, (uint32_t)list[i]);
-        cio__lock(&s->lock);
-        bool live = s->gen == (uint32_t)(list[i] >> 32) && s->fd >= 0;
-        if (live)
-            s->starved = false;
-        cio__unlock(&s->lock);
-        if (live)
-            ctx->backend->kick(ctx, s, CIO__DIR_READ);
+    return list;
+}
+
+/* Takes s off a list take_parked returned: its successor, and in *gen the
+ * generation it was parked in. */
+static struct cio__slot *next_listed(struct cio_context *ctx, struct cio__slot *s, uint32_t *gen)
+{
+    struct cio__slot_table *t = &ctx->slots;
+    cio__lock(&t->lock);
+    struct cio__slot *next = s->next_parked;
+    *gen = s->parked_gen;
+    s->on_parked_list = false;
+    atomic_fetch_sub_explicit(&ctx->parked, 1, memory_order_relaxed);
+    cio__unlock(&t->lock);
+    return next;
+}
+
+/* Unparks s if it is still the slot that was parked (not closed since);
+ * returns the directions that were parked. */
+static unsigned unpark(struct cio__slot *s, uint32_t gen)
+{
+    cio__lock(&s->lock);
+    unsigned dirs = s->gen == gen && s->fd >= 0 ? s->parked : 0;
+    s->parked = 0;
+    cio__unlock(&s->lock);
+    return dirs;
+}
+
+void cio__slot_retry_parked(struct cio_context *ctx)
+{
+    for (struct cio__slot *s = take_parked(ctx), *next; s; s = next) {
+        uint32_t gen;
+        next = next_listed(ctx, s, &gen);
+        unsigned dirs = unpark(s, gen);
+        for (unsigned d = 0; d < CIO__DIR_COUNT; d++)
+            if (dirs & (1u << d))
+                ctx->backend->kick(ctx, s, (enum cio__dir)d);
     }
 }
 

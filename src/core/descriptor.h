@@ -23,20 +23,21 @@ struct cio_context;
 #define CIO__SLOT_CHUNK_BITS 8
 #define CIO__SLOT_CHUNK (1u << CIO__SLOT_CHUNK_BITS) /* slots per chunk */
 #define CIO__SLOT_CHUNKS 4096                        /* chunks at most: 1M descriptors */
-#define CIO__STARVED_MAX 16 /* listeners retried when descriptors free up */
 
 struct cio__slot_table {
-    /* Guards the free list, growth and starved[]; off on a one-thread context. */
+    /* Guards the free list, growth and the parked list. On every context,
+     * one-thread ones included: a slot may be taken on a thread that does
+     * not run the context (an accept on another context opens its peer
+     * here). Only opening and closing take it, never an operation. */
     struct cio__lock lock;
     struct cio__slot *_Atomic chunks[CIO__SLOT_CHUNKS]; /* published with release */
     uint32_t nchunks;                                   /* chunks allocated, under lock */
     struct cio__slot *free;                             /* free slots, under lock */
-    uint64_t starved[CIO__STARVED_MAX];                 /* {gen << 32 | index} of starved
-                                                           listeners, under lock */
-    unsigned nstarved;                                  /* entries in starved[] */
+    struct cio__slot *parked;                           /* slots with a parked direction,
+                                                           under lock (next_parked) */
 };
 
-void cio__slot_table_init(struct cio__slot_table *t, bool locked);
+void cio__slot_table_init(struct cio__slot_table *t);
 /* Frees the chunks. Every slot must have been closed, or its ops destroyed. */
 void cio__slot_table_destroy(struct cio__slot_table *t);
 
@@ -78,12 +79,17 @@ static inline struct cio__slot *cio__slot_at(struct cio__slot_table *t, uint32_t
  * caller checks gen again under the slot's lock. */
 struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index);
 
-/* Called by a backend, with s locked, after an accept op finished: one that ran
- * out of descriptors marks its slot starved (later accepts park instead of
- * failing in a loop) until a descriptor is closed in the context or the retry
- * interval passes. */
-void cio__slot_note_result(struct cio_context *ctx, struct cio__slot *s,
-                           const struct cio__io_op *op);
+/* Called by a backend, with s locked, when an op of direction dir finished
+ * with CIO__PERFORM_DONE_PARK: parks the direction (its later ops wait
+ * instead of failing in a loop) until cio__slot_retry_parked kicks it, which
+ * happens when a descriptor is closed in the context and at least every
+ * CIO__PARKED_RETRY_NS while any slot is parked. */
+void cio__slot_park(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir);
+
+/* Unparks every parked slot and kicks its parked directions (descriptor.c). */
+void cio__slot_retry_parked(struct cio_context *ctx);
+
+#define CIO__PARKED_RETRY_NS (100 * 1000 * 1000)
 
 /* The generic func of an I/O op: frees the op, then (ctx != NULL) runs its
  * handler with the op's result. */

@@ -381,6 +381,13 @@ static bool accept_skippable(int err)
     }
 }
 
+/* accept4 errors that a later accept would meet too until a descriptor (or
+ * kernel memory) frees up. */
+static bool out_of_descriptors(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 /* Accepts one connection without blocking, its address into *addr. Returns
  * the new descriptor (non-blocking, close-on-exec), or -1 with the errno
  * value in *err (never a skippable one). */
@@ -493,11 +500,12 @@ static enum cio__perform_result accept_perform(struct cio__io_op *io, int fd)
     }
     if (would_block(err))
         return CIO__PERFORM_WOULD_BLOCK;
-    /* Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM): the backend sees
-     * the result (cio__slot_note_result) and parks later accepts on this
-     * slot instead of failing them in a tight loop. */
     io->base.ec = sys_error(err);
-    return CIO__PERFORM_DONE;
+    /* Out of descriptors or memory: the accepts behind this one would fail
+     * alike, in a tight loop, so the listener's read direction is parked
+     * until a descriptor is closed in the context or the retry interval
+     * passes (cio__slot_park). */
+    return out_of_descriptors(err) ? CIO__PERFORM_DONE_PARK : CIO__PERFORM_DONE;
 }
 
 /* ---- The accept operation's completion. ---- */
