@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "cio/context.h"
+#include "core/syscall.h"
 
 static const struct cio__backend *const backends[] = {
     &cio__epoll_backend,
@@ -61,6 +62,14 @@ size_t cio_context_backends(const char **names, size_t max)
 __attribute__((noinline)) enum cio__perform_result
 cio__perform_stream_rest(struct cio__io_op *op, int fd, long r)
 {
+    if (cio__sys_diverted()) {
+        /* An override is installed, so the inline call was refused on
+         * purpose (core/sys.h): it is made through the table. */
+        r = op->kind == CIO__IO_RECV ? cio__sys_table_recv(fd, op->buf, op->len, op->flags)
+                                     : cio__sys_table_send(fd, op->buf, op->len, op->flags);
+        if (r > 0 || (r == 0 && op->kind == CIO__IO_SEND))
+            return cio__perform_stream_done(op, r);
+    }
     if (r == -EINTR)
         return cio__perform_stream(op, fd); /* interrupted before anything moved: again */
     if (r == -EAGAIN || r == -EWOULDBLOCK)
@@ -73,6 +82,6 @@ cio__perform_stream_rest(struct cio__io_op *op, int fd, long r)
 void cio__eventfd_signal(int fd)
 {
     uint64_t one = 1;
-    while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+    while (cio__sys.write(fd, &one, sizeof one) < 0 && errno == EINTR)
         ;
 }

@@ -128,9 +128,18 @@ struct cio__slot {
 };
 
 /* The rest of cio__perform_stream after its system call returned an error,
- * or 0 for a recv: tries again on EINTR, else reports would-block, eof or the
- * error (backend.c). */
+ * or 0 for a recv: makes a call core/sys.h diverted through the table, tries
+ * again on EINTR, else reports would-block, eof or the error (backend.c). */
 enum cio__perform_result cio__perform_stream_rest(struct cio__io_op *op, int fd, long r);
+
+/* A stream transfer moved r bytes (r > 0, or 0 for a send). */
+static inline __attribute__((always_inline)) enum cio__perform_result
+cio__perform_stream_done(struct cio__io_op *op, long r)
+{
+    op->base.ec = cio_error_none();
+    op->base.n = (size_t)r;
+    return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
+}
 
 /*
  * Tries a stream recv or send (op->kind RECV or SEND) once on fd without
@@ -145,9 +154,7 @@ cio__perform_stream(struct cio__io_op *op, int fd)
                                       : cio__sys_send(fd, op->buf, op->len, op->flags);
     if (__builtin_expect(r <= 0, 0) && (r < 0 || op->kind == CIO__IO_RECV))
         return cio__perform_stream_rest(op, fd, r);
-    op->base.ec = cio_error_none();
-    op->base.n = (size_t)r;
-    return (size_t)r < op->len ? CIO__PERFORM_DONE_DRAINED : CIO__PERFORM_DONE;
+    return cio__perform_stream_done(op, r);
 }
 
 /* Tries op once on fd without blocking: a stream transfer inline, any other

@@ -22,6 +22,7 @@
 #include "core/context_impl.h"
 #include "core/report.h"
 #include "core/scheduler.h"
+#include "core/syscall.h"
 
 /* Handlers run from the private queue between two kernel polls. */
 #define RUN_BATCH 256
@@ -41,7 +42,7 @@ _Thread_local struct cio__run_thread *cio__tls_run __attribute__((tls_model("ini
 static int64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(id, &ts);
+    cio__sys.clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -103,7 +104,7 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
      * its own (context_impl.h), which malloc's 16-byte alignment would not. */
     size_t size = (sizeof(struct cio_context) + _Alignof(struct cio_context) - 1) &
                   ~(_Alignof(struct cio_context) - 1);
-    struct cio_context *ctx = aligned_alloc(_Alignof(struct cio_context), size);
+    struct cio_context *ctx = cio__sys.aligned_alloc(_Alignof(struct cio_context), size);
     if (ctx)
         memset(ctx, 0, size);
     if (!ctx) {

@@ -14,6 +14,7 @@
 #include "core/descriptor.h"
 #include "core/report.h"
 #include "core/scheduler.h"
+#include "core/syscall.h"
 
 /* ---- the table ---- */
 
@@ -33,7 +34,7 @@ static void destroy_slot(struct cio__slot *s)
     for (int d = 0; d < CIO__DIR_COUNT; d++)
         cio__queue_destroy_all(&s->ops[d]);
     if (s->fd >= 0)
-        close(s->fd);
+        cio__sys.close(s->fd);
     cio__lock_destroy(&s->lock);
 }
 
@@ -56,7 +57,7 @@ static bool grow(struct cio__slot_table *t, bool locked)
 {
     if (t->nchunks == CIO__SLOT_CHUNKS)
         return false;
-    struct cio__slot *chunk = calloc(CIO__SLOT_CHUNK, sizeof *chunk);
+    struct cio__slot *chunk = cio__sys.calloc(CIO__SLOT_CHUNK, sizeof *chunk);
     if (!chunk)
         return false;
     uint32_t base = t->nchunks << CIO__SLOT_CHUNK_BITS;
@@ -105,10 +106,10 @@ struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index)
 
 static int make_non_blocking(int fd)
 {
-    int flags = fcntl(fd, F_GETFL, 0);
+    int flags = cio__sys.fcntl(fd, F_GETFL, 0);
     if (flags < 0)
         return errno;
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    if (!(flags & O_NONBLOCK) && cio__sys.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return errno;
     return 0;
 }
@@ -169,7 +170,7 @@ static int retire(struct cio_context *ctx, struct cio__slot *s)
 int cio__slot_close(struct cio_context *ctx, struct cio__slot *s)
 {
     int fd = retire(ctx, s);
-    int err = close(fd) == 0 || errno == EINTR ? 0 : errno;
+    int err = cio__sys.close(fd) == 0 || errno == EINTR ? 0 : errno;
     if (atomic_load_explicit(&ctx->parked, memory_order_relaxed) > 0)
         cio__slot_retry_parked(ctx);
     return err;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/op.h"
+#include "core/syscall.h"
 
 _Thread_local struct cio__op_cache cio__tls_op_cache __attribute__((tls_model("initial-exec")));
 
@@ -126,7 +127,7 @@ void *cio__op_alloc_slow(size_t size)
         return cio__op_alloc(size);
     size_t bytes = cls == CIO__OP_UNCACHED ? size + sizeof(struct cio__op_block)
                                            : class_bytes(cls);
-    struct cio__op_block *b = malloc(bytes);
+    struct cio__op_block *b = cio__sys.malloc(bytes);
     if (!b)
         return NULL;
     atomic_fetch_add_explicit(&malloc_count, 1, memory_order_relaxed);

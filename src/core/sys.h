@@ -2,6 +2,8 @@
  * sys.h - raw system calls for the per-message paths (internal).
  *
  * Each returns the kernel's result: a count, or -errno; errno is not touched.
+ * Each is also an entry of the system-call table (core/syscall.h), which
+ * tests override: see "Overrides" below for how the inline calls honour it.
  *
  * Why by hand: glibc's recv and send are cancellation points, whose
  * bookkeeping in a multi-threaded process costs more than the rest of an
@@ -15,10 +17,13 @@
 #define CIO__SYS_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "core/syscall.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -30,6 +35,10 @@
 #endif
 
 #if defined(__x86_64__)
+
+/* A number the kernel refuses at once, with no effect (tuxcall: never
+ * implemented; valgrind knows it too). */
+#define CIO__SYS_DIVERTED 184
 
 static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -45,6 +54,8 @@ static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e
 }
 
 #elif defined(__aarch64__)
+
+#define CIO__SYS_DIVERTED (-1) /* out of the table: refused with ENOSYS */
 
 static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -64,6 +75,8 @@ static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e
 
 #else
 
+#define CIO__SYS_DIVERTED (-1) /* out of the table: refused with ENOSYS */
+
 static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e, long f)
 {
     long r = syscall(nr, a, b, c, d, e, f);
@@ -72,19 +85,41 @@ static inline long cio__syscall6(long nr, long a, long b, long c, long d, long e
 
 #endif /* architecture */
 
+/*
+ * Overrides. The stream transfers below are every message's path, where even
+ * a test of cio__sys_overridden shows in the benchmarks (about three
+ * instructions a call, measured). So they are made with numbers read from
+ * cio__sys_nr: SYS_recvfrom and SYS_sendto, or, while an override is
+ * installed, CIO__SYS_DIVERTED, which the kernel refuses at once (ENOSYS, or
+ * EPERM under a seccomp policy). Their caller's error path, out of line,
+ * then asks cio__sys_diverted() and makes the call through the table
+ * (cio__sys_table_recv/send): cio__perform_stream_rest does. A number loaded
+ * where an immediate one was costs nothing. The epoll waits, once per loop
+ * turn, test the flag.
+ */
+struct cio__sys_numbers {
+    long recvfrom; /* SYS_recvfrom, or CIO__SYS_DIVERTED while overridden */
+    long sendto;   /* SYS_sendto, likewise */
+};
+extern struct cio__sys_numbers cio__sys_nr __attribute__((visibility("hidden")));
+
 #if defined(CIO__SYS_LIBC)
 
-/* Under a sanitizer, through libc, whose interceptors check the buffers. */
+/* Under a sanitizer, through the table to libc, whose interceptors check the
+ * buffers: nothing is diverted. */
 static inline long cio__sys_recv(int fd, void *buf, size_t len, int flags)
 {
-    long r = recv(fd, buf, len, flags);
-    return r < 0 ? -errno : r;
+    return cio__sys_table_recv(fd, buf, len, flags);
 }
 
 static inline long cio__sys_send(int fd, const void *buf, size_t len, int flags)
 {
-    long r = send(fd, buf, len, flags);
-    return r < 0 ? -errno : r;
+    return cio__sys_table_send(fd, buf, len, flags);
+}
+
+static inline bool cio__sys_diverted(void)
+{
+    return false;
 }
 
 #else
@@ -92,15 +127,40 @@ static inline long cio__sys_send(int fd, const void *buf, size_t len, int flags)
 /* recv(fd, buf, len, flags): bytes received, 0 at a stream's end, or -errno. */
 static inline long cio__sys_recv(int fd, void *buf, size_t len, int flags)
 {
-    return cio__syscall6(SYS_recvfrom, fd, (long)buf, (long)len, flags, 0, 0);
+    return cio__syscall6(cio__sys_nr.recvfrom, fd, (long)buf, (long)len, flags, 0, 0);
 }
 
 /* send(fd, buf, len, flags): bytes sent, or -errno. */
 static inline long cio__sys_send(int fd, const void *buf, size_t len, int flags)
 {
-    return cio__syscall6(SYS_sendto, fd, (long)buf, (long)len, flags, 0, 0);
+    return cio__syscall6(cio__sys_nr.sendto, fd, (long)buf, (long)len, flags, 0, 0);
+}
+
+/* True when a cio__sys_recv or cio__sys_send that failed was not made, but
+ * diverted: the caller then makes it through the table. */
+static inline bool cio__sys_diverted(void)
+{
+    return cio__sys_overridden;
 }
 
 #endif /* CIO__SYS_LIBC */
+
+/* epoll_pwait2(epfd, evs, max, timeout, no signal mask): events, or -errno
+ * (-ENOSYS before Linux 5.11). Raw under sanitizers as well. */
+static inline long cio__sys_epoll_pwait2(int epfd, struct epoll_event *evs, int max,
+                                         const struct timespec *timeout)
+{
+    if (__builtin_expect(cio__sys_overridden, 0))
+        return cio__sys_table_epoll_pwait2(epfd, evs, max, timeout);
+    return cio__syscall6(SYS_epoll_pwait2, epfd, (long)evs, max, (long)timeout, 0, 0);
+}
+
+/* epoll_wait(epfd, evs, max, timeout_ms): events, or -errno. */
+static inline long cio__sys_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms)
+{
+    if (__builtin_expect(cio__sys_overridden, 0))
+        return cio__sys_table_epoll_wait(epfd, evs, max, timeout_ms);
+    return cio__syscall6(SYS_epoll_wait, epfd, (long)evs, max, timeout_ms, 0, 0);
+}
 
 #endif /* CIO__SYS_H */

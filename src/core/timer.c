@@ -41,6 +41,7 @@
 #include "core/op.h"
 #include "core/report.h"
 #include "core/scheduler.h"
+#include "core/syscall.h"
 #include "core/timer_queue.h"
 
 #define TIMER_MAGIC 0x74696d72u /* "timr": an initialised timer */
@@ -400,7 +401,7 @@ static int ring_grow(struct cio__timer_ring *r)
     size_t cap = r->cap ? r->cap * 2 : RING_MIN;
     if (cap > SIZE_MAX / 2 / sizeof *r->v)
         return -1;
-    struct cio__timer_done *v = realloc(r->v, cap * sizeof *v);
+    struct cio__timer_done *v = cio__sys.realloc(r->v, cap * sizeof *v);
     if (!v)
         return -1;
     /* Entries that wrapped to the front move after the old end. */
@@ -435,7 +436,7 @@ static void ring_trim(struct cio__timer_queue *q)
     struct cio__timer_ring *r = &q->done;
     if (r->len || r->cap <= RING_KEEP || q->reserved > r->cap / 4)
         return;
-    struct cio__timer_done *v = realloc(r->v, r->cap / 2 * sizeof *v);
+    struct cio__timer_done *v = cio__sys.realloc(r->v, r->cap / 2 * sizeof *v);
     if (!v)
         return;
     r->v = v;
@@ -782,7 +783,7 @@ int cio_timer_wait(struct cio_timer *t, cio_error *ec)
     struct timespec ts = timespec_of(t->expiry_);
     int rc;
     do
-        rc = clock_nanosleep(clock_id(t->clock_), TIMER_ABSTIME, &ts, NULL);
+        rc = cio__sys.clock_nanosleep(clock_id(t->clock_), TIMER_ABSTIME, &ts, NULL);
     while (rc == EINTR);
     if (rc != 0)
         return cio__report_errno(ec, operation, rc);

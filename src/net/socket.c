@@ -31,6 +31,7 @@
 #include "core/descriptor.h"
 #include "core/op.h"
 #include "core/scheduler.h"
+#include "core/syscall.h"
 
 /* ---- Small helpers. ---- */
 
@@ -66,7 +67,7 @@ static cio_error pending_error(int fd)
 {
     int value = 0;
     socklen_t len = sizeof value;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) < 0)
+    if (cio__sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) < 0)
         return sys_error(errno);
     return value ? sys_error(value) : cio_error_none();
 }
@@ -76,7 +77,7 @@ static cio_error pending_error(int fd)
 static int poll_wait(int fd, short events)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    while (poll(&p, 1, -1) < 0) {
+    while (cio__sys.poll(&p, 1, -1) < 0) {
         if (errno != EINTR)
             return errno;
     }
@@ -133,12 +134,12 @@ cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int 
         return cio_error_misc(CIO_MISC_ALREADY_OPEN);
     if (!ctx)
         return sys_error(EINVAL);
-    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    int fd = cio__sys.socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return sys_error(errno);
     cio_error e = cio__socket_assign(ctx, so, family, fd);
     if (cio_failed(e))
-        close(fd);
+        cio__sys.close(fd);
     return e;
 }
 
@@ -181,7 +182,7 @@ cio_error cio__socket_shutdown(struct cio__socket *so, int how)
 {
     if (!so->slot)
         return sys_error(EBADF);
-    if (shutdown(so->fd, how) < 0)
+    if (cio__sys.shutdown(so->fd, how) < 0)
         return sys_error(errno);
     return cio_error_none();
 }
@@ -193,7 +194,7 @@ cio_error cio__socket_bind(struct cio__socket *so, const struct cio_endpoint *ep
     socklen_t len = endpoint_size(ep);
     if (!len)
         return sys_error(EINVAL);
-    if (bind(so->fd, &ep->addr.sa, len) < 0)
+    if (cio__sys.bind(so->fd, &ep->addr.sa, len) < 0)
         return sys_error(errno);
     return cio_error_none();
 }
@@ -202,7 +203,7 @@ cio_error cio__socket_listen(struct cio__socket *so, int backlog)
 {
     if (!so->slot)
         return sys_error(EBADF);
-    if (listen(so->fd, backlog) < 0)
+    if (cio__sys.listen(so->fd, backlog) < 0)
         return sys_error(errno);
     return cio_error_none();
 }
@@ -227,12 +228,12 @@ static cio_error get_endpoint(const struct cio__socket *so, struct cio_endpoint 
 
 cio_error cio__socket_local_endpoint(const struct cio__socket *so, struct cio_endpoint *out)
 {
-    return get_endpoint(so, out, getsockname);
+    return get_endpoint(so, out, cio__sys.getsockname);
 }
 
 cio_error cio__socket_remote_endpoint(const struct cio__socket *so, struct cio_endpoint *out)
 {
-    return get_endpoint(so, out, getpeername);
+    return get_endpoint(so, out, cio__sys.getpeername);
 }
 
 cio_error cio__socket_available(const struct cio__socket *so, size_t *n)
@@ -241,7 +242,7 @@ cio_error cio__socket_available(const struct cio__socket *so, size_t *n)
     if (!so->slot)
         return sys_error(EBADF);
     int count = 0;
-    if (ioctl(so->fd, FIONREAD, &count) < 0)
+    if (cio__sys.ioctl(so->fd, FIONREAD, &count) < 0)
         return sys_error(errno);
     *n = count > 0 ? (size_t)count : 0;
     return cio_error_none();
@@ -262,7 +263,7 @@ cio_error cio__socket_set_option(struct cio__socket *so, int level, int name, co
         return sys_error(EBADF);
     if (!value)
         return sys_error(EINVAL);
-    if (setsockopt(so->fd, level, name, value, len) < 0)
+    if (cio__sys.setsockopt(so->fd, level, name, value, len) < 0)
         return sys_error(errno);
     return cio_error_none();
 }
@@ -274,7 +275,7 @@ cio_error cio__socket_get_option(const struct cio__socket *so, int level, int na
         return sys_error(EBADF);
     if (!value || !len)
         return sys_error(EINVAL);
-    if (getsockopt(so->fd, level, name, value, len) < 0)
+    if (cio__sys.getsockopt(so->fd, level, name, value, len) < 0)
         return sys_error(errno);
     return cio_error_none();
 }
@@ -309,7 +310,7 @@ cio_error cio__socket_connect(struct cio_context *ctx, struct cio__socket *so,
         if (cio_failed(e))
             return e;
     }
-    if (connect(so->fd, &ep->addr.sa, len) == 0)
+    if (cio__sys.connect(so->fd, &ep->addr.sa, len) == 0)
         return cio_error_none();
     /* EINTR: the connect goes on in the background, as EINPROGRESS. */
     if (errno != EINPROGRESS && errno != EINTR)
@@ -325,7 +326,7 @@ cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int fl
     if (cio_failed(e) || len == 0)
         return e;
     for (;;) {
-        ssize_t r = recv(so->fd, buf, len, flags);
+        ssize_t r = cio__sys.recv(so->fd, buf, len, flags);
         if (r > 0) {
             *n = (size_t)r;
             return cio_error_none();
@@ -348,7 +349,7 @@ cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, 
     if (cio_failed(e) || len == 0)
         return e;
     for (;;) {
-        ssize_t r = send(so->fd, buf, len, flags | MSG_NOSIGNAL);
+        ssize_t r = cio__sys.send(so->fd, buf, len, flags | MSG_NOSIGNAL);
         if (r >= 0) {
             *n = (size_t)r;
             return cio_error_none();
@@ -395,7 +396,7 @@ static int accept_once(int fd, struct cio_endpoint *addr, socklen_t *addrlen, in
 {
     for (;;) {
         *addrlen = sizeof addr->addr;
-        int nfd = accept4(fd, &addr->addr.sa, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int nfd = cio__sys.accept4(fd, &addr->addr.sa, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (nfd >= 0)
             return nfd;
         if (!accept_skippable(errno)) {
@@ -413,7 +414,7 @@ static cio_error adopt_peer(struct cio_context *peer_ctx, struct cio__socket *pe
 {
     cio_error e = cio__socket_assign(peer_ctx, peer, family, fd);
     if (cio_failed(e)) {
-        close(fd);
+        cio__sys.close(fd);
         return e;
     }
     if (peer_ep) {
@@ -465,7 +466,7 @@ static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     int r;
     do
-        r = poll(&p, 1, 0);
+        r = cio__sys.poll(&p, 1, 0);
     while (r < 0 && errno == EINTR);
     if (r == 0)
         return CIO__PERFORM_WOULD_BLOCK;
@@ -519,14 +520,14 @@ static void accept_complete(struct cio_context *ctx, struct cio__op *base)
     struct accept_op *op = (struct accept_op *)base;
     if (!ctx) {
         if (op->fd >= 0)
-            close(op->fd);
+            cio__sys.close(op->fd);
         cio__op_free(op);
         return;
     }
     cio_error e = op->io.base.ec;
     if (op->fd >= 0) {
         if (cio_failed(e))
-            close(op->fd);
+            cio__sys.close(op->fd);
         else
             e = adopt_peer(op->peer_ctx, op->peer, op->family, op->fd, &op->addr, op->addrlen,
                            op->peer_ep);
@@ -624,7 +625,7 @@ static cio_error connect_begin(struct cio_context *ctx, struct cio__socket *so,
         if (cio_failed(e))
             return e;
     }
-    if (connect(so->fd, &ep->addr.sa, len) == 0)
+    if (cio__sys.connect(so->fd, &ep->addr.sa, len) == 0)
         return cio_error_none();
     if (errno == EINTR)
         return sys_error(EINPROGRESS);
