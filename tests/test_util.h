@@ -6,7 +6,7 @@
  * hangs on a lost completion, it fails.
  *
  * Order: contexts and running them, listening and connecting on loopback,
- * throw hook capture.
+ * the result of an asynchronous operation, throw hook capture.
  */
 #ifndef CIO_TEST_UTIL_H
 #define CIO_TEST_UTIL_H
@@ -142,6 +142,42 @@ static inline void tu_read_all(struct cio_tcp_socket *s, void *buf, size_t len)
         len -= n;
     }
 }
+
+/* ---- The result of an asynchronous operation. ---- */
+
+/* What a tu_handler saw. */
+struct tu_result {
+    int calls;    /* how many times the handler ran */
+    cio_error ec; /* the last error */
+    size_t n;     /* the last count */
+};
+
+static inline void tu_on_result(void *user, cio_error ec, size_t n)
+{
+    struct tu_result *r = user;
+    r->calls++;
+    r->ec = ec;
+    r->n = n;
+}
+
+/* A handler that records its result in *r. */
+static inline cio_handler tu_handler(struct tu_result *r)
+{
+    return cio_handler_make(tu_on_result, r);
+}
+
+/* Runs ctx until r's handler ran (5 s at most); asserts it ran exactly once. */
+static inline void tu_wait_result(struct cio_context *ctx, struct tu_result *r)
+{
+    cr_assert(tu_run_until(ctx, &r->calls, 5000), "the handler did not run");
+    cr_assert_eq(r->calls, 1);
+}
+
+/* Asserts that ec is success, or that it matches condition CIO_COND_<cond>. */
+#define TU_ASSERT_OK(ec) cr_assert(!cio_failed(ec), "unexpected error: %s", cio_error_message(ec))
+#define TU_ASSERT_IS(ec, cond)                                                                     \
+    cr_assert(cio_error_is((ec), CIO_COND_##cond), "expected %s, got %s (%d)", #cond,              \
+              cio_error_message(ec), (ec).value)
 
 /* ---- Throw hook capture. ---- */
 
