@@ -299,13 +299,22 @@ Test(address_parse, scope_zero_means_none)
     cr_assert_str_eq(format(&a, buf), "fe80::1");
 }
 
-Test(address_parse, scope_on_any_v6)
+Test(address_parse, scope_on_link_local_addresses_only)
 {
-    /* A scope is accepted on any IPv6 address (as Asio does). */
+    /* Link-local unicast and link-local multicast take a scope... */
     struct cio_ip_address a = parse_ok("ff02::1%3");
     cr_assert_eq(a.scope_id, 3);
-    a = parse_ok("::ffff:1.2.3.4%2");
+    a = parse_ok("ff12::1%3");
+    cr_assert_eq(a.scope_id, 3);
+    a = parse_ok("febf::1%2");
     cr_assert_eq(a.scope_id, 2);
+    /* ...no other address does (address.h: invalid_argument). */
+    parse_fails("::1%1");
+    parse_fails("::%1");
+    parse_fails("2001:db8::1%1");
+    parse_fails("::ffff:1.2.3.4%2");
+    parse_fails("ff05::1%1");
+    parse_fails("fec0::1%1");
 }
 
 Test(address_parse, scope_rejected)
@@ -482,10 +491,10 @@ Test(address_format, unknown_family)
 
 Test(address_format, longest_text_fits)
 {
-    struct cio_ip_address a = parse_ok("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
+    struct cio_ip_address a = parse_ok("ff12:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
     char buf[CIO_ADDRESS_STRLEN];
     skip_if_interface(4294967295u);
-    cr_assert_str_eq(format(&a, buf), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
+    cr_assert_str_eq(format(&a, buf), "ff12:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
     a = parse_ok("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
     cr_assert_str_eq(format(&a, buf), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
 }
@@ -878,7 +887,7 @@ Test(endpoint_format, exact_fit_and_too_small)
 Test(endpoint_format, longest_text_fits)
 {
     skip_if_interface(4294967295u);
-    const char *text = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535";
+    const char *text = "[ff12:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535";
     cr_assert_lt(strlen(text), (size_t)CIO_ENDPOINT_STRLEN);
     endpoint_round_trip(text);
 }

@@ -12,7 +12,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cio/context.h"
 #include "cio/tcp.h"
@@ -371,4 +373,170 @@ Test(tcp_threads, peers_accepted_into_a_one_thread_context_run_by_another_thread
     cio_tcp_acceptor_close(&a, NULL);
     cio_context_destroy(shard);
     free(conns);
+}
+
+/* ---- Pending operations outlive the thread that started them. ---- */
+
+/* Linux cancels a thread's io_uring requests when it exits, and runs a
+ * request's completion work on the thread that submitted it: a read must
+ * complete with its bytes however the threads that ran its context come
+ * and go (epoll has no such limit, and the backends behave alike). */
+struct handover {
+    struct cio_context *ctx;
+    struct cio_tcp_socket client, server;
+    char buf[16];
+    int done;
+    cio_error ec;
+    size_t n;
+    pthread_mutex_t mutex; /* the first runner waits here while the second runs */
+    pthread_cond_t cond;
+    bool ran;     /* the first runner has run the context */
+    bool release; /* the first runner may return */
+};
+
+static void handover_read(void *user, cio_error ec, size_t n)
+{
+    struct handover *h = user;
+    h->ec = ec;
+    h->n = n;
+    h->done = 1;
+}
+
+/* Starts the read and runs the context briefly (the read is submitted and
+ * stays pending). With `stay`, then waits (alive, blocked) until released. */
+static void *first_runner(void *arg)
+{
+    struct handover *h = arg;
+    cio_tcp_socket_async_read_some(&h->server, h->buf, sizeof h->buf,
+                                   cio_handler_make(handover_read, h));
+    cio_context_run_for(h->ctx, 20 * TU_MS);
+    return NULL;
+}
+
+static void *first_runner_stays(void *arg)
+{
+    struct handover *h = arg;
+    first_runner(h);
+    pthread_mutex_lock(&h->mutex);
+    h->ran = true;
+    pthread_cond_broadcast(&h->cond);
+    while (!h->release)
+        pthread_cond_wait(&h->cond, &h->mutex);
+    pthread_mutex_unlock(&h->mutex);
+    return NULL;
+}
+
+static void check_handover(int hint, bool first_stays)
+{
+    struct cio_context_options o = {.concurrency_hint = hint};
+    struct handover *h = calloc(1, sizeof *h);
+    h->ctx = cio_context_create(&o, NULL);
+    cr_assert_not_null(h->ctx);
+    pthread_mutex_init(&h->mutex, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    tu_connected_pair(h->ctx, AF_INET, &h->client, &h->server);
+    pthread_t first;
+    pthread_create(&first, NULL, first_stays ? first_runner_stays : first_runner, h);
+    if (!first_stays) {
+        pthread_join(first, NULL);
+    } else {
+        pthread_mutex_lock(&h->mutex);
+        while (!h->ran)
+            pthread_cond_wait(&h->cond, &h->mutex);
+        pthread_mutex_unlock(&h->mutex);
+    }
+    cr_assert(!h->done);
+    /* A second thread (this one) runs the context now; the bytes come. */
+    tu_write_all(&h->client, "handed over", 11);
+    cr_assert(tu_run_until(h->ctx, &h->done, 5000), "the read never completed");
+    cr_assert(!cio_failed(h->ec), "read: %s", cio_error_message(h->ec));
+    cr_assert_eq(h->n, 11);
+    cr_assert_eq(memcmp(h->buf, "handed over", 11), 0);
+    if (first_stays) {
+        pthread_mutex_lock(&h->mutex);
+        h->release = true;
+        pthread_cond_broadcast(&h->cond);
+        pthread_mutex_unlock(&h->mutex);
+        pthread_join(first, NULL);
+    }
+    cio_tcp_socket_close(&h->client, NULL);
+    cio_tcp_socket_close(&h->server, NULL);
+    cio_context_destroy(h->ctx);
+    pthread_cond_destroy(&h->cond);
+    pthread_mutex_destroy(&h->mutex);
+    free(h);
+}
+
+Test(tcp_threads, a_read_outlives_the_thread_that_started_it)
+{
+    check_handover(0, false);
+}
+
+Test(tcp_threads, a_read_outlives_the_thread_that_ran_its_one_thread_context)
+{
+    check_handover(1, false);
+}
+
+Test(tcp_threads, a_read_completes_while_the_thread_that_started_it_is_blocked)
+{
+    check_handover(0, true);
+}
+
+Test(tcp_threads, a_one_thread_context_changes_threads_while_the_first_is_blocked)
+{
+    check_handover(1, true);
+}
+
+/* ---- Destroying a context with reads in flight. ---- */
+
+static void must_not_run(void *user, cio_error ec, size_t n)
+{
+    (void)ec;
+    (void)n;
+    atomic_fetch_add((atomic_int *)user, 1);
+}
+
+/* cio_context_destroy frees every pending operation without running it,
+ * and once it returns the kernel writes into none of their buffers (on
+ * io_uring it waits for the kernel to give each request back). Runs on a
+ * one-thread and on a shared context; the peers' bytes arrive after. */
+static void check_destroy_in_flight(int hint)
+{
+    enum {
+        PAIRS = 40
+    };
+    struct cio_context_options o = {.concurrency_hint = hint};
+    struct cio_context *c = cio_context_create(&o, NULL);
+    struct cio_tcp_socket clients[PAIRS], servers[PAIRS];
+    int raw[PAIRS];
+    static char bufs[PAIRS][32];
+    atomic_int ran = 0;
+    memset(bufs, '#', sizeof bufs);
+    for (int i = 0; i < PAIRS; i++) {
+        tu_connected_pair(c, AF_INET, &clients[i], &servers[i]);
+        raw[i] = cio_tcp_socket_release(&clients[i], NULL);
+        cio_tcp_socket_async_read_some(&servers[i], bufs[i], sizeof bufs[i],
+                                       cio_handler_make(must_not_run, &ran));
+    }
+    cio_context_poll(c); /* the reads go to the kernel (io_uring submits here) */
+    cr_assert_eq(atomic_load(&ran), 0);
+    cio_context_destroy(c);
+    for (int i = 0; i < PAIRS; i++)
+        send(raw[i], "late bytes", 10, MSG_NOSIGNAL);
+    for (int i = 0; i < PAIRS; i++) {
+        char c0 = bufs[i][0];
+        cr_assert_eq(c0, '#', "buffer %d was written after destroy", i);
+        close(raw[i]);
+    }
+    cr_assert_eq(atomic_load(&ran), 0, "a handler ran at destroy");
+}
+
+Test(tcp_threads, destroy_with_reads_in_flight_on_a_one_thread_context)
+{
+    check_destroy_in_flight(1);
+}
+
+Test(tcp_threads, destroy_with_reads_in_flight_on_a_shared_context)
+{
+    check_destroy_in_flight(0);
 }

@@ -47,7 +47,9 @@ struct cio_ip_address cio_ip_address_v6_loopback(void); /* ::1 */
 /*
  * Parses "1.2.3.4", "::1", "fe80::1%eth0" or "fe80::1%2" into *out.
  * Returns 0, or -1 with invalid_argument for NULL or malformed text, an
- * unknown interface name or a scope on an IPv4 or non-link-local-capable text.
+ * unknown interface name, or a scope on an address it does not apply to: a
+ * scope is accepted on IPv6 link-local unicast (fe80::/10) and link-local
+ * multicast (ffx2::/16) only (Asio also takes a numeric scope elsewhere).
  * *out is unchanged on failure. Throwing form when ec is NULL.
  */
 int cio_ip_address_parse(const char *text, struct cio_ip_address *out, cio_error *ec);
@@ -56,8 +58,10 @@ int cio_ip_address_parse(const char *text, struct cio_ip_address *out, cio_error
  * Writes the address as text ("127.0.0.1", "::1", "fe80::1%eth0", using the
  * interface name when the scope id names an interface, else its number) into
  * buf of `size` bytes, NUL-terminated. Returns the length written, or -1 with
- * invalid_argument (NULL argument, unknown family) or no_buffer_space (ENOBUFS:
- * the text does not fit; buf then holds ""). Throwing form when ec is NULL.
+ * invalid_argument (NULL argument, unknown family) or the system error ENOBUFS
+ * when the text does not fit (Asio's no_buffer_space; no portable condition
+ * names it; buf then holds ""). CIO_ADDRESS_STRLEN bytes always suffice.
+ * Throwing form when ec is NULL.
  */
 int cio_ip_address_format(const struct cio_ip_address *a, char *buf, size_t size, cio_error *ec);
 

@@ -83,6 +83,9 @@ size_t cio_context_backends(const char **names, size_t max);
 
 /* Destroys a context: closes the backend, frees every pending operation
  * without running its handler and every queued handler without running it.
+ * When it returns the kernel writes into none of the operations' buffers:
+ * on io_uring it cancels every request and waits until the kernel has
+ * given each one back (Linux does so at once for socket operations).
  * I/O objects bound to the context must not be used afterwards (closing them
  * first is the clean order). NULL is ignored. */
 void cio_context_destroy(struct cio_context *ctx);
@@ -96,6 +99,12 @@ const char *cio_context_backend_name(const struct cio_context *ctx);
  * number of handlers run. Running out of work stops the context: call
  * cio_context_restart before running it again. Any number of threads may
  * run one context at once (unless its concurrency_hint is 1).
+ *
+ * Nested: a handler may call any run function of its own context; the
+ * nested call runs what is ready, the handlers the caller itself posted
+ * included (as Asio does), and returns the count it ran itself. The
+ * calling handler's own work keeps the context from running out of work
+ * meanwhile, so a nested run() returns only when the context is stopped.
  */
 size_t cio_context_run(struct cio_context *ctx);
 
@@ -103,7 +112,8 @@ size_t cio_context_run(struct cio_context *ctx);
  * stops or runs out of work. Returns 0 or 1. */
 size_t cio_context_run_one(struct cio_context *ctx);
 
-/* As cio_context_run, but returns after `ns` nanoseconds at the latest. */
+/* As cio_context_run, but returns after `ns` nanoseconds at the latest. A
+ * duration past the steady clock's range (INT64_MAX, say) is no limit. */
 size_t cio_context_run_for(struct cio_context *ctx, int64_t ns);
 
 /* As cio_context_run, but returns at the steady-clock time point `deadline`

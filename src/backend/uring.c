@@ -15,9 +15,10 @@
  * thread other than the waiting one submits at once, under the ring's lock.
  *
  * A completion entry's user data is the operation's address (16-byte
- * aligned), with bit 0 set for its readiness poll; two small values no such
- * address can take are tokens (the eventfd's read, a cancel request). The operation remembers its slot and the slot's
- * generation: when the slot was closed, or the operation cancelled, while the
+ * aligned), with bit 0 set for its readiness poll; small values no such
+ * address can take are tokens (the eventfd's read, cancel requests). The
+ * operation remembers its slot and the slot's generation: when the slot was
+ * closed, or the operation cancelled, while the
  * kernel held it, the operation is "detached" and its completion only
  * reports (operation_aborted for -ECANCELED). Cancelling submits
  * IORING_OP_ASYNC_CANCEL at once, so that close() takes effect promptly.
@@ -71,6 +72,7 @@
 #define UR_CQ_ENTRIES 4096   /* completion entries (the kernel keeps overflow, NODROP) */
 #define UR_TOKEN_WAKE 2u     /* the eventfd's poll */
 #define UR_TOKEN_IGNORE 4u   /* a cancel request's own completion */
+#define UR_TOKEN_CANCEL_ALL 6u /* the completion of destroy's cancel of everything */
 #define UR_POLL_BIT 1u       /* user data bit 0: the op's readiness poll */
 
 struct uring_state {
@@ -180,26 +182,57 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
     return 0;
 }
 
-/* Reaps completions until every operation request has completed, so that
- * the kernel no longer touches operation memory or callers' buffers. A
- * detached operation is freed here; one still in its slot's queue is freed
- * with the slot table. */
-static void ur_drain(struct uring_state *st)
+/* Asks the kernel to cancel request `data`, or every request when `all`.
+ * The cancel's own completion is ignored (but see ur_drain). */
+static void ur_cancel_request(struct uring_state *st, uint64_t data, bool all)
 {
     struct io_uring_sqe *sqe = ur_get_sqe(st);
-    if (sqe) {
-        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data64(sqe, UR_TOKEN_IGNORE);
+    if (!sqe)
+        return;
+    io_uring_prep_cancel64(sqe, data, all ? IORING_ASYNC_CANCEL_ANY : 0);
+    io_uring_sqe_set_data64(sqe, all ? UR_TOKEN_CANCEL_ALL : UR_TOKEN_IGNORE);
+}
+
+/* Cancels, one by one, the requests the slots hold (a kernel before 5.19
+ * refuses IORING_ASYNC_CANCEL_ANY). A head whose request is a transfer or a
+ * poll is asked for both: the one it is not finds nothing. */
+static void ur_cancel_each(struct cio_context *ctx, struct uring_state *st)
+{
+    struct cio__slot *s;
+    for (uint32_t i = 0; (s = cio__slot_at(&ctx->slots, i)) != NULL; i++) {
+        for (unsigned d = 0; d < CIO__DIR_COUNT; d++) {
+            if (!(s->inflight & (1u << d)))
+                continue;
+            uint64_t op = (uint64_t)(uintptr_t)s->ops[d].head;
+            ur_cancel_request(st, op, false);
+            ur_cancel_request(st, op | UR_POLL_BIT, false);
+        }
     }
     io_uring_submit(&st->ring);
-    for (int rounds = 0; st->inflight > 0 && rounds < 100; rounds++) {
+}
+
+/*
+ * Cancels every request of the ring and reaps completions until each has
+ * completed, however long the kernel takes (it finishes a cancelled socket
+ * request at once): when it returns, the kernel no longer touches operation
+ * memory or callers' buffers, which is what cio_context_destroy promises. A
+ * detached operation is freed here; one still in its slot's queue is freed
+ * with the slot table.
+ */
+static void ur_drain(struct cio_context *ctx, struct uring_state *st)
+{
+    ur_cancel_request(st, 0, true);
+    io_uring_submit(&st->ring);
+    while (st->inflight > 0) {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = {0, 10 * 1000 * 1000};
-        if (io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts) != 0)
+        if (io_uring_wait_cqe(&st->ring, &cqe) != 0)
             continue;
         uint64_t data = io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
         io_uring_cqe_seen(&st->ring, cqe);
-        if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE)
+        if (data == UR_TOKEN_CANCEL_ALL && res == -EINVAL)
+            ur_cancel_each(ctx, st);
+        if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE || data == UR_TOKEN_CANCEL_ALL)
             continue;
         st->inflight--;
         struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)(data & ~(uint64_t)UR_POLL_BIT);
@@ -213,7 +246,7 @@ static void ur_drain(struct uring_state *st)
 static void uring_destroy(struct cio_context *ctx)
 {
     struct uring_state *st = ur_state_of(ctx);
-    ur_drain(st);
+    ur_drain(ctx, st);
     io_uring_queue_exit(&st->ring);
     close(st->wakefd);
     cio__lock_destroy(&st->lock);
@@ -239,11 +272,15 @@ static void uring_remove(struct cio_context *ctx, struct cio__slot *s)
 
 /* ---- start, cancel, kick ---- */
 
-/* io_uring lengths are 32-bit: a longer transfer moves at most this much,
- * which the *_some operations allow. */
+/* The most one transfer moves: Linux's MAX_RW_COUNT (INT_MAX rounded down to
+ * a page), what read(2) and send(2) move at most too. The kernel takes a
+ * 32-bit length but fails a socket transfer above INT_MAX, where the *_some
+ * operations must move part of it. */
+#define UR_MAX_TRANSFER 0x7ffff000u
+
 static inline unsigned ur_len(size_t len)
 {
-    return len > UINT32_MAX ? UINT32_MAX : (unsigned)len;
+    return len > UR_MAX_TRANSFER ? UR_MAX_TRANSFER : (unsigned)len;
 }
 
 /* Fills sqe with op, a stream transfer at the head of its direction, and
@@ -452,6 +489,15 @@ static inline void ur_set_result(struct cio__io_op *op, int res, bool valgrind)
         op->base.ec = cio_error_system(-res);
 }
 
+/*
+ * ur_cancelled_by_exit: an operation request the library did not cancel (it
+ * is not detached) that completes with -ECANCELED was cancelled by Linux,
+ * because the thread that submitted it exited (the kernel cancels a task's
+ * requests at its exit, io_uring_cancel_generic). The operation itself is
+ * still wanted, as it would be on epoll: it goes back to the kernel from
+ * this thread, which is alive, as a transfer or as a readiness poll.
+ */
+
 /* One completion of an operation request. Lock-free on a one-thread
  * context; on others it takes the slot's lock, then the state's. */
 static void __attribute__((noinline))
@@ -488,8 +534,12 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
     if (!poll) {
         if (res == -EAGAIN || res == -EINTR)
             next = REPOLL; /* the kernel may say so for a non-blocking socket */
+        else if (res == -ECANCELED)
+            next = RESUBMIT; /* see ur_cancelled_by_exit */
         else
             ur_set_result(op, res, st->valgrind);
+    } else if (res == -ECANCELED) {
+        next = REPOLL; /* see ur_cancelled_by_exit */
     } else if (res < 0 && res != -EINTR && res != -EAGAIN) {
         op->base.ec = cio_error_system(-res);
         op->base.n = 0;
@@ -527,7 +577,7 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
 {
     struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)data;
     if (st->multithreaded || (data & UR_POLL_BIT) || op->detached || res == -EAGAIN ||
-        res == -EINTR) {
+        res == -EINTR || res == -ECANCELED) {
         ur_complete_locked(ctx, st, data, res, done);
         return;
     }

@@ -110,7 +110,18 @@ static bool parse_plain(const char *text, size_t len, struct cio_ip_address *a)
     return inet_pton(AF_INET6, copy, &a->addr.v6) == 1;
 }
 
-/* Parses "address" or "ipv6-address%scope"; a scope needs an IPv6 address. */
+/* Whether a scope means something for a: IPv6 link-local unicast (fe80::/10)
+ * or link-local multicast (ffx2::/16), the addresses whose interface the
+ * kernel cannot tell by itself. */
+static bool scope_applies(const struct cio_ip_address *a)
+{
+    const uint8_t *b = a->addr.v6.s6_addr;
+    return a->family == AF_INET6 &&
+           ((b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] == 0xff && (b[1] & 0x0f) == 0x02));
+}
+
+/* Parses "address" or "ipv6-address%scope"; a scope needs an address it
+ * applies to. */
 static bool parse_address(const char *text, struct cio_ip_address *out)
 {
     struct cio_ip_address a = {0};
@@ -118,7 +129,7 @@ static bool parse_address(const char *text, struct cio_ip_address *out)
     size_t len = percent ? (size_t)(percent - text) : strlen(text);
     if (!parse_plain(text, len, &a))
         return false;
-    if (percent && (a.family != AF_INET6 || !parse_scope(percent + 1, &a.scope_id)))
+    if (percent && (!scope_applies(&a) || !parse_scope(percent + 1, &a.scope_id)))
         return false;
     *out = a;
     return true;
