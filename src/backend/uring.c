@@ -67,6 +67,7 @@
 #include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/scheduler.h"
+#include "core/syscall.h"
 
 #define UR_RING_ENTRIES 256  /* submission entries; the ring is flushed when full */
 #define UR_CQ_ENTRIES 4096   /* completion entries (the kernel keeps overflow, NODROP) */
@@ -96,7 +97,7 @@ static struct uring_state *ur_state_of(struct cio_context *ctx)
  * again. NULL only if the kernel refuses that. */
 static struct io_uring_sqe *__attribute__((noinline)) ur_get_sqe_slow(struct uring_state *st)
 {
-    io_uring_submit(&st->ring);
+    cio__sys.io_uring_submit(&st->ring);
     return io_uring_get_sqe(&st->ring);
 }
 
@@ -114,7 +115,7 @@ static inline struct io_uring_sqe *ur_get_sqe(struct uring_state *st)
 static void ur_flush_if_shared(struct uring_state *st)
 {
     if (st->multithreaded)
-        io_uring_submit(&st->ring);
+        cio__sys.io_uring_submit(&st->ring);
 }
 
 static void ur_arm_wake(struct uring_state *st)
@@ -130,7 +131,7 @@ static void ur_arm_wake(struct uring_state *st)
 
 static int uring_init(struct cio_context *ctx, cio_error *ec)
 {
-    struct uring_state *st = calloc(1, sizeof *st);
+    struct uring_state *st = cio__sys.calloc(1, sizeof *st);
     if (!st)
         return *ec = cio_error_system(ENOMEM), -1;
     st->multithreaded = ctx->multithreaded;
@@ -148,11 +149,11 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
     for (size_t i = st->multithreaded || st->valgrind ? 1 : 0;
          i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
         struct io_uring_params p = {.flags = flag_sets[i], .cq_entries = UR_CQ_ENTRIES};
-        r = io_uring_queue_init_params(UR_RING_ENTRIES, &st->ring, &p);
+        r = cio__sys.io_uring_queue_init_params(UR_RING_ENTRIES, &st->ring, &p);
         if (r == 0) {
             /* A timed wait needs EXT_ARG (5.11); NODROP keeps overflowed completions. */
             if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
-                io_uring_queue_exit(&st->ring);
+                cio__sys.io_uring_queue_exit(&st->ring);
                 r = -ENOSYS;
             }
             break;
@@ -169,10 +170,10 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
     }
     /* Blocking: the ring's read of it waits for readiness (a non-blocking
      * file's read would end with EAGAIN at once). Only interrupt writes it. */
-    st->wakefd = eventfd(0, EFD_CLOEXEC);
+    st->wakefd = cio__sys.eventfd(0, EFD_CLOEXEC);
     if (st->wakefd < 0) {
         *ec = cio_error_system(errno);
-        io_uring_queue_exit(&st->ring);
+        cio__sys.io_uring_queue_exit(&st->ring);
         cio__lock_destroy(&st->lock);
         free(st);
         return -1;
@@ -208,7 +209,7 @@ static void ur_cancel_each(struct cio_context *ctx, struct uring_state *st)
             ur_cancel_request(st, op | UR_POLL_BIT, false);
         }
     }
-    io_uring_submit(&st->ring);
+    cio__sys.io_uring_submit(&st->ring);
 }
 
 /*
@@ -222,10 +223,10 @@ static void ur_cancel_each(struct cio_context *ctx, struct uring_state *st)
 static void ur_drain(struct cio_context *ctx, struct uring_state *st)
 {
     ur_cancel_request(st, 0, true);
-    io_uring_submit(&st->ring);
+    cio__sys.io_uring_submit(&st->ring);
     while (st->inflight > 0) {
         struct io_uring_cqe *cqe;
-        if (io_uring_wait_cqe(&st->ring, &cqe) != 0)
+        if (cio__sys.io_uring_wait_cqe(&st->ring, &cqe) != 0)
             continue;
         uint64_t data = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
@@ -247,8 +248,8 @@ static void uring_destroy(struct cio_context *ctx)
 {
     struct uring_state *st = ur_state_of(ctx);
     ur_drain(ctx, st);
-    io_uring_queue_exit(&st->ring);
-    close(st->wakefd);
+    cio__sys.io_uring_queue_exit(&st->ring);
+    cio__sys.close(st->wakefd);
     cio__lock_destroy(&st->lock);
     free(st);
     ctx->backend_state = NULL;
@@ -443,7 +444,7 @@ static size_t uring_cancel(struct cio_context *ctx, struct cio__slot *s)
         cio__queue_splice(&aborted, q);
     }
     if (n)
-        io_uring_submit(&st->ring);
+        cio__sys.io_uring_submit(&st->ring);
     cio__unlock(&st->lock);
     cio__unlock(&s->lock);
     for (struct cio__op *op = aborted.head; op; op = op->next, n++) {
@@ -630,13 +631,13 @@ static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio_
 static void ur_block(struct uring_state *st, int64_t timeout_ns)
 {
     cio__lock(&st->lock);
-    io_uring_submit(&st->ring);
+    cio__sys.io_uring_submit(&st->ring);
     cio__unlock(&st->lock);
     if (timeout_ns == 0 || io_uring_cq_ready(&st->ring))
         return;
     int64_t ms = timeout_ns < 0 ? -1 : timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
     struct pollfd p = {.fd = st->ring.ring_fd, .events = POLLIN};
-    poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+    cio__sys.poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
 }
 
 /* Submits what was queued and waits for completions, up to timeout_ns (-1:
@@ -649,23 +650,23 @@ static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__
         ur_block(st, timeout_ns);
     } else if (st->multithreaded) {
         cio__lock(&st->lock);
-        io_uring_submit(&st->ring);
+        cio__sys.io_uring_submit(&st->ring);
         cio__unlock(&st->lock);
         if (timeout_ns < 0) {
-            io_uring_wait_cqe(&st->ring, &cqe);
+            cio__sys.io_uring_wait_cqe(&st->ring, &cqe);
         } else if (timeout_ns > 0) {
             struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-            io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
+            cio__sys.io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
         }
     } else if (timeout_ns < 0) {
-        io_uring_submit_and_wait(&st->ring, 1);
+        cio__sys.io_uring_submit_and_wait(&st->ring, 1);
     } else if (timeout_ns > 0) {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-        io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+        cio__sys.io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
     } else {
         /* Enter the kernel even with nothing to submit: on a COOP_TASKRUN
          * ring, finished requests are only posted when this thread does. */
-        io_uring_submit_and_get_events(&st->ring);
+        cio__sys.io_uring_submit_and_get_events(&st->ring);
     }
     ur_reap(ctx, st, done);
 }

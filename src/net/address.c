@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/report.h"
+#include "core/syscall.h"
 
 /* ---- Address constructors. ---- */
 
@@ -90,7 +91,7 @@ static bool parse_scope(const char *text, uint32_t *scope_id)
         return true;
     if (*text == '\0' || strlen(text) >= IF_NAMESIZE)
         return false;
-    *scope_id = if_nametoindex(text);
+    *scope_id = cio__sys.if_nametoindex(text);
     return *scope_id != 0;
 }
 
@@ -149,7 +150,7 @@ static void format_scope(uint32_t scope_id, char *text, size_t size)
 {
     char name[IF_NAMESIZE];
     size_t used = strlen(text);
-    if (if_indextoname(scope_id, name))
+    if (cio__sys.if_indextoname(scope_id, name))
         snprintf(text + used, size - used, "%%%s", name);
     else
         snprintf(text + used, size - used, "%%%lu", (unsigned long)scope_id);
