@@ -124,31 +124,61 @@ static inline unsigned cio__op_class(size_t size)
                                                                               : CIO__OP_UNCACHED;
 }
 
+/* Under AddressSanitizer a cached block's payload is poisoned while it is
+ * free, so that a use of an operation after it was freed (and before the
+ * block is reused) is reported. The header stays addressable: the cache
+ * links blocks through it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO__OP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO__OP_ASAN 1
+#endif
+#endif
+#if defined(CIO__OP_ASAN)
+#include <sanitizer/asan_interface.h>
+#define CIO__OP_PAYLOAD_SIZE(b) (((size_t)64 << (b)->cls) - sizeof *(b))
+#define CIO__OP_POISON(b) ASAN_POISON_MEMORY_REGION((b) + 1, CIO__OP_PAYLOAD_SIZE(b))
+#define CIO__OP_UNPOISON(b) ASAN_UNPOISON_MEMORY_REGION((b) + 1, CIO__OP_PAYLOAD_SIZE(b))
+#else
+#define CIO__OP_POISON(b) ((void)(b))
+#define CIO__OP_UNPOISON(b) ((void)(b))
+#endif
+
+/* Takes a block of class cls (which the cache must hold) out of c. */
+static inline void *cio__op_cache_pop(struct cio__op_cache *c, unsigned cls)
+{
+    struct cio__op_block *b = c->free[cls];
+    c->free[cls] = b->next;
+    c->room[cls]++;
+    CIO__OP_UNPOISON(b);
+    return b + 1;
+}
+
+/* Puts block b into c (which must have room for its class). */
+static inline void cio__op_cache_push(struct cio__op_cache *c, struct cio__op_block *b)
+{
+    b->next = c->free[b->cls];
+    c->free[b->cls] = b;
+    c->room[b->cls]--;
+    CIO__OP_POISON(b);
+}
+
 /* A block from the calling thread's cache, or NULL when it holds none of
  * that class (the caller then takes its slow path, cio__op_alloc). */
 static inline void *cio__op_alloc_cached(size_t size)
 {
     unsigned cls = cio__op_class(size);
     struct cio__op_cache *c = &cio__tls_op_cache;
-    struct cio__op_block *b = cls != CIO__OP_UNCACHED ? c->free[cls] : NULL;
-    if (!b)
+    if (cls == CIO__OP_UNCACHED || !c->free[cls])
         return NULL;
-    c->free[cls] = b->next;
-    c->room[cls]++;
-    return b + 1;
+    return cio__op_cache_pop(c, cls);
 }
 
 static inline void *cio__op_alloc(size_t size)
 {
-    unsigned cls = cio__op_class(size);
-    struct cio__op_cache *c = &cio__tls_op_cache;
-    if (cls != CIO__OP_UNCACHED && c->free[cls]) {
-        struct cio__op_block *b = c->free[cls];
-        c->free[cls] = b->next;
-        c->room[cls]++;
-        return b + 1;
-    }
-    return cio__op_alloc_slow(size);
+    void *p = cio__op_alloc_cached(size);
+    return p ? p : cio__op_alloc_slow(size);
 }
 
 /* Puts p's block in the calling thread's cache if it has room. Returns
@@ -159,25 +189,14 @@ static inline bool cio__op_free_cached(void *p)
     struct cio__op_cache *c = &cio__tls_op_cache;
     if (!c->room[b->cls])
         return false;
-    b->next = c->free[b->cls];
-    c->free[b->cls] = b;
-    c->room[b->cls]--;
+    cio__op_cache_push(c, b);
     return true;
 }
 
 static inline void cio__op_free(void *p)
 {
-    if (!p)
-        return;
-    struct cio__op_block *b = (struct cio__op_block *)p - 1;
-    struct cio__op_cache *c = &cio__tls_op_cache;
-    if (c->room[b->cls]) {
-        b->next = c->free[b->cls];
-        c->free[b->cls] = b;
-        c->room[b->cls]--;
-        return;
-    }
-    cio__op_free_slow(b);
+    if (p && !cio__op_free_cached(p))
+        cio__op_free_slow((struct cio__op_block *)p - 1);
 }
 
 /* Frees the calling thread's cached blocks (called when a context is

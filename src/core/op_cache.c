@@ -146,9 +146,7 @@ void cio__op_free_slow(struct cio__op_block *b)
         register_thread(c);
     if (c->room[b->cls] == 0)
         give_full_list(c, b->cls);
-    b->next = c->free[b->cls];
-    c->free[b->cls] = b;
-    c->room[b->cls]--;
+    cio__op_cache_push(c, b);
 }
 
 void cio__op_cache_flush(void)
