@@ -82,7 +82,6 @@ typedef enum cio__perform_result (*cio__perform_fn)(struct cio__io_op *op, int f
 /* An operation on a descriptor. Kind-specific ops embed it first. */
 struct cio__io_op {
     struct cio__op base;     /* must be first */
-    cio_handler handler;     /* the user's completion handler */
     cio__perform_fn perform; /* tries the op once without blocking (not for
                                 RECV and SEND, which cio__perform_io does) */
     uint8_t dir;             /* enum cio__dir */

@@ -343,25 +343,35 @@ static void __attribute__((noinline)) run_op_settle(struct cio__run_thread *t, l
         post_shared(ctx, &t->private_q);
 }
 
-/* Runs one ready op, then releases its work. The common op, an I/O
- * operation's completion, is done inline (cio__io_op_complete's fast path:
- * the block goes back to the cache, then the handler runs). A handler that
- * started one operation (the common case) leaves the count as it was. */
+/* The one completion path (cio__op_complete), inline: settle, copy the
+ * handler and result out, free the block, call the handler last. */
+static inline __attribute__((always_inline)) void complete(struct cio_context *ctx,
+                                                           struct cio__op *op)
+{
+    if (__builtin_expect(op->settle != NULL, 0))
+        op->settle(ctx, op);
+    cio_handler h = op->handler;
+    cio_error ec = op->ec;
+    size_t n = op->n;
+    cio__op_free(op);
+    if (ctx)
+        cio__call_handler(ctx, h, ec, n);
+}
+
+void cio__op_complete(struct cio_context *ctx, struct cio__op *op)
+{
+    complete(ctx, op);
+}
+
+/* Runs one ready op, then releases its work. The common op, one that ends
+ * in a handler, completes inline. A handler that started one operation (the
+ * common case) leaves the count as it was. */
 static inline void run_op(struct cio__run_thread *t, struct cio__op *op)
 {
-    if (op->func == cio__io_op_complete) {
-        /* Copied out first: the block is the cache's once freed. */
-        struct cio__io_op *io = (struct cio__io_op *)op;
-        cio_handler h = io->handler;
-        cio_error ec = op->ec;
-        size_t n = op->n;
-        if (cio__op_free_cached(op))
-            h.fn(h.user, ec, n);
-        else
-            op->func(t->ctx, op);
-    } else {
+    if (op->func == cio__op_complete)
+        complete(t->ctx, op);
+    else
         op->func(t->ctx, op);
-    }
     long started = t->private_work;
     if (started == 1)
         t->private_work = 0;

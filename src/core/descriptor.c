@@ -3,7 +3,7 @@
  * slot through the context's backend.
  *
  * Order: the table (chunks, free list), opening and closing slots, starting
- * and cancelling operations, parked slots, the generic I/O op.
+ * and cancelling operations, parked slots.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,35 +259,4 @@ void cio__slot_retry_parked(struct cio_context *ctx)
             if (dirs & (1u << d))
                 ctx->backend->kick(ctx, s, (enum cio__dir)d);
     }
-}
-
-/* ---- the generic I/O op ---- */
-
-/* Off the common path: the context is being destroyed (only free), or the
- * thread's cache is full. */
-static void __attribute__((noinline)) io_op_complete_slow(struct cio_context *ctx,
-                                                          struct cio__op *base)
-{
-    struct cio__io_op *op = (struct cio__io_op *)base;
-    cio_handler h = op->handler;
-    cio_error ec = base->ec;
-    size_t n = base->n;
-    cio__op_free(op);
-    if (ctx)
-        h.fn(h.user, ec, n);
-}
-
-/* Frees the op before its handler runs, so that the operation the handler
- * starts reuses the block; the handler call is the last thing done. */
-void cio__io_op_complete(struct cio_context *ctx, struct cio__op *base)
-{
-    struct cio__io_op *op = (struct cio__io_op *)base;
-    cio_handler h = op->handler;
-    cio_error ec = base->ec;
-    size_t n = base->n;
-    if (__builtin_expect(!ctx || !cio__op_free_cached(op), 0)) {
-        io_op_complete_slow(ctx, base);
-        return;
-    }
-    h.fn(h.user, ec, n);
 }

@@ -91,12 +91,8 @@ void cio__slot_retry_parked(struct cio_context *ctx);
 
 #define CIO__PARKED_RETRY_NS (100 * 1000 * 1000)
 
-/* The generic func of an I/O op: frees the op, then (ctx != NULL) runs its
- * handler with the op's result. */
-void cio__io_op_complete(struct cio_context *ctx, struct cio__op *op);
-
 /* Allocates an I/O op of `size` bytes (>= sizeof(struct cio__io_op)) for
- * handler h, with func = cio__io_op_complete. NULL when out of memory.
+ * handler h, completed by cio__op_complete. NULL when out of memory.
  * Inline: it is on every operation's path. */
 static inline struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio__perform_fn perform,
                                                 enum cio__dir dir, enum cio__io_kind kind)
@@ -104,11 +100,7 @@ static inline struct cio__io_op *cio__io_op_new(size_t size, cio_handler h, cio_
     struct cio__io_op *op = (struct cio__io_op *)cio__op_alloc(size);
     if (!op)
         return NULL;
-    op->base.next = NULL;
-    op->base.func = cio__io_op_complete;
-    op->base.ec = cio_error_none();
-    op->base.n = 0;
-    op->handler = h;
+    cio__op_init(&op->base, h);
     op->perform = perform;
     op->dir = (uint8_t)dir;
     op->kind = (uint8_t)kind;

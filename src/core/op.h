@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cio/error.h"
+#include "cio/handler.h"
 
 struct cio_context;
 struct cio__op;
@@ -25,10 +26,38 @@ typedef void (*cio__op_func)(struct cio_context *ctx, struct cio__op *op);
 
 struct cio__op {
     struct cio__op *next; /* link in whichever queue holds the op */
-    cio__op_func func;    /* completes or destroys; see above */
+    cio__op_func func;    /* completes or destroys: cio__op_complete for every op
+                             that ends in a completion handler; the scheduler's
+                             own ops (posted tasks, timer deliveries) have theirs */
     cio_error ec;         /* result, set before the op is queued to run */
     size_t n;             /* bytes transferred or other count */
+    cio_handler handler;  /* the completion handler (func cio__op_complete) */
+    cio__op_func settle;  /* NULL, or the op's last step before its handler:
+                             given the context it may change the result (an
+                             accept opens its peer); given NULL (destroy) it
+                             releases what the op holds */
 };
+
+/*
+ * The one completion path (context.c): every operation that ends in a
+ * completion handler has it as its func. It runs the op's settle step,
+ * copies the handler and result out, frees the op (so that the operation
+ * the handler starts reuses its block) and calls the handler. Given no
+ * context it only settles and frees. The run loop inlines it.
+ */
+void cio__op_complete(struct cio_context *ctx, struct cio__op *op);
+
+/* Sets what every handler-ending op needs: func cio__op_complete, handler h,
+ * no settle step, a successful empty result. */
+static inline void cio__op_init(struct cio__op *op, cio_handler h)
+{
+    op->next = NULL;
+    op->func = cio__op_complete;
+    op->ec = cio_error_none();
+    op->n = 0;
+    op->handler = h;
+    op->settle = NULL;
+}
 
 /* A FIFO of operations. Not locked: its owner says who may touch it. */
 struct cio__op_queue {

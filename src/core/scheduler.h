@@ -20,6 +20,19 @@ struct cio_context;
 /* cio__work_started(ctx), which counts one unit of outstanding work
  * (thread-safe), is inline in context_impl.h. */
 
+/*
+ * The one place a completion handler is called, for operations and timer
+ * waits alike (cio__op_complete, the timer queue's delivery): where a
+ * handler's associations (an associated executor, a cancellation slot) are
+ * to be honoured. The calling thread is inside a run function of ctx.
+ */
+static inline void cio__call_handler(struct cio_context *ctx, cio_handler h, cio_error ec,
+                                     size_t n)
+{
+    (void)ctx;
+    h.fn(h.user, ec, n);
+}
+
 /* Releases one unit; when it was the last, run functions return. */
 void cio__work_finished(struct cio_context *ctx);
 

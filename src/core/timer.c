@@ -468,7 +468,7 @@ static void deliver(struct cio_context *ctx, struct cio__op *op)
         cio__post_completion(ctx, op);
     cio_error ec =
         d.aborted ? cio_error_from_condition(CIO_COND_OPERATION_ABORTED) : cio_error_none();
-    d.handler.fn(d.handler.user, ec, 0);
+    cio__call_handler(ctx, d.handler, ec, 0);
 }
 
 /* Takes the idle delivery ops needed so that min(max_delivering, done.len)
@@ -790,40 +790,20 @@ int cio_timer_wait(struct cio_timer *t, cio_error *ec)
     return cio__report_ok(ec);
 }
 
-/* A wait that could not be queued, posted to run its handler with
- * no_memory (its own block from the op cache). */
-struct failed_wait {
-    struct cio__op base; /* must be first */
-    cio_handler handler;
-};
-
-static void failed_wait_func(struct cio_context *ctx, struct cio__op *base)
-{
-    struct failed_wait *op = (struct failed_wait *)base;
-    cio_handler h = op->handler;
-    cio_error ec = base->ec;
-    cio__op_free(op);
-    if (ctx)
-        h.fn(h.user, ec, 0);
-}
-
 /* The ring could not grow: h runs with no_memory, or, when even that cannot
  * be allocated, the throw hook is called and no wait starts. */
 static void fail_wait(struct cio_timer *t, cio_handler h, const char *operation)
 {
     cio_error no_memory = cio_error_from_condition(CIO_COND_NO_MEMORY);
-    struct failed_wait *op = cio__op_alloc(sizeof *op);
+    struct cio__op *op = cio__op_alloc(sizeof *op);
     if (!op) {
         cio_throw(operation, no_memory);
         return;
     }
-    op->base.next = NULL;
-    op->base.func = failed_wait_func;
-    op->base.ec = no_memory;
-    op->base.n = 0;
-    op->handler = h;
+    cio__op_init(op, h);
+    op->ec = no_memory;
     cio__work_started(t->ctx_);
-    cio__post_completion(t->ctx_, &op->base);
+    cio__post_completion(t->ctx_, op);
 }
 
 enum add_result {

@@ -488,7 +488,7 @@ struct accept_op {
 };
 
 /* Runs under the backend's care (possibly holding the listener slot's lock),
- * so it only accepts; the peer is opened in accept_complete. */
+ * so it only accepts; the peer is opened in accept_settle. */
 static enum cio__perform_result accept_perform(struct cio__io_op *io, int fd)
 {
     struct accept_op *op = (struct accept_op *)io;
@@ -509,32 +509,22 @@ static enum cio__perform_result accept_perform(struct cio__io_op *io, int fd)
     return out_of_descriptors(err) ? CIO__PERFORM_DONE_PARK : CIO__PERFORM_DONE;
 }
 
-/* ---- The accept operation's completion. ---- */
+/* ---- The accept operation's settle step. ---- */
 
-/* The accept op's func: opens the peer on its context before the handler
- * runs (so the handler can use it), frees the op, runs the handler. Given no
- * context (the context is being destroyed) it closes any accepted
- * descriptor and frees the op. */
-static void accept_complete(struct cio_context *ctx, struct cio__op *base)
+/* The accept op's settle step: opens the peer on its context before the
+ * handler runs (so the handler can use it). Given no context (the context
+ * is being destroyed) it closes any accepted descriptor. */
+static void accept_settle(struct cio_context *ctx, struct cio__op *base)
 {
     struct accept_op *op = (struct accept_op *)base;
-    if (!ctx) {
-        if (op->fd >= 0)
-            cio__sys.close(op->fd);
-        cio__op_free(op);
+    if (op->fd < 0)
         return;
-    }
-    cio_error e = op->io.base.ec;
-    if (op->fd >= 0) {
-        if (cio_failed(e))
-            cio__sys.close(op->fd);
-        else
-            e = adopt_peer(op->peer_ctx, op->peer, op->family, op->fd, &op->addr, op->addrlen,
-                           op->peer_ep);
-    }
-    cio_handler h = op->io.handler;
-    cio__op_free(op);
-    h.fn(h.user, e, 0);
+    if (!ctx || cio_failed(base->ec))
+        cio__sys.close(op->fd);
+    else
+        base->ec = adopt_peer(op->peer_ctx, op->peer, op->family, op->fd, &op->addr, op->addrlen,
+                              op->peer_ep);
+    op->fd = -1;
 }
 
 /* ---- Asynchronous starters. ---- */
@@ -667,7 +657,7 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
     if (!io)
         return;
     struct accept_op *op = (struct accept_op *)io;
-    io->base.func = accept_complete;
+    io->base.settle = accept_settle;
     op->peer_ctx = peer_ctx;
     op->peer = peer;
     op->peer_ep = peer_ep;

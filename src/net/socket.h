@@ -80,8 +80,9 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
 static inline void cio__socket_fill_transfer(struct cio__io_op *op, void *buf, size_t len,
                                              int flags, cio_handler h, enum cio__io_kind kind)
 {
-    op->base.func = cio__io_op_complete;
-    op->handler = h;
+    op->base.func = cio__op_complete;
+    op->base.handler = h;
+    op->base.settle = NULL;
     op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
     op->kind = (uint8_t)kind;
     op->speculative = true;
