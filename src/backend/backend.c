@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/common.h"
 #include "cio/context.h"
 #include "core/syscall.h"
 

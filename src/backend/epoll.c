@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/common.h"
 #include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/report.h"

@@ -64,6 +64,7 @@
 #endif
 
 #include "backend/backend.h"
+#include "backend/common.h"
 #include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/scheduler.h"

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cio/context.h"
+#include "backend/backend.h" /* the backend table: the one thing core takes from there */
 #include "core/context_impl.h"
 #include "core/report.h"
 #include "core/scheduler.h"

@@ -11,10 +11,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "backend/backend.h"
 #include "core/descriptor.h"
 #include "core/op.h"
 #include "core/timer_queue.h"
+
+struct cio__backend; /* backend/backend.h */
 
 struct cio_context {
     const struct cio__backend *backend; /* fixed at creation */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backend/backend.h" /* the backend table: the one thing core takes from there */
 #include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/report.h"

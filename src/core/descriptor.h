@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/backend.h"
+#include "core/slot.h"
 #include "cio/error.h"
 
 struct cio_context;

@@ -27,7 +27,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
 #include "core/descriptor.h"
 #include "core/op.h"
 #include "core/scheduler.h"
