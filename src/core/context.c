@@ -1,10 +1,13 @@
 /*
  * context.c - the execution context and its scheduler.
  *
- * A thread inside a run function repeats one step (do_run_one): run the next
- * ready operation from its private queue, else from the context's shared
- * queue, else become the one thread that waits in the backend (the "task"),
- * else sleep until woken. Operations completed by the thread's own kernel
+ * A thread inside a run function repeats one step: run the next ready
+ * operation from its private queue, else from the context's shared queue,
+ * else become the one thread that waits in the backend (the "task"), else
+ * sleep until woken. The step has two forms, chosen once per run call: a
+ * one-thread context's (run_one_single: no lock, posts from other threads
+ * come through a lock-free inbox, no sleeping) and a shared one's
+ * (run_one_shared). Operations completed by the thread's own kernel
  * wait, or posted by the handlers it runs, go to its private queue without a
  * lock. The kernel is polled when the queues run dry, and after a bounded
  * batch of handlers so that I/O is never starved.
@@ -426,8 +429,8 @@ static void run_task(struct cio__run_thread *t, int64_t deadline)
     t->since_poll = 0;
 }
 
-/* The task of a single-threaded context, entered without the mutex: only
- * posts from other threads need to know about it (see interrupt_task). */
+/* The task of a one-thread context, entered without the mutex: only posts
+ * and stops from other threads need to know about it (see interrupt_task). */
 static void run_task_unlocked(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
@@ -455,7 +458,7 @@ static void run_task_locked(struct cio__run_thread *t, int64_t deadline)
     run_task(t, deadline);
     pthread_mutex_lock(&ctx->mutex);
     atomic_store(&ctx->task_running, false);
-    if (ctx->multithreaded && ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
+    if (ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
         cio__queue_splice(&ctx->shared, &t->private_q);
         atomic_store(&ctx->shared_nonempty, true);
         pthread_cond_broadcast(&ctx->wakeup);
@@ -499,47 +502,103 @@ static bool deadline_passed(int64_t deadline)
            (deadline == DEADLINE_POLL || cio_steady_now() >= deadline);
 }
 
-/* One step of a run function: runs at most one handler. Returns 1 if it ran
- * one, 0 when the context stopped, ran out of work, or the deadline passed. */
-static size_t do_run_one(struct cio__run_thread *t, int64_t deadline)
+/* As Asio's run_until: the clock is checked before each handler (a poll
+ * has no deadline to reach). */
+static bool deadline_reached(int64_t deadline)
+{
+    return deadline != DEADLINE_NONE && deadline != DEADLINE_POLL &&
+           cio_steady_now() >= deadline;
+}
+
+/* Runs the next op of the private queue, if one is there and the batch
+ * between two kernel polls is not used up. */
+static bool run_private_one(struct cio__run_thread *t)
+{
+    if (cio__queue_empty(&t->private_q) || t->since_poll >= RUN_BATCH)
+        return false;
+    t->since_poll++;
+    run_op(t, cio__queue_pop(&t->private_q));
+    return true;
+}
+
+/* A one-thread runner takes every op posted to the shared queue at once. */
+static void take_shared(struct cio__run_thread *t)
+{
+    struct cio_context *ctx = t->ctx;
+    pthread_mutex_lock(&ctx->mutex);
+    cio__queue_splice(&t->private_q, &ctx->shared);
+    atomic_store(&ctx->shared_nonempty, false);
+    pthread_mutex_unlock(&ctx->mutex);
+    t->since_poll = 0;
+}
+
+/* No work is counted: stops the context unless a post waits in the inbox
+ * (the runner takes it next). Returns whether it stopped. */
+static bool stop_if_out_of_work(struct cio_context *ctx)
+{
+    pthread_mutex_lock(&ctx->mutex);
+    bool out = !atomic_load(&ctx->inbox) && atomic_load(&ctx->work) == 0;
+    if (out)
+        stop_locked(ctx);
+    pthread_mutex_unlock(&ctx->mutex);
+    return out;
+}
+
+/*
+ * One step of a run function on a one-thread context: runs at most one
+ * handler. Returns 1 if it ran one, 0 when the context stopped, ran out of
+ * work, or the deadline passed. The phases, in order: stopped or past the
+ * deadline; a private op; the inbox; the shared queue; out of work; the
+ * kernel wait. No lock but for the rare shared queue and the last stop.
+ */
+static size_t run_one_single(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     bool polled = false; /* the kernel was polled during this step */
     for (;;) {
-        if (atomic_load_explicit(&ctx->stopped, memory_order_acquire))
+        if (atomic_load_explicit(&ctx->stopped, memory_order_acquire) || deadline_reached(deadline))
             return 0;
-        /* As Asio's run_until: the clock is checked before each handler. */
-        if (deadline != DEADLINE_NONE && deadline != DEADLINE_POLL && cio_steady_now() >= deadline)
-            return 0;
-        if (!cio__queue_empty(&t->private_q) && t->since_poll < RUN_BATCH) {
-            t->since_poll++;
-            run_op(t, cio__queue_pop(&t->private_q));
+        if (run_private_one(t))
             return 1;
-        }
-        if (!ctx->multithreaded &&
-            atomic_load_explicit(&ctx->inbox, memory_order_relaxed) != NULL) {
+        if (atomic_load_explicit(&ctx->inbox, memory_order_relaxed)) {
             take_inbox(t);
             continue;
         }
-        if (!ctx->multithreaded && !atomic_load(&ctx->shared_nonempty) &&
-            atomic_load_explicit(&ctx->work, memory_order_relaxed) != 0) {
-            if (polled && deadline == DEADLINE_POLL)
-                return 0;
-            run_task_unlocked(t, deadline);
-            polled = true;
-            if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
+        if (atomic_load(&ctx->shared_nonempty)) {
+            take_shared(t);
+            continue;
+        }
+        if (atomic_load_explicit(&ctx->work, memory_order_relaxed) == 0) {
+            if (stop_if_out_of_work(ctx))
                 return 0;
             continue;
         }
+        if (polled && deadline == DEADLINE_POLL)
+            return 0;
+        run_task_unlocked(t, deadline);
+        polled = true;
+        if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
+            return 0;
+    }
+}
+
+/*
+ * One step of a run function on a context several threads may run (same
+ * result as run_one_single). Phases: stopped or past the deadline; a
+ * private op; then, under the mutex, a shared op, out of work, the kernel
+ * wait (one runner at a time), our own ops while another waits in the
+ * kernel, or sleep until woken.
+ */
+static size_t run_one_shared(struct cio__run_thread *t, int64_t deadline)
+{
+    struct cio_context *ctx = t->ctx;
+    bool polled = false;
+    for (;;) {
+        if (atomic_load_explicit(&ctx->stopped, memory_order_acquire) || deadline_reached(deadline))
+            return 0;
+        if (run_private_one(t))
+            return 1;
         pthread_mutex_lock(&ctx->mutex);
-        if (!ctx->multithreaded && !cio__queue_empty(&ctx->shared)) {
-            /* One runner: take every op posted from outside in one go. */
-            cio__queue_splice(&t->private_q, &ctx->shared);
-            atomic_store(&ctx->shared_nonempty, false);
-            pthread_mutex_unlock(&ctx->mutex);
-            t->since_poll = 0;
-            continue;
-        }
         struct cio__op *op = pop_shared_locked(ctx);
         if (op) {
             pthread_mutex_unlock(&ctx->mutex);
@@ -550,13 +609,13 @@ static size_t do_run_one(struct cio__run_thread *t, int64_t deadline)
             pthread_mutex_unlock(&ctx->mutex);
             return 0;
         }
-        if (atomic_load(&ctx->work) == 0 && !atomic_load(&ctx->inbox)) {
+        if (atomic_load(&ctx->work) == 0) {
             stop_locked(ctx);
             pthread_mutex_unlock(&ctx->mutex);
             return 0;
         }
         if (!ctx->task_running && !(polled && deadline == DEADLINE_POLL)) {
-            run_task_locked(t, deadline);
+            run_task_locked(t, deadline); /* returns with the mutex released */
             polled = true;
             if (cio__queue_empty(&t->private_q) && deadline_passed(deadline))
                 return 0;
@@ -568,11 +627,7 @@ static size_t do_run_one(struct cio__run_thread *t, int64_t deadline)
             t->since_poll = 0;
             continue;
         }
-        if (deadline == DEADLINE_POLL) {
-            pthread_mutex_unlock(&ctx->mutex);
-            return 0;
-        }
-        bool woken = sleep_locked(ctx, deadline);
+        bool woken = deadline != DEADLINE_POLL && sleep_locked(ctx, deadline);
         pthread_mutex_unlock(&ctx->mutex);
         if (!woken)
             return 0;
@@ -582,8 +637,8 @@ static size_t do_run_one(struct cio__run_thread *t, int64_t deadline)
 /* ---- the public run family ---- */
 
 /* The loop of run: runs ops of the private queue, up to `max`, while the
- * batch allows and nothing stops us. Returns how many ran; do_run_one
- * decides what comes next. */
+ * batch allows and nothing stops us. Returns how many ran; the step
+ * (run_one_single or run_one_shared) decides what comes next. */
 static inline size_t run_private(struct cio__run_thread *t, size_t max)
 {
     struct cio_context *ctx = t->ctx;
@@ -603,8 +658,11 @@ static inline size_t run_private(struct cio__run_thread *t, size_t max)
     return ran;
 }
 
-/* Runs steps on t until `limit` handlers ran or a step returns 0. */
-static size_t run_loop(struct cio__run_thread *t, int64_t deadline, size_t limit)
+/* Runs steps on t until `limit` handlers ran or a step returns 0. Inlined
+ * twice, once per kind of context, so that the kind is chosen once per run
+ * call (run_loop_for). */
+static inline __attribute__((always_inline)) size_t
+run_loop(struct cio__run_thread *t, int64_t deadline, size_t limit, bool single)
 {
     size_t n = 0;
     while (n < limit) {
@@ -613,11 +671,28 @@ static size_t run_loop(struct cio__run_thread *t, int64_t deadline, size_t limit
             if (n == limit)
                 break;
         }
-        if (!do_run_one(t, deadline))
+        if (!(single ? run_one_single(t, deadline) : run_one_shared(t, deadline)))
             break;
         n++;
     }
     return n;
+}
+
+static size_t run_loop_single(struct cio__run_thread *t, int64_t deadline, size_t limit)
+{
+    return run_loop(t, deadline, limit, true);
+}
+
+static size_t run_loop_shared(struct cio__run_thread *t, int64_t deadline, size_t limit)
+{
+    return run_loop(t, deadline, limit, false);
+}
+
+static size_t run_loop_for(struct cio__run_thread *t, int64_t deadline, size_t limit)
+{
+    if (t->ctx->multithreaded)
+        return run_loop_shared(t, deadline, limit);
+    return run_loop_single(t, deadline, limit);
 }
 
 /* A run function. Called from a handler of ctx (a nested run), it carries
@@ -630,10 +705,10 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
         return 0;
     struct cio__run_thread *outer = cio__find_run_thread(ctx);
     if (outer)
-        return run_loop(outer, deadline, limit);
+        return run_loop_for(outer, deadline, limit);
     struct cio__run_thread t = {.ctx = ctx, .outer = cio__tls_run};
     cio__tls_run = &t;
-    size_t n = run_loop(&t, deadline, limit);
+    size_t n = run_loop_for(&t, deadline, limit);
     cio__tls_run = t.outer;
     flush_private_work(&t);
     if (!cio__queue_empty(&t.private_q)) {
