@@ -4,7 +4,8 @@
  * the same table. Nothing above src/backend/ may assume which backend runs.
  *
  * The contract, in full:
- *   init/destroy  set up and tear down the backend's state (ctx->backend_state);
+ *   init/destroy  set up and tear down the backend's state, given the small
+ *                 environment below (never the context's struct);
  *                 destroy frees parked operations without running them.
  *   add/remove    start and stop watching a descriptor slot (once per open
  *                 descriptor, never per operation).
@@ -27,6 +28,7 @@
 #ifndef CIO__BACKEND_H
 #define CIO__BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,18 +36,31 @@
 #include "core/slot.h"
 
 struct cio_context;
+struct cio__slot_table;
 
+/* All a backend is given of its context, at init: it keeps a copy in its
+ * state. The context itself stays opaque to it. */
+struct cio__backend_env {
+    struct cio_context *ctx;       /* handed back to the scheduler and the slot layer
+                                      (cio__post_completion, cio__slot_park) */
+    struct cio__slot_table *slots; /* finds the slot an event's index names */
+    bool multithreaded;            /* several threads may run the context: slot locks
+                                      are on, and a submission cannot wait for the
+                                      waiting thread */
+};
+
+/* Every function but init takes the state init returned. */
 struct cio__backend {
     const char *name;
-    int (*init)(struct cio_context *ctx, cio_error *ec);
-    void (*destroy)(struct cio_context *ctx);
-    int (*add)(struct cio_context *ctx, struct cio__slot *s, cio_error *ec);
-    void (*remove)(struct cio_context *ctx, struct cio__slot *s);
-    void (*start)(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op);
-    size_t (*cancel)(struct cio_context *ctx, struct cio__slot *s);
-    void (*wait)(struct cio_context *ctx, int64_t timeout_ns, struct cio__op_queue *done);
-    void (*interrupt)(struct cio_context *ctx);
-    void (*kick)(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir);
+    void *(*init)(const struct cio__backend_env *env, cio_error *ec); /* NULL on failure */
+    void (*destroy)(void *state);
+    int (*add)(void *state, struct cio__slot *s, cio_error *ec);
+    void (*remove)(void *state, struct cio__slot *s);
+    void (*start)(void *state, struct cio__slot *s, struct cio__io_op *op);
+    size_t (*cancel)(void *state, struct cio__slot *s);
+    void (*wait)(void *state, int64_t timeout_ns, struct cio__op_queue *done);
+    void (*interrupt)(void *state);
+    void (*kick)(void *state, struct cio__slot *s, enum cio__dir dir);
 };
 
 extern const struct cio__backend cio__epoll_backend;

@@ -22,7 +22,6 @@
 
 #include "backend/backend.h"
 #include "backend/common.h"
-#include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/report.h"
 #include "core/scheduler.h"
@@ -32,23 +31,20 @@
 #define MAX_EVENTS 128
 
 struct epoll_state {
-    int epfd;            /* the epoll instance */
-    int wakefd;          /* eventfd written by interrupt */
-    _Atomic bool pwait2; /* epoll_pwait2 works (Linux 5.11+); else epoll_wait */
+    struct cio__backend_env env; /* what the context gave at init */
+    int epfd;                    /* the epoll instance */
+    int wakefd;                  /* eventfd written by interrupt */
+    _Atomic bool pwait2;         /* epoll_pwait2 works (Linux 5.11+); else epoll_wait */
 };
-
-static struct epoll_state *state_of(struct cio_context *ctx)
-{
-    return ctx->backend_state;
-}
 
 /* ---- init and destroy ---- */
 
-static int epoll_init(struct cio_context *ctx, cio_error *ec)
+static void *epoll_init(const struct cio__backend_env *env, cio_error *ec)
 {
     struct epoll_state *st = cio__sys.calloc(1, sizeof *st);
     if (!st)
-        return *ec = cio_error_system(ENOMEM), -1;
+        return *ec = cio_error_system(ENOMEM), NULL;
+    st->env = *env;
     st->epfd = cio__sys.epoll_create1(EPOLL_CLOEXEC);
     st->wakefd = st->epfd < 0 ? -1 : cio__sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_TOKEN};
@@ -59,31 +55,30 @@ static int epoll_init(struct cio_context *ctx, cio_error *ec)
         if (st->epfd >= 0)
             cio__sys.close(st->epfd);
         free(st);
-        return -1;
+        return NULL;
     }
     atomic_init(&st->pwait2, true);
-    ctx->backend_state = st;
-    return 0;
+    return st;
 }
 
-static void epoll_destroy(struct cio_context *ctx)
+static void epoll_destroy(void *state)
 {
-    struct epoll_state *st = state_of(ctx);
+    struct epoll_state *st = state;
     cio__sys.close(st->wakefd);
     cio__sys.close(st->epfd);
     free(st);
-    ctx->backend_state = NULL;
 }
 
 /* ---- add and remove ---- */
 
-static int epoll_add(struct cio_context *ctx, struct cio__slot *s, cio_error *ec)
+static int epoll_add(void *state, struct cio__slot *s, cio_error *ec)
 {
+    struct epoll_state *st = state;
     struct epoll_event ev = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
         .data.u64 = (uint64_t)s->gen << 32 | s->index,
     };
-    if (cio__sys.epoll_ctl(state_of(ctx)->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+    if (cio__sys.epoll_ctl(st->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
         /* EPERM: a regular file or directory, which epoll cannot watch. */
         *ec = errno == EPERM ? cio_error_misc(CIO_MISC_FD_SET_FAILURE) : cio_error_system(errno);
         return -1;
@@ -91,10 +86,11 @@ static int epoll_add(struct cio_context *ctx, struct cio__slot *s, cio_error *ec
     return 0;
 }
 
-static void epoll_remove(struct cio_context *ctx, struct cio__slot *s)
+static void epoll_remove(void *state, struct cio__slot *s)
 {
+    struct epoll_state *st = state;
     struct epoll_event ev = {0};
-    cio__sys.epoll_ctl(state_of(ctx)->epfd, EPOLL_CTL_DEL, s->fd, &ev);
+    cio__sys.epoll_ctl(st->epfd, EPOLL_CTL_DEL, s->fd, &ev);
 }
 
 /* ---- start, cancel, kick ---- */
@@ -192,10 +188,12 @@ start_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
  * and is tried at once when the slot may be ready and nothing is queued
  * ahead of it, else parked. Kept free of calls but tail calls, so that
  * parking costs a handful of instructions. */
-static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+static void epoll_start(void *state, struct cio__slot *s, struct cio__io_op *op)
 {
+    struct epoll_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
     unsigned dir = op->dir;
-    if (ctx->multithreaded || op->kind > CIO__IO_SEND || s->fd < 0) {
+    if (st->env.multithreaded || op->kind > CIO__IO_SEND || s->fd < 0) {
         start_locked(ctx, s, op);
         return;
     }
@@ -206,8 +204,9 @@ static void epoll_start(struct cio_context *ctx, struct cio__slot *s, struct cio
     cio__queue_push(&s->ops[dir], &op->base);
 }
 
-static size_t epoll_cancel(struct cio_context *ctx, struct cio__slot *s)
+static size_t epoll_cancel(void *state, struct cio__slot *s)
 {
+    struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
     struct cio__op_queue aborted = {0};
     cio__lock(&s->lock);
     for (int d = 0; d < CIO__DIR_COUNT; d++)
@@ -222,8 +221,9 @@ static size_t epoll_cancel(struct cio_context *ctx, struct cio__slot *s)
     return n;
 }
 
-static void epoll_kick(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir)
+static void epoll_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 {
+    struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
     struct cio__op_queue done = {0};
     cio__lock(&s->lock);
     if (s->fd >= 0) {
@@ -336,19 +336,19 @@ static int wait_events(struct epoll_state *st, struct epoll_event *evs, int64_t 
 /* Waits, then handles each event. Stale events (the slot was closed since,
  * maybe reused: its generation moved on) are dropped; the eventfd's token
  * has no slot. */
-static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
-                              struct cio__op_queue *done)
+static void epoll_wait_events(void *state, int64_t timeout_ns, struct cio__op_queue *done)
 {
-    struct epoll_state *st = state_of(ctx);
+    struct epoll_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
     struct epoll_event evs[MAX_EVENTS];
     int n = wait_events(st, evs, timeout_ns);
     for (int i = 0; i < n; i++) {
         uint64_t data = evs[i].data.u64;
-        struct cio__slot *s = cio__slot_at(&ctx->slots, (uint32_t)data);
+        struct cio__slot *s = cio__slot_at(st->env.slots, (uint32_t)data);
         if (!s) {
             if (data == WAKE_TOKEN)
                 drain_wakefd(st);
-        } else if (ctx->multithreaded) {
+        } else if (st->env.multithreaded) {
             dispatch_locked(ctx, s, data, evs[i].events, done);
         } else if (atomic_load_explicit(&s->gen, memory_order_acquire) == (uint32_t)(data >> 32) &&
                    s->fd >= 0) {
@@ -357,9 +357,9 @@ static void epoll_wait_events(struct cio_context *ctx, int64_t timeout_ns,
     }
 }
 
-static void epoll_interrupt(struct cio_context *ctx)
+static void epoll_interrupt(void *state)
 {
-    cio__eventfd_signal(state_of(ctx)->wakefd);
+    cio__eventfd_signal(((struct epoll_state *)state)->wakefd);
 }
 
 const struct cio__backend cio__epoll_backend = {

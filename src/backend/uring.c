@@ -65,7 +65,6 @@
 
 #include "backend/backend.h"
 #include "backend/common.h"
-#include "core/context_impl.h"
 #include "core/descriptor.h"
 #include "core/scheduler.h"
 #include "core/syscall.h"
@@ -78,6 +77,7 @@
 #define UR_POLL_BIT 1u       /* user data bit 0: the op's readiness poll */
 
 struct uring_state {
+    struct cio__backend_env env; /* what the context gave at init */
     struct io_uring ring;
     int wakefd;            /* eventfd written by interrupt, polled by the ring */
     uint64_t wake_value;   /* the eventfd's counter, read when it fires */
@@ -86,11 +86,6 @@ struct uring_state {
     size_t inflight;       /* operation requests whose completion is not reaped (lock) */
     bool valgrind;           /* under valgrind: block in poll(), see ur_block */
 };
-
-static struct uring_state *ur_state_of(struct cio_context *ctx)
-{
-    return ctx->backend_state;
-}
 
 /* ---- submission helpers ---- */
 
@@ -130,12 +125,13 @@ static void ur_arm_wake(struct uring_state *st)
 
 /* ---- init and destroy ---- */
 
-static int uring_init(struct cio_context *ctx, cio_error *ec)
+static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
 {
     struct uring_state *st = cio__sys.calloc(1, sizeof *st);
     if (!st)
-        return *ec = cio_error_system(ENOMEM), -1;
-    st->multithreaded = ctx->multithreaded;
+        return *ec = cio_error_system(ENOMEM), NULL;
+    st->env = *env;
+    st->multithreaded = env->multithreaded;
     st->valgrind = RUNNING_ON_VALGRIND;
     cio__lock_init(&st->lock, st->multithreaded);
     /* COOP_TASKRUN: completions are run when this process enters the kernel,
@@ -167,7 +163,7 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
         free(st);
         /* No io_uring here (ENOSYS), or forbidden (EPERM): say so plainly. */
         *ec = cio_error_system(r == -EPERM || r == -ENOSYS ? ENOSYS : -r);
-        return -1;
+        return NULL;
     }
     /* Blocking: the ring's read of it waits for readiness (a non-blocking
      * file's read would end with EAGAIN at once). Only interrupt writes it. */
@@ -177,11 +173,10 @@ static int uring_init(struct cio_context *ctx, cio_error *ec)
         cio__sys.io_uring_queue_exit(&st->ring);
         cio__lock_destroy(&st->lock);
         free(st);
-        return -1;
+        return NULL;
     }
-    ctx->backend_state = st;
     ur_arm_wake(st); /* submitted by the first wait, from the thread that runs */
-    return 0;
+    return st;
 }
 
 /* Asks the kernel to cancel request `data`, or every request when `all`.
@@ -198,10 +193,10 @@ static void ur_cancel_request(struct uring_state *st, uint64_t data, bool all)
 /* Cancels, one by one, the requests the slots hold (a kernel before 5.19
  * refuses IORING_ASYNC_CANCEL_ANY). A head whose request is a transfer or a
  * poll is asked for both: the one it is not finds nothing. */
-static void ur_cancel_each(struct cio_context *ctx, struct uring_state *st)
+static void ur_cancel_each(struct uring_state *st)
 {
     struct cio__slot *s;
-    for (uint32_t i = 0; (s = cio__slot_at(&ctx->slots, i)) != NULL; i++) {
+    for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++) {
         for (unsigned d = 0; d < CIO__DIR_COUNT; d++) {
             if (!(s->inflight & (1u << d)))
                 continue;
@@ -221,7 +216,7 @@ static void ur_cancel_each(struct cio_context *ctx, struct uring_state *st)
  * detached operation is freed here; one still in its slot's queue is freed
  * with the slot table.
  */
-static void ur_drain(struct cio_context *ctx, struct uring_state *st)
+static void ur_drain(struct uring_state *st)
 {
     ur_cancel_request(st, 0, true);
     cio__sys.io_uring_submit(&st->ring);
@@ -233,7 +228,7 @@ static void ur_drain(struct cio_context *ctx, struct uring_state *st)
         int res = cqe->res;
         io_uring_cqe_seen(&st->ring, cqe);
         if (data == UR_TOKEN_CANCEL_ALL && res == -EINVAL)
-            ur_cancel_each(ctx, st);
+            ur_cancel_each(st);
         if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE || data == UR_TOKEN_CANCEL_ALL)
             continue;
         st->inflight--;
@@ -245,30 +240,29 @@ static void ur_drain(struct cio_context *ctx, struct uring_state *st)
     }
 }
 
-static void uring_destroy(struct cio_context *ctx)
+static void uring_destroy(void *state)
 {
-    struct uring_state *st = ur_state_of(ctx);
-    ur_drain(ctx, st);
+    struct uring_state *st = state;
+    ur_drain(st);
     cio__sys.io_uring_queue_exit(&st->ring);
     cio__sys.close(st->wakefd);
     cio__lock_destroy(&st->lock);
     free(st);
-    ctx->backend_state = NULL;
 }
 
 /* ---- add and remove: nothing to register ---- */
 
-static int uring_add(struct cio_context *ctx, struct cio__slot *s, cio_error *ec)
+static int uring_add(void *state, struct cio__slot *s, cio_error *ec)
 {
-    (void)ctx;
+    (void)state;
     s->inflight = 0;
     *ec = cio_error_none();
     return 0;
 }
 
-static void uring_remove(struct cio_context *ctx, struct cio__slot *s)
+static void uring_remove(void *state, struct cio__slot *s)
 {
-    (void)ctx;
+    (void)state;
     (void)s;
 }
 
@@ -374,9 +368,9 @@ static void ur_advance_now(struct cio_context *ctx, struct uring_state *st, stru
 
 /* Any op on any context: under the slot's lock, then the state's. */
 static void __attribute__((noinline))
-ur_start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+ur_start_locked(struct uring_state *st, struct cio__slot *s, struct cio__io_op *op)
 {
-    struct uring_state *st = ur_state_of(ctx);
+    struct cio_context *ctx = st->env.ctx;
     struct cio__op_queue done = {0};
     unsigned dir = op->dir;
     op->slot = s;
@@ -400,15 +394,15 @@ ur_start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op 
 /* The common case, a stream transfer on a one-thread context with nothing
  * ahead of it in its direction: one submission entry, filled now, submitted
  * by the next wait. Anything else: ur_start_locked. */
-static void uring_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+static void uring_start(void *state, struct cio__slot *s, struct cio__io_op *op)
 {
-    struct uring_state *st = ur_state_of(ctx);
+    struct uring_state *st = state;
     unsigned dir = op->dir;
     struct io_uring_sqe *sqe;
     if (st->multithreaded || op->kind > CIO__IO_SEND || s->fd < 0 ||
         !cio__queue_empty(&s->ops[dir]) || (s->inflight & (1u << dir)) ||
         !(sqe = io_uring_get_sqe(&st->ring))) {
-        ur_start_locked(ctx, s, op); /* no call but tail calls here: no frame to set up */
+        ur_start_locked(st, s, op); /* no call but tail calls here: no frame to set up */
         return;
     }
     op->slot = s;
@@ -421,9 +415,10 @@ static void uring_start(struct cio_context *ctx, struct cio__slot *s, struct cio
 /* Finishes every op of s: those the kernel does not hold at once with
  * operation_aborted, the ones it holds by a cancel request (they complete
  * later, detached). Returns how many. */
-static size_t uring_cancel(struct cio_context *ctx, struct cio__slot *s)
+static size_t uring_cancel(void *state, struct cio__slot *s)
 {
-    struct uring_state *st = ur_state_of(ctx);
+    struct uring_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
     struct cio__op_queue aborted = {0};
     size_t n = 0;
     cio__lock(&s->lock);
@@ -456,9 +451,10 @@ static size_t uring_cancel(struct cio_context *ctx, struct cio__slot *s)
     return n;
 }
 
-static void uring_kick(struct cio_context *ctx, struct cio__slot *s, enum cio__dir dir)
+static void uring_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 {
-    struct uring_state *st = ur_state_of(ctx);
+    struct uring_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
     struct cio__op_queue done = {0};
     cio__lock(&s->lock);
     if (s->fd >= 0)
@@ -643,9 +639,10 @@ static void ur_block(struct uring_state *st, int64_t timeout_ns)
 
 /* Submits what was queued and waits for completions, up to timeout_ns (-1:
  * no limit; 0: only what is there). */
-static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__op_queue *done)
+static void uring_wait(void *state, int64_t timeout_ns, struct cio__op_queue *done)
 {
-    struct uring_state *st = ur_state_of(ctx);
+    struct uring_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
     struct io_uring_cqe *cqe = NULL;
     if (st->valgrind) {
         ur_block(st, timeout_ns);
@@ -672,9 +669,9 @@ static void uring_wait(struct cio_context *ctx, int64_t timeout_ns, struct cio__
     ur_reap(ctx, st, done);
 }
 
-static void uring_interrupt(struct cio_context *ctx)
+static void uring_interrupt(void *state)
 {
-    cio__eventfd_signal(ur_state_of(ctx)->wakefd);
+    cio__eventfd_signal(((struct uring_state *)state)->wakefd);
 }
 
 const struct cio__backend cio__uring_backend = {

@@ -121,7 +121,10 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
     cio__timer_queue_init(&ctx->timers, ctx->multithreaded);
     cio__slot_table_init(&ctx->slots);
     cio_error err = {0};
-    if (backend->init(ctx, &err) != 0) {
+    struct cio__backend_env env = {.ctx = ctx, .slots = &ctx->slots,
+                                   .multithreaded = ctx->multithreaded};
+    ctx->backend_state = backend->init(&env, &err);
+    if (!ctx->backend_state) {
         cio__slot_table_destroy(&ctx->slots);
         cio__timer_queue_destroy(&ctx->timers);
         pthread_cond_destroy(&ctx->wakeup);
@@ -138,7 +141,8 @@ void cio_context_destroy(struct cio_context *ctx)
 {
     if (!ctx)
         return;
-    ctx->backend->destroy(ctx);
+    ctx->backend->destroy(ctx->backend_state);
+    ctx->backend_state = NULL;
     cio__slot_table_destroy(&ctx->slots);
     cio__timer_queue_destroy(&ctx->timers);
     cio__queue_destroy_all(&ctx->shared);
@@ -187,7 +191,7 @@ bool cio_context_running_in_this_thread(const struct cio_context *ctx)
 static void interrupt_task(struct cio_context *ctx)
 {
     if (atomic_load(&ctx->task_running) && !atomic_exchange(&ctx->task_interrupted, true))
-        ctx->backend->interrupt(ctx);
+        ctx->backend->interrupt(ctx->backend_state);
 }
 
 /* Wakes one thread to take shared work: a sleeping one if any, else the one
@@ -311,6 +315,12 @@ void cio__post_completion(struct cio_context *ctx, struct cio__op *op)
     post_shared(ctx, &q);
 }
 
+void cio__post_started(struct cio_context *ctx, struct cio__op *op)
+{
+    cio__work_started(ctx);
+    cio__post_completion(ctx, op);
+}
+
 void cio__post_completions(struct cio_context *ctx, struct cio__op_queue *q)
 {
     if (cio__queue_empty(q))
@@ -421,7 +431,7 @@ static void retry_parked_when_due(struct cio_context *ctx)
 static void run_task(struct cio__run_thread *t, int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
-    ctx->backend->wait(ctx, task_timeout(t, deadline), &t->private_q);
+    ctx->backend->wait(ctx->backend_state, task_timeout(t, deadline), &t->private_q);
     cio__timer_queue_collect(&ctx->timers, &t->private_q);
     if (atomic_load_explicit(&ctx->parked, memory_order_relaxed) > 0)
         retry_parked_when_due(ctx);

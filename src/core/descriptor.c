@@ -138,7 +138,7 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
     atomic_store_explicit(&s->gen, atomic_load_explicit(&s->gen, memory_order_relaxed),
                           memory_order_release);
     cio__unlock(&s->lock);
-    if (ctx->backend->add(ctx, s, ec) != 0) {
+    if (ctx->backend->add(ctx->backend_state, s, ec) != 0) {
         cio__lock(&s->lock);
         s->fd = -1;
         s->gen++;
@@ -155,7 +155,7 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
 static int retire(struct cio_context *ctx, struct cio__slot *s)
 {
     cio__slot_cancel(ctx, s);
-    ctx->backend->remove(ctx, s);
+    ctx->backend->remove(ctx->backend_state, s);
     cio__lock(&s->lock);
     int fd = s->fd;
     s->fd = -1;
@@ -186,13 +186,13 @@ int cio__slot_release(struct cio_context *ctx, struct cio__slot *s)
 
 size_t cio__slot_cancel(struct cio_context *ctx, struct cio__slot *s)
 {
-    return ctx->backend->cancel(ctx, s);
+    return ctx->backend->cancel(ctx->backend_state, s);
 }
 
 void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 {
     cio__work_started(ctx);
-    ctx->backend->start(ctx, s, op);
+    ctx->backend->start(ctx->backend_state, s, op);
 }
 
 /* ---- parked slots ---- */
@@ -258,6 +258,6 @@ void cio__slot_retry_parked(struct cio_context *ctx)
         unsigned dirs = unpark(s, gen);
         for (unsigned d = 0; d < CIO__DIR_COUNT; d++)
             if (dirs & (1u << d))
-                ctx->backend->kick(ctx, s, (enum cio__dir)d);
+                ctx->backend->kick(ctx->backend_state, s, (enum cio__dir)d);
     }
 }

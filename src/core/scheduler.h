@@ -11,14 +11,20 @@
 #define CIO__SCHEDULER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-#include "core/context_impl.h"
 #include "core/op.h"
 
-struct cio_context;
+struct cio_context; /* opaque here: only core/context_impl.h lays it out */
 
 /* cio__work_started(ctx), which counts one unit of outstanding work
- * (thread-safe), is inline in context_impl.h. */
+ * (thread-safe), is inline in core/context_impl.h, for the core's own files;
+ * layers above and the backends use cio__slot_start (core/descriptor.h) or
+ * cio__post_started. */
+
+/* Counts op's work and queues it as cio__post_completion does: a result
+ * known when the operation starts. */
+void cio__post_started(struct cio_context *ctx, struct cio__op *op);
 
 /*
  * The one place a completion handler is called, for operations and timer

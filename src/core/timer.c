@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/context_impl.h" /* cio__work_started */
 #include "core/op.h"
 #include "core/report.h"
 #include "core/scheduler.h"

@@ -554,8 +554,7 @@ void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const
     if (!op)
         return;
     op->base.ec = e;
-    cio__work_started(ctx);
-    cio__post_completion(ctx, &op->base);
+    cio__post_started(ctx, &op->base);
 }
 
 /* The start of a recv or send off the common path: one that cannot begin
