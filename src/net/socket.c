@@ -557,12 +557,10 @@ void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const
     cio__post_started(ctx, &op->base);
 }
 
-/* The start of a recv or send off the common path: one that cannot begin
- * (reported through the throw hook, or posted to the handler), or whose op
- * the thread's cache cannot supply. */
-static void __attribute__((noinline))
-start_transfer_slow(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
-                    int flags, cio_handler h, enum cio__io_kind kind, const char *operation)
+void __attribute__((noinline))
+cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *so, void *buf,
+                                   size_t len, int flags, cio_handler h, enum cio__io_kind kind,
+                                   const char *operation)
 {
     if (!start_allowed(ctx, h, operation))
         return;
@@ -578,27 +576,6 @@ start_transfer_slow(struct cio_context *ctx, struct cio__socket *so, void *buf, 
     cio__slot_start(ctx, so->slot, op);
 }
 
-/* Starts a recv or send op on so's slot, or posts what is known at once. */
-static inline void start_transfer(struct cio_context *ctx, struct cio__socket *so, void *buf,
-                                  size_t len, int flags, cio_handler h, enum cio__io_kind kind,
-                                  const char *operation)
-{
-    if (!cio__socket_try_transfer(ctx, so, buf, len, flags, h, kind))
-        start_transfer_slow(ctx, so, buf, len, flags, h, kind, operation);
-}
-
-void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
-                            int flags, cio_handler h, const char *operation)
-{
-    start_transfer(ctx, so, buf, len, flags, h, CIO__IO_RECV, operation);
-}
-
-void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, const void *buf,
-                            size_t len, int flags, cio_handler h, const char *operation)
-{
-    /* The op describes a send; the buffer is only read. */
-    start_transfer(ctx, so, cio__send_buffer(buf), len, flags, h, CIO__IO_SEND, operation);
-}
 
 /* Opens so if needed and calls connect(). Returns success when connected at
  * once, in_progress when the outcome is to be waited for, or the error. */

@@ -67,10 +67,6 @@ cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ct
 void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
                                const struct cio_endpoint *ep, int type, int protocol, cio_handler h,
                                const char *operation);
-void cio__socket_async_recv(struct cio_context *ctx, struct cio__socket *so, void *buf, size_t len,
-                            int flags, cio_handler h, const char *operation);
-void cio__socket_async_send(struct cio_context *ctx, struct cio__socket *so, const void *buf,
-                            size_t len, int flags, cio_handler h, const char *operation);
 void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
                               struct cio_context *peer_ctx, struct cio__socket *peer,
                               struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
@@ -98,28 +94,37 @@ static inline void *cio__send_buffer(const void *buf)
     return (void *)(uintptr_t)buf;
 }
 
+/* The rest of cio__socket_start_transfer, out of line: a transfer that
+ * cannot begin (a NULL context or handler function goes to the throw hook
+ * under `operation`; a closed socket, a NULL buffer or a zero length is
+ * posted to the handler) or whose op the thread's cache cannot supply. */
+void cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *so, void *buf,
+                                        size_t len, int flags, cio_handler h,
+                                        enum cio__io_kind kind, const char *operation);
+
 /*
- * The common start of a stream recv or send, inline in every I/O object's
- * async read and write: when so is open, h and the buffer are valid and the
- * thread's cache has an op, fills the op (cio__socket_fill_transfer), hands it
- * to the backend and returns
- * true. Otherwise does nothing and returns false: the caller then goes
- * through cio__socket_async_recv/send, which report or post what is wrong.
- * An open socket implies a context, so ctx is not tested.
+ * Starts a stream recv or send (kind) on so: the one start path of every I/O
+ * object's async read and write, from the public call to the backend. The
+ * common case is inline: so is open, h and the buffer are valid and the
+ * thread's cache has an op, which is filled (cio__socket_fill_transfer) and
+ * started on the slot (cio__slot_start, then the backend). Anything else
+ * goes to cio__socket_start_transfer_checked. An open socket implies a
+ * context, so ctx is not tested here.
  */
-static inline bool cio__socket_try_transfer(struct cio_context *ctx, struct cio__socket *so,
-                                            void *buf, size_t len, int flags, cio_handler h,
-                                            enum cio__io_kind kind)
+static inline void cio__socket_start_transfer(struct cio_context *ctx, struct cio__socket *so,
+                                              void *buf, size_t len, int flags, cio_handler h,
+                                              enum cio__io_kind kind, const char *operation)
 {
     struct cio__slot *s = so->slot;
     struct cio__io_op *op;
     if (__builtin_expect(!s || !h.fn || !buf || !len ||
                              !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
-                         0))
-        return false;
+                         0)) {
+        cio__socket_start_transfer_checked(ctx, so, buf, len, flags, h, kind, operation);
+        return;
+    }
     cio__socket_fill_transfer(op, buf, len, flags, h, kind);
     cio__slot_start(ctx, s, op);
-    return true;
 }
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate

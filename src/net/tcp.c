@@ -201,33 +201,24 @@ size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size
     return n;
 }
 
-/* The uncommon starts of async_read_some and async_write_some: a NULL
- * socket, a start that is refused or posted at once, an op from malloc. */
-static void __attribute__((noinline))
-transfer_slow(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h, bool send)
-{
-    const char *operation =
-        send ? "cio_tcp_socket_async_write_some" : "cio_tcp_socket_async_read_some";
-    if (!s)
-        cio_throw(operation, null_object());
-    else if (send)
-        cio__socket_async_send(s->ctx, &s->impl_, buf, len, 0, h, operation);
-    else
-        cio__socket_async_recv(s->ctx, &s->impl_, buf, len, 0, h, operation);
-}
-
 void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h)
 {
-    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, buf, len, 0, h, CIO__IO_RECV))
-        transfer_slow(s, buf, len, h, false);
+    if (!s) {
+        cio_throw(__func__, null_object());
+        return;
+    }
+    cio__socket_start_transfer(s->ctx, &s->impl_, buf, len, 0, h, CIO__IO_RECV, __func__);
 }
 
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h)
 {
-    void *out = cio__send_buffer(buf);
-    if (!s || !cio__socket_try_transfer(s->ctx, &s->impl_, out, len, 0, h, CIO__IO_SEND))
-        transfer_slow(s, out, len, h, true);
+    if (!s) {
+        cio_throw(__func__, null_object());
+        return;
+    }
+    cio__socket_start_transfer(s->ctx, &s->impl_, cio__send_buffer(buf), len, 0, h, CIO__IO_SEND,
+                               __func__);
 }
 
 /* ---- Socket: endpoints and state. ---- */
