@@ -96,10 +96,11 @@ install_deps() {
 # ---------------------------------------------------------------------------------------------
 CC=${CC:-cc}
 CXX=${CXX:-g++}
+build_loadgen() { mkdir -p "$BUILD"; $CC -O2 -Wall -Wextra -o "$BUILD/loadgen" "$BENCH_DIR/loadgen.c"; }
 build_all() {
     mkdir -p "$BUILD" "$WORK"
     local ok=1
-    $CC -O2 -Wall -Wextra -o "$BUILD/loadgen" "$BENCH_DIR/loadgen.c" || ok=0
+    build_loadgen || ok=0
     $CC -O2 -Wall -Wextra -o "$BUILD/epoll_echo" "$BENCH_DIR/peers/epoll_echo.c" || ok=0
     $CC -O2 -Wall -Wextra -o "$BUILD/uv_echo" "$BENCH_DIR/peers/uv_echo.c" -luv || ok=0
     $CC -O2 -Wall -Wextra -o "$BUILD/uring_echo" "$BENCH_DIR/peers/uring_echo.c" -luring || ok=0
@@ -114,12 +115,17 @@ build_all() {
 }
 
 CIO_ECHO=${CIO_ECHO:-}
+# cio_release_build SRC DIR LOG: cio (source tree SRC) in Release into DIR, as measured here
+# (also used by bench/compare.sh)
+cio_release_build() {
+    cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DCIO_BUILD_TESTS=OFF \
+        -DCIO_WERROR=OFF -DCIO_BUILD_EXAMPLES=ON >"$3" 2>&1 &&
+        cmake --build "$2" -j "$(nproc)" >>"$3" 2>&1
+}
 build_cio() {
     if [ -f "$ROOT/CMakeLists.txt" ] && [ "${BENCH_NO_CIO_BUILD:-0}" != 1 ]; then
         log "building cio (Release) in build/release"
-        if ! { cmake -S "$ROOT" -B "$REL" -DCMAKE_BUILD_TYPE=Release -DCIO_BUILD_TESTS=OFF \
-                   -DCIO_WERROR=OFF -DCIO_BUILD_EXAMPLES=ON >"$WORK/cio-cmake.log" 2>&1 &&
-               cmake --build "$REL" -j "$(nproc)" >>"$WORK/cio-cmake.log" 2>&1; }; then
+        if ! cio_release_build "$ROOT" "$REL" "$WORK/cio-cmake.log"; then
             note "cio's Release build failed (log: build/bench/work/cio-cmake.log)"
         fi
     fi
@@ -690,15 +696,22 @@ cleanup() {
     [ -n "$SRV_PID" ] && kill -KILL "$SRV_PID" 2>/dev/null
     return 0
 }
+# 1000+ connections (10,000 for the idle micro-benchmark): raise the descriptor limit.
+raise_fd_limit() {
+    ulimit -Hn 1048576 2>/dev/null || true
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+    [ "$(ulimit -n)" -ge 12000 ] || note "descriptor limit is $(ulimit -n): the 10,000-connection test may fail"
+}
+
+# Sourced (bench/compare.sh does): the functions above only, nothing run.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 install_deps
-# 1000+ connections (10,000 for the idle micro-benchmark): raise the descriptor limit.
-ulimit -Hn 1048576 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
-[ "$(ulimit -n)" -ge 12000 ] || note "descriptor limit is $(ulimit -n): the 10,000-connection test may fail"
+raise_fd_limit
 
 mkdir -p "$WORK"
 log "building peers, load generator and micro-benchmarks into build/bench"
