@@ -1582,6 +1582,21 @@ static bool under_valgrind(void)
     return preload && strstr(preload, "vgpreload");
 }
 
+/* Lowers RLIMIT_NOFILE to the lowest free descriptor: every descriptor below
+ * it is in use, so accept4 fails with EMFILE. Returns the limit to restore. */
+static struct rlimit no_descriptor_left(void)
+{
+    struct rlimit saved, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(lowest, 0);
+    close(lowest);
+    low = saved;
+    low.rlim_cur = (rlim_t)lowest;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    return saved;
+}
+
 /* A server that re-arms its accept after every result, as servers do. */
 struct starving_server {
     struct cio_tcp_acceptor a;
@@ -1626,16 +1641,7 @@ Test(tcp, accept_out_of_descriptors_does_not_spin_and_recovers)
         cr_assert_eq(cio_tcp_socket_connect(&clients[i], &ep, NULL), 0);
     }
 
-    /* Lower the limit to the lowest free descriptor: every descriptor below
-     * it is in use, so accept4 fails with EMFILE. */
-    struct rlimit saved, low;
-    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    cr_assert_geq(lowest, 0);
-    close(lowest);
-    low = saved;
-    low.rlim_cur = (rlim_t)lowest;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rlimit saved = no_descriptor_left();
 
     cio_tcp_acceptor_async_accept(&sv.a, &sv.peer, NULL, cio_handler_make(starving_accepted, &sv));
     tu_run_for(ctx, 200);
@@ -1685,14 +1691,7 @@ Test(tcp, accept_out_of_descriptors_parks_any_number_of_acceptors)
     cio_tcp_socket_init(&spare, ctx);
     cr_assert_eq(cio_tcp_socket_open(&spare, AF_INET, NULL), 0);
 
-    struct rlimit saved, low;
-    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    cr_assert_geq(lowest, 0);
-    close(lowest);
-    low = saved;
-    low.rlim_cur = (rlim_t)lowest;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rlimit saved = no_descriptor_left();
     for (int i = 0; i < SERVERS; i++)
         cio_tcp_acceptor_async_accept(&sv[i].a, &sv[i].peer, NULL,
                                       cio_handler_make(starving_accepted, &sv[i]));
@@ -1735,13 +1734,7 @@ Test(tcp, sync_accept_out_of_descriptors_reports_no_descriptors)
     cio_tcp_socket_init(&c, ctx);
     cio_tcp_socket_init(&peer, ctx);
     cr_assert_eq(cio_tcp_socket_connect(&c, &ep, NULL), 0);
-    struct rlimit saved, low;
-    getrlimit(RLIMIT_NOFILE, &saved);
-    int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    close(lowest);
-    low = saved;
-    low.rlim_cur = (rlim_t)lowest;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct rlimit saved = no_descriptor_left();
     cio_error ec;
     int rc = cio_tcp_acceptor_accept(&a, &peer, NULL, &ec);
     setrlimit(RLIMIT_NOFILE, &saved);
