@@ -14,7 +14,7 @@
 #   - one callgrind run each (instructions are deterministic; with many connections they move
 #     by 1-3 % with batching under valgrind, see bench/README.md).
 # Prints a markdown table (and writes it to $CMP_OUT), then, per row, the functions whose
-# self instructions per round trip changed most (callgrind_annotate of both profiles, window 2
+# self instructions per round trip changed most (both profiles, read as callgrind_annotate would but see cg_self; window 2
 # minus window 1, over the round-trip difference: the same arithmetic as instr/rt).
 #
 # Knobs (environment): CMP_SCENARIOS ("CONNS:SIZE:N_COUNT:N_CALLGRIND ...", default c1, c50,
@@ -193,7 +193,7 @@ report() {
             }
         }' "$TSV"
     echo
-    echo "Top self-instruction differences per round trip (callgrind_annotate, head − base):"
+    echo "Top self-instruction differences per round trip (each function's own Ir in the callgrind dumps, window 2 − window 1 over the round trips; head − base):"
     local scen c s n ncg b ftag
     for scen in $CMP_SCENARIOS; do
         IFS=: read -r c s n ncg <<<"$scen"
