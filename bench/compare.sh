@@ -14,8 +14,9 @@
 #   - one callgrind run each (instructions are deterministic; with many connections they move
 #     by 1-3 % with batching under valgrind, see bench/README.md).
 # Prints a markdown table (and writes it to $CMP_OUT), then, per row, the functions whose
-# self instructions per round trip changed most (both profiles, read as callgrind_annotate would but see cg_self; window 2
-# minus window 1, over the round-trip difference: the same arithmetic as instr/rt).
+# self instructions per round trip changed most (each function's own Ir in both profiles,
+# read from the dumps as callgrind_annotate would, see cg_self; window 2 minus window 1, over
+# the round-trip difference: the same arithmetic as instr/rt).
 #
 # Knobs (environment): CMP_SCENARIOS ("CONNS:SIZE:N_COUNT:N_CALLGRIND ...", default c1, c50,
 # c1000 at 64 B as in bench/run.sh), CMP_BACKENDS ("epoll io_uring"), CMP_RUNS (3),
