@@ -357,12 +357,11 @@ static void __attribute__((noinline)) run_op_settle(struct cio__run_thread *t, l
         post_shared(ctx, &t->private_q);
 }
 
-/* The one completion path (cio__op_complete), inline: settle, copy the
- * handler and result out, free the block, call the handler last. */
-static inline __attribute__((always_inline)) void complete(struct cio_context *ctx,
-                                                           struct cio__op *op)
+/* The completion of an op with a settle step, or whose block the thread's
+ * cache has no room for, or (ctx NULL) that is only destroyed. */
+static void __attribute__((noinline)) complete_rare(struct cio_context *ctx, struct cio__op *op)
 {
-    if (__builtin_expect(op->settle != NULL, 0))
+    if (op->settle)
         op->settle(ctx, op);
     cio_handler h = op->handler;
     cio_error ec = op->ec;
@@ -372,15 +371,39 @@ static inline __attribute__((always_inline)) void complete(struct cio_context *c
         cio__call_handler(ctx, h, ec, n);
 }
 
+/* The one completion path (cio__op_complete), inline: copy the handler and
+ * result out, give the block back to the cache, call the handler last. The
+ * rare cases leave at once, so that nothing needs keeping across a call. */
+static inline __attribute__((always_inline)) void complete(struct cio_context *ctx,
+                                                           struct cio__op *op)
+{
+    if (__builtin_expect(op->settle != NULL, 0)) {
+        complete_rare(ctx, op);
+        return;
+    }
+    cio_handler h = op->handler;
+    cio_error ec = op->ec;
+    size_t n = op->n;
+    if (__builtin_expect(!cio__op_free_cached(op), 0)) {
+        complete_rare(ctx, op); /* nothing was done to op */
+        return;
+    }
+    cio__call_handler(ctx, h, ec, n);
+}
+
 void cio__op_complete(struct cio_context *ctx, struct cio__op *op)
 {
-    complete(ctx, op);
+    if (ctx)
+        complete(ctx, op);
+    else
+        complete_rare(NULL, op);
 }
 
 /* Runs one ready op, then releases its work. The common op, one that ends
  * in a handler, completes inline. A handler that started one operation (the
  * common case) leaves the count as it was. */
-static inline void run_op(struct cio__run_thread *t, struct cio__op *op)
+static inline __attribute__((always_inline)) void run_op(struct cio__run_thread *t,
+                                                          struct cio__op *op)
 {
     if (op->func == cio__op_complete)
         complete(t->ctx, op);
@@ -441,7 +464,8 @@ static void run_task(struct cio__run_thread *t, int64_t deadline)
 
 /* The task of a one-thread context, entered without the mutex: only posts
  * and stops from other threads need to know about it (see interrupt_task). */
-static void run_task_unlocked(struct cio__run_thread *t, int64_t deadline)
+static inline __attribute__((always_inline)) void run_task_unlocked(struct cio__run_thread *t,
+                                                                    int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     atomic_store(&ctx->task_interrupted, false);
@@ -522,7 +546,7 @@ static bool deadline_reached(int64_t deadline)
 
 /* Runs the next op of the private queue, if one is there and the batch
  * between two kernel polls is not used up. */
-static bool run_private_one(struct cio__run_thread *t)
+static inline __attribute__((always_inline)) bool run_private_one(struct cio__run_thread *t)
 {
     if (cio__queue_empty(&t->private_q) || t->since_poll >= RUN_BATCH)
         return false;
@@ -561,7 +585,8 @@ static bool stop_if_out_of_work(struct cio_context *ctx)
  * deadline; a private op; the inbox; the shared queue; out of work; the
  * kernel wait. No lock but for the rare shared queue and the last stop.
  */
-static size_t run_one_single(struct cio__run_thread *t, int64_t deadline)
+static inline __attribute__((always_inline)) size_t run_one_single(struct cio__run_thread *t,
+                                                                   int64_t deadline)
 {
     struct cio_context *ctx = t->ctx;
     bool polled = false; /* the kernel was polled during this step */
@@ -649,7 +674,8 @@ static size_t run_one_shared(struct cio__run_thread *t, int64_t deadline)
 /* The loop of run: runs ops of the private queue, up to `max`, while the
  * batch allows and nothing stops us. Returns how many ran; the step
  * (run_one_single or run_one_shared) decides what comes next. */
-static inline size_t run_private(struct cio__run_thread *t, size_t max)
+static inline __attribute__((always_inline)) size_t run_private(struct cio__run_thread *t,
+                                                                size_t max)
 {
     struct cio_context *ctx = t->ctx;
     unsigned since = t->since_poll;
@@ -688,28 +714,23 @@ run_loop(struct cio__run_thread *t, int64_t deadline, size_t limit, bool single)
     return n;
 }
 
-static size_t run_loop_single(struct cio__run_thread *t, int64_t deadline, size_t limit)
-{
-    return run_loop(t, deadline, limit, true);
-}
-
-static size_t run_loop_shared(struct cio__run_thread *t, int64_t deadline, size_t limit)
-{
-    return run_loop(t, deadline, limit, false);
-}
-
-static size_t run_loop_for(struct cio__run_thread *t, int64_t deadline, size_t limit)
+/* Inline too: each public run function gets its own copy of the loops,
+ * with its deadline and limit known (the handler loop of cio_context_run
+ * then tests neither). */
+static inline __attribute__((always_inline)) size_t
+run_loop_for(struct cio__run_thread *t, int64_t deadline, size_t limit)
 {
     if (t->ctx->multithreaded)
-        return run_loop_shared(t, deadline, limit);
-    return run_loop_single(t, deadline, limit);
+        return run_loop(t, deadline, limit, false);
+    return run_loop(t, deadline, limit, true);
 }
 
 /* A run function. Called from a handler of ctx (a nested run), it carries
  * on with the calling thread's run record: the handlers queued privately
  * so far, the one that called it included, are its to run (Asio runs them
  * too), and the work they count stays consistent (run_op). */
-static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
+static inline __attribute__((always_inline)) size_t
+run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
 {
     if (!ctx)
         return 0;
@@ -728,6 +749,15 @@ static size_t run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
     return n;
 }
 
+/* run_steps for every run function but cio_context_run: one shared copy. */
+static size_t __attribute__((noinline)) run_steps_any(struct cio_context *ctx, int64_t deadline,
+                                                      size_t limit)
+{
+    return run_steps(ctx, deadline, limit);
+}
+
+/* The loop servers spend their life in gets a copy of its own, in which
+ * the deadline and the limit are constants. */
 size_t cio_context_run(struct cio_context *ctx)
 {
     return run_steps(ctx, DEADLINE_NONE, SIZE_MAX);
@@ -735,14 +765,14 @@ size_t cio_context_run(struct cio_context *ctx)
 
 size_t cio_context_run_one(struct cio_context *ctx)
 {
-    return run_steps(ctx, DEADLINE_NONE, 1);
+    return run_steps_any(ctx, DEADLINE_NONE, 1);
 }
 
 size_t cio_context_run_until(struct cio_context *ctx, int64_t deadline)
 {
     if (deadline == DEADLINE_POLL)
         deadline++;
-    return run_steps(ctx, deadline, SIZE_MAX);
+    return run_steps_any(ctx, deadline, SIZE_MAX);
 }
 
 /* The steady time `ns` from now; a duration past the clock's range means
@@ -764,7 +794,7 @@ size_t cio_context_run_one_until(struct cio_context *ctx, int64_t deadline)
 {
     if (deadline == DEADLINE_POLL)
         deadline++;
-    return run_steps(ctx, deadline, 1);
+    return run_steps_any(ctx, deadline, 1);
 }
 
 size_t cio_context_run_one_for(struct cio_context *ctx, int64_t ns)
@@ -774,12 +804,12 @@ size_t cio_context_run_one_for(struct cio_context *ctx, int64_t ns)
 
 size_t cio_context_poll(struct cio_context *ctx)
 {
-    return run_steps(ctx, DEADLINE_POLL, SIZE_MAX);
+    return run_steps_any(ctx, DEADLINE_POLL, SIZE_MAX);
 }
 
 size_t cio_context_poll_one(struct cio_context *ctx)
 {
-    return run_steps(ctx, DEADLINE_POLL, 1);
+    return run_steps_any(ctx, DEADLINE_POLL, 1);
 }
 
 /* ---- stop ---- */

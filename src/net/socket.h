@@ -103,28 +103,29 @@ void cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__soc
                                         enum cio__io_kind kind, const char *operation);
 
 /*
- * Starts a stream recv or send (kind) on so: the one start path of every I/O
- * object's async read and write, from the public call to the backend. The
- * common case is inline: so is open, h and the buffer are valid and the
- * thread's cache has an op, which is filled (cio__socket_fill_transfer) and
- * started on the slot (cio__slot_start, then the backend). Anything else
- * goes to cio__socket_start_transfer_checked. An open socket implies a
- * context, so ctx is not tested here.
+ * Starts a stream recv or send (kind) on so, the common case of every I/O
+ * object's async read and write, inline: when so is open, h and the buffer
+ * are valid and the thread's cache has an op, the op is filled
+ * (cio__socket_fill_transfer) and started on the slot (cio__slot_start, then
+ * the backend), and true is returned. Otherwise nothing is done and false
+ * returned: the object then calls cio__socket_start_transfer_checked (from
+ * a small function of its own, so that this one's caller keeps no frame:
+ * the checked call takes more arguments than registers hold). An open
+ * socket implies a context, so ctx is not tested here.
  */
-static inline void cio__socket_start_transfer(struct cio_context *ctx, struct cio__socket *so,
+static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct cio__socket *so,
                                               void *buf, size_t len, int flags, cio_handler h,
-                                              enum cio__io_kind kind, const char *operation)
+                                              enum cio__io_kind kind)
 {
     struct cio__slot *s = so->slot;
     struct cio__io_op *op;
     if (__builtin_expect(!s || !h.fn || !buf || !len ||
                              !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
-                         0)) {
-        cio__socket_start_transfer_checked(ctx, so, buf, len, flags, h, kind, operation);
-        return;
-    }
+                         0))
+        return false;
     cio__socket_fill_transfer(op, buf, len, flags, h, kind);
     cio__slot_start(ctx, s, op);
+    return true;
 }
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate

@@ -201,24 +201,32 @@ size_t cio_tcp_socket_write_some(struct cio_tcp_socket *s, const void *buf, size
     return n;
 }
 
+/* The start of a read or write off the common path (a NULL socket, or what
+ * cio__socket_start_transfer_checked sorts out). */
+static void __attribute__((noinline))
+transfer_checked(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h,
+                 enum cio__io_kind kind)
+{
+    const char *operation =
+        kind == CIO__IO_SEND ? "cio_tcp_socket_async_write_some" : "cio_tcp_socket_async_read_some";
+    if (!s)
+        cio_throw(operation, null_object());
+    else
+        cio__socket_start_transfer_checked(s->ctx, &s->impl_, buf, len, 0, h, kind, operation);
+}
+
 void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t len, cio_handler h)
 {
-    if (!s) {
-        cio_throw(__func__, null_object());
-        return;
-    }
-    cio__socket_start_transfer(s->ctx, &s->impl_, buf, len, 0, h, CIO__IO_RECV, __func__);
+    if (!s || !cio__socket_start_transfer(s->ctx, &s->impl_, buf, len, 0, h, CIO__IO_RECV))
+        transfer_checked(s, buf, len, h, CIO__IO_RECV);
 }
 
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h)
 {
-    if (!s) {
-        cio_throw(__func__, null_object());
-        return;
-    }
-    cio__socket_start_transfer(s->ctx, &s->impl_, cio__send_buffer(buf), len, 0, h, CIO__IO_SEND,
-                               __func__);
+    void *out = cio__send_buffer(buf);
+    if (!s || !cio__socket_start_transfer(s->ctx, &s->impl_, out, len, 0, h, CIO__IO_SEND))
+        transfer_checked(s, out, len, h, CIO__IO_SEND);
 }
 
 /* ---- Socket: endpoints and state. ---- */
