@@ -12,7 +12,10 @@ fail() {
 }
 
 coproc SERVER { exec "$server" 0; }
-trap 'kill -TERM "$SERVER_PID" 2>/dev/null' EXIT
+# Bash unsets SERVER_PID once it has reaped the coprocess (which may be before `wait` below):
+# keep the pid in a variable of our own.
+server_pid=$SERVER_PID
+trap 'kill -TERM "$server_pid" 2>/dev/null' EXIT
 read -r -t 20 listening <&"${SERVER[0]}" || fail "$server did not say where it listens"
 port=${listening##*:}
 
@@ -24,8 +27,8 @@ for form in "" --ec; do
         fail "tutorial $form: no cancelled timer: $out"
 done
 
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || fail "echo_server exited $? on SIGTERM"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "echo_server exited $? on SIGTERM"
 
 out=$("$tutorial" 127.0.0.1 "$port" 2>&1)
 status=$?
