@@ -190,21 +190,26 @@ static void ur_cancel_request(struct uring_state *st, uint64_t data, bool all)
     io_uring_sqe_set_data64(sqe, all ? UR_TOKEN_CANCEL_ALL : UR_TOKEN_IGNORE);
 }
 
+/* Cancels the request the kernel holds for op, the head of its direction.
+ * That is the transfer itself or its readiness poll (a transfer the kernel
+ * answered with EAGAIN waits on a poll): both are asked for, and the one it
+ * is not finds nothing. State locked. */
+static void ur_cancel_head(struct uring_state *st, const struct cio__io_op *op)
+{
+    uint64_t data = (uint64_t)(uintptr_t)op;
+    ur_cancel_request(st, data, false);
+    ur_cancel_request(st, data | UR_POLL_BIT, false);
+}
+
 /* Cancels, one by one, the requests the slots hold (a kernel before 5.19
- * refuses IORING_ASYNC_CANCEL_ANY). A head whose request is a transfer or a
- * poll is asked for both: the one it is not finds nothing. */
+ * refuses IORING_ASYNC_CANCEL_ANY). */
 static void ur_cancel_each(struct uring_state *st)
 {
     struct cio__slot *s;
-    for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++) {
-        for (unsigned d = 0; d < CIO__DIR_COUNT; d++) {
-            if (!(s->inflight & (1u << d)))
-                continue;
-            uint64_t op = (uint64_t)(uintptr_t)s->ops[d].head;
-            ur_cancel_request(st, op, false);
-            ur_cancel_request(st, op | UR_POLL_BIT, false);
-        }
-    }
+    for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++)
+        for (unsigned d = 0; d < CIO__DIR_COUNT; d++)
+            if (s->inflight & (1u << d))
+                ur_cancel_head(st, (const struct cio__io_op *)s->ops[d].head);
     cio__sys.io_uring_submit(&st->ring);
 }
 
@@ -429,12 +434,7 @@ static size_t uring_cancel(void *state, struct cio__slot *s)
             struct cio__io_op *head = (struct cio__io_op *)cio__queue_pop(q);
             head->detached = true;
             s->inflight &= (uint8_t)~(1u << d);
-            struct io_uring_sqe *sqe = ur_get_sqe(st);
-            uint64_t data = (uint64_t)(uintptr_t)head | (head->kind > CIO__IO_SEND ? UR_POLL_BIT : 0);
-            if (sqe) {
-                io_uring_prep_cancel64(sqe, data, 0);
-                io_uring_sqe_set_data64(sqe, UR_TOKEN_IGNORE);
-            }
+            ur_cancel_head(st, head);
             n++;
         }
         cio__queue_splice(&aborted, q);
