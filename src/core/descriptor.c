@@ -98,11 +98,6 @@ static void give_back_slot(struct cio_context *ctx, struct cio__slot *s)
     cio__unlock(&t->lock);
 }
 
-struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index)
-{
-    return cio__slot_at(&ctx->slots, index);
-}
-
 /* ---- opening and closing ---- */
 
 static int make_non_blocking(int fd)

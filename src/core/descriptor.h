@@ -75,10 +75,6 @@ static inline struct cio__slot *cio__slot_at(struct cio__slot_table *t, uint32_t
     return chunk ? &chunk[index & (CIO__SLOT_CHUNK - 1)] : NULL;
 }
 
-/* The live slot for {index, gen}, or NULL if it has been released since. The
- * caller checks gen again under the slot's lock. */
-struct cio__slot *cio__slot_lookup(struct cio_context *ctx, uint32_t index);
-
 /* Called by a backend, with s locked, when an op of direction dir finished
  * with CIO__PERFORM_DONE_PARK: parks the direction (its later ops wait
  * instead of failing in a loop) until cio__slot_retry_parked kicks it, which
