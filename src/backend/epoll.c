@@ -152,8 +152,9 @@ static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io
 
 /* Any op on any context: under the slot's lock. */
 static void __attribute__((noinline))
-start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+start_locked(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
 {
+    struct cio_context *ctx = st->env.ctx;
     cio__lock(&s->lock);
     bool done = s->fd >= 0 && try_now(ctx, s, op);
     if (s->fd < 0) {
@@ -171,13 +172,13 @@ start_locked(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op
 /* A stream transfer on a one-thread context whose slot may be ready with
  * nothing queued: tried at once, parked only if it would block. */
 static void __attribute__((noinline))
-start_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
+start_now(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
 {
     unsigned dir = op->dir;
     enum cio__perform_result r = cio__perform_stream(op, s->fd);
     if (r != CIO__PERFORM_WOULD_BLOCK) {
         note_finished(s, dir, r);
-        cio__post_completion(ctx, &op->base);
+        cio__post_completion(st->env.ctx, &op->base);
         return;
     }
     s->ready &= ~(1u << dir);
@@ -187,18 +188,18 @@ start_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
 /* The common case, a stream transfer on a one-thread context, takes no lock
  * and is tried at once when the slot may be ready and nothing is queued
  * ahead of it, else parked. Kept free of calls but tail calls, so that
- * parking costs a handful of instructions. */
+ * parking costs a handful of instructions (the context is read only where
+ * a completion is posted). */
 static void epoll_start(void *state, struct cio__slot *s, struct cio__io_op *op)
 {
     struct epoll_state *st = state;
-    struct cio_context *ctx = st->env.ctx;
     unsigned dir = op->dir;
     if (st->env.multithreaded || op->kind > CIO__IO_SEND || s->fd < 0) {
-        start_locked(ctx, s, op);
+        start_locked(st, s, op);
         return;
     }
     if ((s->ready & (1u << dir)) && cio__queue_empty(&s->ops[dir])) {
-        start_now(ctx, s, op);
+        start_now(st, s, op);
         return;
     }
     cio__queue_push(&s->ops[dir], &op->base);

@@ -357,12 +357,10 @@ static void __attribute__((noinline)) run_op_settle(struct cio__run_thread *t, l
         post_shared(ctx, &t->private_q);
 }
 
-/* The completion of an op with a settle step, or whose block the thread's
- * cache has no room for, or (ctx NULL) that is only destroyed. */
+/* The completion of an op whose block the thread's cache has no room for,
+ * or (ctx NULL) that is only destroyed. */
 static void __attribute__((noinline)) complete_rare(struct cio_context *ctx, struct cio__op *op)
 {
-    if (op->settle)
-        op->settle(ctx, op);
     cio_handler h = op->handler;
     cio_error ec = op->ec;
     size_t n = op->n;
@@ -371,23 +369,21 @@ static void __attribute__((noinline)) complete_rare(struct cio_context *ctx, str
         cio__call_handler(ctx, h, ec, n);
 }
 
-/* The one completion path (cio__op_complete), inline: copy the handler and
- * result out, give the block back to the cache, call the handler last. The
- * rare cases leave at once, so that nothing needs keeping across a call. */
+/* The one completion path (cio__op_complete), inline: give the block back
+ * to the cache, read the handler and result out of it (nothing is kept
+ * across the push, so the result goes straight to the handler's argument
+ * registers), call the handler last. */
 static inline __attribute__((always_inline)) void complete(struct cio_context *ctx,
                                                            struct cio__op *op)
 {
-    if (__builtin_expect(op->settle != NULL, 0)) {
-        complete_rare(ctx, op);
+    if (__builtin_expect(!cio__op_release_cached(op), 0)) {
+        complete_rare(ctx, op); /* nothing was done to op */
         return;
     }
     cio_handler h = op->handler;
     cio_error ec = op->ec;
     size_t n = op->n;
-    if (__builtin_expect(!cio__op_free_cached(op), 0)) {
-        complete_rare(ctx, op); /* nothing was done to op */
-        return;
-    }
+    cio__op_seal(op);
     cio__call_handler(ctx, h, ec, n);
 }
 
@@ -397,6 +393,12 @@ void cio__op_complete(struct cio_context *ctx, struct cio__op *op)
         complete(ctx, op);
     else
         complete_rare(NULL, op);
+}
+
+void cio__op_complete_settled(struct cio_context *ctx, struct cio__op *op)
+{
+    op->settle(ctx, op);
+    cio__op_complete(ctx, op);
 }
 
 /* Runs one ready op, then releases its work. The common op, one that ends

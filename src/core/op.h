@@ -32,9 +32,10 @@ struct cio__op {
     cio_error ec;         /* result, set before the op is queued to run */
     size_t n;             /* bytes transferred or other count */
     cio_handler handler;  /* the completion handler (func cio__op_complete) */
-    cio__op_func settle;  /* NULL, or the op's last step before its handler:
-                             given the context it may change the result (an
-                             accept opens its peer); given NULL (destroy) it
+    cio__op_func settle;  /* read only when func is cio__op_complete_settled
+                             (cio__op_set_settle): the op's last step before its
+                             handler; given the context it may change the result
+                             (an accept opens its peer), given NULL (destroy) it
                              releases what the op holds */
 };
 
@@ -47,8 +48,12 @@ struct cio__op {
  */
 void cio__op_complete(struct cio_context *ctx, struct cio__op *op);
 
+/* The same path for an op with a settle step, which it runs first. A
+ * separate function, so that the common completion tests nothing for it. */
+void cio__op_complete_settled(struct cio_context *ctx, struct cio__op *op);
+
 /* Sets what every handler-ending op needs: func cio__op_complete, handler h,
- * no settle step, a successful empty result. */
+ * a successful empty result. */
 static inline void cio__op_init(struct cio__op *op, cio_handler h)
 {
     op->next = NULL;
@@ -56,7 +61,13 @@ static inline void cio__op_init(struct cio__op *op, cio_handler h)
     op->ec = cio_error_none();
     op->n = 0;
     op->handler = h;
-    op->settle = NULL;
+}
+
+/* Gives an initialised op a settle step (struct cio__op.settle). */
+static inline void cio__op_set_settle(struct cio__op *op, cio__op_func settle)
+{
+    op->func = cio__op_complete_settled;
+    op->settle = settle;
 }
 
 /* A FIFO of operations. Not locked: its owner says who may touch it. */
@@ -220,6 +231,33 @@ static inline bool cio__op_free_cached(void *p)
         return false;
     cio__op_cache_push(c, b);
     return true;
+}
+
+/*
+ * As cio__op_free_cached, but the payload stays readable (under ASan, not
+ * yet poisoned) until cio__op_seal(p): the completion path gives the block
+ * back first and then reads the result out of it, straight into the
+ * handler's argument registers, with nothing kept across the push. Only the
+ * calling thread can take the block out of its cache again, and it must
+ * seal it before anything that may allocate an op.
+ */
+static inline bool cio__op_release_cached(void *p)
+{
+    struct cio__op_block *b = (struct cio__op_block *)p - 1;
+    struct cio__op_cache *c = &cio__tls_op_cache;
+    if (!c->room[b->cls])
+        return false;
+    b->next = c->free[b->cls];
+    c->free[b->cls] = b;
+    c->room[b->cls]--;
+    return true;
+}
+
+/* Ends the reading window cio__op_release_cached opened. */
+static inline void cio__op_seal(void *p)
+{
+    CIO__OP_POISON((struct cio__op_block *)p - 1);
+    (void)p;
 }
 
 static inline void cio__op_free(void *p)

@@ -632,7 +632,7 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
     if (!io)
         return;
     struct accept_op *op = (struct accept_op *)io;
-    io->base.settle = accept_settle;
+    cio__op_set_settle(&io->base, accept_settle);
     op->peer_ctx = peer_ctx;
     op->peer = peer;
     op->peer_ep = peer_ep;

@@ -78,7 +78,6 @@ static inline void cio__socket_fill_transfer(struct cio__io_op *op, void *buf, s
 {
     op->base.func = cio__op_complete;
     op->base.handler = h;
-    op->base.settle = NULL;
     op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
     op->kind = (uint8_t)kind;
     op->speculative = true;
