@@ -13,8 +13,10 @@
 #include "cio/address.h"
 #include "cio/context.h"
 #include "cio/error.h"
+#include "cio/executor.h"
 #include "cio/handler.h"
 #include "cio/tcp.h"
+#include "cio/thread_pool.h"
 #include "cio/timer.h"
 
 #endif /* CIO_H */

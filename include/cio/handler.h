@@ -39,7 +39,15 @@ static inline cio_handler cio_handler_make(cio_handler_fn fn, void *user)
     return h;
 }
 
-/* A plain function for post, dispatch and defer. */
+/*
+ * A plain function for post, dispatch and defer (cio/executor.h). A second
+ * shape beside cio_handler, on purpose: a posted function has no result, so
+ * giving it an error and a count would hand every task two arguments that
+ * always say "success, 0", and a task is the shape executors, strands and
+ * thread pools queue by the million. A handler that should run through an
+ * executor is posted as a task whose argument holds it (and its result),
+ * as the completion path does.
+ */
 typedef void (*cio_task_fn)(void *arg);
 
 #ifdef __cplusplus

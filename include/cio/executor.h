@@ -1,0 +1,105 @@
+/*
+ * cio/executor.h - where work runs: a small copyable value naming an
+ * execution context (Asio's executor concept).
+ *
+ * A cio_executor is two words: a table of functions and the object they act
+ * on. It is passed and stored by value, compared with cio_executor_equal,
+ * and costs no allocation. cio_context_executor(ctx) names a context; a
+ * strand, a thread pool or the system context yield executors of their own
+ * through the same table, and a program may write its own (fill a
+ * cio_executor_ops with functions honouring the contracts below).
+ *
+ * The executor does not own its target: the context (strand, pool) must
+ * outlive every use of an executor naming it.
+ */
+#ifndef CIO_EXECUTOR_H
+#define CIO_EXECUTOR_H
+
+#include <stdbool.h>
+
+#include "cio/handler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cio_context;
+
+/*
+ * What an executor does, on its target. Each function must be thread-safe.
+ * post: queue fn(arg), never run it inside the call. dispatch: run it at
+ * once when the calling thread is already inside the executor (and its
+ * ordering allows), else post it. defer: as post, a hint that fn continues
+ * the caller's work. running_in_this_thread: the calling thread is inside
+ * it. work_started / work_finished: count one unit of outstanding work, which
+ * keeps the executor's context from running out of work (a work guard).
+ * context: the I/O context behind the executor (where its I/O objects are
+ * bound).
+ */
+struct cio_executor_ops {
+    void (*post)(void *target, cio_task_fn fn, void *arg);
+    void (*dispatch)(void *target, cio_task_fn fn, void *arg);
+    void (*defer)(void *target, cio_task_fn fn, void *arg);
+    bool (*running_in_this_thread)(const void *target);
+    void (*work_started)(void *target);
+    void (*work_finished)(void *target);
+    struct cio_context *(*context)(const void *target);
+};
+
+typedef struct cio_executor {
+    const struct cio_executor_ops *ops; /* NULL: the null executor */
+    void *target;                       /* not owned */
+} cio_executor;
+
+/* The executor of a context: post, dispatch and defer are
+ * cio_context_post / _dispatch / _defer. NULL gives the null executor. */
+cio_executor cio_context_executor(struct cio_context *ctx);
+
+/* True when ex names nothing (a zero-initialised cio_executor is null). */
+static inline bool cio_executor_is_null(cio_executor ex)
+{
+    return ex.ops == NULL;
+}
+
+/* Two executors are equal when they are of one kind and name one target
+ * (Asio: two io_context executors are equal when their contexts are). */
+static inline bool cio_executor_equal(cio_executor a, cio_executor b)
+{
+    return a.ops == b.ops && a.target == b.target;
+}
+
+/*
+ * Submits fn(arg) through ex, with the meaning of struct cio_executor_ops.
+ * A null executor or a NULL fn goes to the throw hook with
+ * invalid_argument; an operation state that cannot be allocated, with
+ * no_memory (as cio_context_post). Thread-safe.
+ */
+void cio_post(cio_executor ex, cio_task_fn fn, void *arg);
+void cio_dispatch(cio_executor ex, cio_task_fn fn, void *arg);
+void cio_defer(cio_executor ex, cio_task_fn fn, void *arg);
+
+/* True when the calling thread is inside ex (false for the null executor). */
+bool cio_executor_running_in_this_thread(cio_executor ex);
+
+/* The context behind ex, or NULL for the null executor. */
+struct cio_context *cio_executor_context(cio_executor ex);
+
+/*
+ * A work guard on any executor (Asio's executor_work_guard): while it owns
+ * work, the executor's context does not run out of work. The caller owns
+ * the struct; init on a null executor owns nothing. Reset releases the work
+ * once (later calls do nothing). One guard is used by one thread at a time.
+ */
+struct cio_executor_work_guard {
+    cio_executor ex;
+    bool owns;
+};
+
+void cio_executor_work_guard_init(struct cio_executor_work_guard *g, cio_executor ex);
+void cio_executor_work_guard_reset(struct cio_executor_work_guard *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_EXECUTOR_H */

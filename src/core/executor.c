@@ -1,0 +1,122 @@
+/*
+ * executor.c - the executor value (cio/executor.h): the context's own table
+ * and the calls that go through any table.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "cio/context.h"
+#include "cio/executor.h"
+#include "core/context_impl.h"
+#include "core/scheduler.h"
+
+/* ---- the context's executor ---- */
+
+static void ctx_post(void *target, cio_task_fn fn, void *arg)
+{
+    cio_context_post(target, fn, arg);
+}
+
+static void ctx_dispatch(void *target, cio_task_fn fn, void *arg)
+{
+    cio_context_dispatch(target, fn, arg);
+}
+
+static void ctx_defer(void *target, cio_task_fn fn, void *arg)
+{
+    cio_context_defer(target, fn, arg);
+}
+
+static bool ctx_running(const void *target)
+{
+    return cio_context_running_in_this_thread(target);
+}
+
+/* As a cio_work_guard: counted on the shared counter at once, since the
+ * guard may be released inside the very handler that took it. */
+static void ctx_work_started(void *target)
+{
+    struct cio_context *ctx = target;
+    atomic_fetch_add_explicit(&ctx->work, 1, memory_order_relaxed);
+}
+
+static void ctx_work_finished(void *target)
+{
+    cio__work_finished(target);
+}
+
+static struct cio_context *ctx_context(const void *target)
+{
+    return (struct cio_context *)(uintptr_t)target; /* the table keeps the target const */
+}
+
+static const struct cio_executor_ops context_ops = {
+    .post = ctx_post,
+    .dispatch = ctx_dispatch,
+    .defer = ctx_defer,
+    .running_in_this_thread = ctx_running,
+    .work_started = ctx_work_started,
+    .work_finished = ctx_work_finished,
+    .context = ctx_context,
+};
+
+cio_executor cio_context_executor(struct cio_context *ctx)
+{
+    cio_executor ex = {ctx ? &context_ops : NULL, ctx};
+    return ex;
+}
+
+/* ---- through any executor ---- */
+
+/* A null executor or function: the caller's mistake, reported by the hook. */
+static bool submittable(cio_executor ex, cio_task_fn fn, const char *name)
+{
+    if (ex.ops && fn)
+        return true;
+    cio_throw(name, cio_error_system(EINVAL));
+    return false;
+}
+
+void cio_post(cio_executor ex, cio_task_fn fn, void *arg)
+{
+    if (submittable(ex, fn, "cio_post"))
+        ex.ops->post(ex.target, fn, arg);
+}
+
+void cio_dispatch(cio_executor ex, cio_task_fn fn, void *arg)
+{
+    if (submittable(ex, fn, "cio_dispatch"))
+        ex.ops->dispatch(ex.target, fn, arg);
+}
+
+void cio_defer(cio_executor ex, cio_task_fn fn, void *arg)
+{
+    if (submittable(ex, fn, "cio_defer"))
+        ex.ops->defer(ex.target, fn, arg);
+}
+
+bool cio_executor_running_in_this_thread(cio_executor ex)
+{
+    return ex.ops && ex.ops->running_in_this_thread(ex.target);
+}
+
+struct cio_context *cio_executor_context(cio_executor ex)
+{
+    return ex.ops ? ex.ops->context(ex.target) : NULL;
+}
+
+void cio_executor_work_guard_init(struct cio_executor_work_guard *g, cio_executor ex)
+{
+    g->ex = ex;
+    g->owns = ex.ops != NULL;
+    if (g->owns)
+        ex.ops->work_started(ex.target);
+}
+
+void cio_executor_work_guard_reset(struct cio_executor_work_guard *g)
+{
+    if (g && g->owns) {
+        g->owns = false;
+        g->ex.ops->work_finished(g->ex.target);
+    }
+}

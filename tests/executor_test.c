@@ -1,0 +1,289 @@
+// cio-test: threaded
+/*
+ * executor_test.c - the executor value (cio/executor.h): the context's
+ * executor, post/dispatch/defer through it, equality, running_in_this_thread,
+ * work guards on an executor, a custom executor table, and bad input.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cio/context.h"
+#include "cio/executor.h"
+#include "cio/timer.h"
+#include "test_util.h"
+
+static struct cio_context *ctx;
+
+static void setup(void)
+{
+    cio_error ec;
+    ctx = cio_context_create(NULL, &ec);
+    cr_assert_not_null(ctx, "create: %s", cio_error_message(ec));
+}
+
+static void teardown(void)
+{
+    cio_context_destroy(ctx);
+}
+
+TestSuite(executor, .init = setup, .fini = teardown, .timeout = 20);
+
+struct seq {
+    int order[16];
+    int n;
+    bool inside[16]; /* running_in_this_thread seen by each entry */
+};
+
+struct step {
+    struct seq *seq;
+    int id;
+    cio_executor ex;
+};
+
+static void record(void *arg)
+{
+    struct step *s = arg;
+    s->seq->inside[s->seq->n] = cio_executor_running_in_this_thread(s->ex);
+    s->seq->order[s->seq->n++] = s->id;
+}
+
+Test(executor, context_executor_names_its_context)
+{
+    cio_executor ex = cio_context_executor(ctx);
+    cr_assert(!cio_executor_is_null(ex));
+    cr_assert_eq(cio_executor_context(ex), ctx);
+    cr_assert(cio_executor_equal(ex, cio_context_executor(ctx)));
+    cr_assert(!cio_executor_running_in_this_thread(ex));
+
+    struct cio_context *other = cio_context_create(NULL, NULL);
+    cr_assert(!cio_executor_equal(ex, cio_context_executor(other)));
+    cio_context_destroy(other);
+
+    cio_executor null = cio_context_executor(NULL);
+    cr_assert(cio_executor_is_null(null));
+    cr_assert(cio_executor_equal(null, (cio_executor){0}));
+    cr_assert_null(cio_executor_context(null));
+    cr_assert(!cio_executor_running_in_this_thread(null));
+}
+
+Test(executor, post_runs_in_order_inside_run_only)
+{
+    cio_executor ex = cio_context_executor(ctx);
+    struct seq seq = {0};
+    struct step st[3] = {{&seq, 0, ex}, {&seq, 1, ex}, {&seq, 2, ex}};
+    cio_post(ex, record, &st[0]);
+    cio_defer(ex, record, &st[1]);
+    cio_dispatch(ex, record, &st[2]); /* outside run: queued like a post */
+    cr_assert_eq(seq.n, 0);
+    cr_assert_eq(cio_context_run(ctx), 3);
+    cr_assert_eq(seq.n, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(seq.order[i], i);
+        cr_assert(seq.inside[i]);
+    }
+}
+
+struct nest {
+    struct seq seq;
+    struct step inner_post, inner_dispatch;
+    cio_executor ex;
+};
+
+static void outer(void *arg)
+{
+    struct nest *t = arg;
+    cio_post(t->ex, record, &t->inner_post);
+    cio_dispatch(t->ex, record, &t->inner_dispatch); /* inside run: at once */
+    t->seq.order[t->seq.n++] = 100;
+}
+
+Test(executor, dispatch_from_inside_runs_at_once)
+{
+    struct nest t = {.ex = cio_context_executor(ctx)};
+    t.inner_post = (struct step){&t.seq, 1, t.ex};
+    t.inner_dispatch = (struct step){&t.seq, 2, t.ex};
+    cio_post(t.ex, outer, &t);
+    cr_assert_eq(cio_context_run(ctx), 2);
+    cr_assert_eq(t.seq.n, 3);
+    cr_assert_eq(t.seq.order[0], 2);
+    cr_assert_eq(t.seq.order[1], 100);
+    cr_assert_eq(t.seq.order[2], 1);
+}
+
+struct guard_reset {
+    struct cio_executor_work_guard *g;
+    atomic_int ran;
+};
+
+static void *reset_later(void *arg)
+{
+    struct guard_reset *r = arg;
+    while (!atomic_load(&r->ran))
+        sched_yield();
+    cio_executor_work_guard_reset(r->g);
+    return NULL;
+}
+
+static void mark(void *arg)
+{
+    atomic_store(&((struct guard_reset *)arg)->ran, 1);
+}
+
+/* A guard keeps run from returning for lack of work until another thread
+ * resets it; a second reset does nothing. */
+Test(executor, work_guard_keeps_run_alive_until_reset)
+{
+    cio_executor ex = cio_context_executor(ctx);
+    struct cio_executor_work_guard g;
+    cio_executor_work_guard_init(&g, ex);
+    cr_assert(g.owns);
+    struct guard_reset r = {.g = &g};
+    cio_post(ex, mark, &r);
+    pthread_t th;
+    pthread_create(&th, NULL, reset_later, &r);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    pthread_join(th, NULL);
+    cr_assert(!g.owns);
+    cio_executor_work_guard_reset(&g);
+    cio_executor_work_guard_reset(NULL);
+    cr_assert(cio_context_stopped(ctx));
+
+    struct cio_executor_work_guard none;
+    cio_executor_work_guard_init(&none, (cio_executor){0});
+    cr_assert(!none.owns);
+    cio_executor_work_guard_reset(&none);
+}
+
+/* A program's own executor: every call goes through its table. */
+struct counting {
+    struct cio_context *ctx;
+    int posts, dispatches, defers, started, finished;
+};
+
+static void c_post(void *t, cio_task_fn fn, void *arg)
+{
+    ((struct counting *)t)->posts++;
+    cio_context_post(((struct counting *)t)->ctx, fn, arg);
+}
+static void c_dispatch(void *t, cio_task_fn fn, void *arg)
+{
+    ((struct counting *)t)->dispatches++;
+    cio_context_dispatch(((struct counting *)t)->ctx, fn, arg);
+}
+static void c_defer(void *t, cio_task_fn fn, void *arg)
+{
+    ((struct counting *)t)->defers++;
+    cio_context_defer(((struct counting *)t)->ctx, fn, arg);
+}
+static bool c_running(const void *t)
+{
+    return cio_context_running_in_this_thread(((const struct counting *)t)->ctx);
+}
+static void c_started(void *t)
+{
+    ((struct counting *)t)->started++;
+}
+static void c_finished(void *t)
+{
+    ((struct counting *)t)->finished++;
+}
+static struct cio_context *c_context(const void *t)
+{
+    return ((const struct counting *)t)->ctx;
+}
+
+static const struct cio_executor_ops counting_ops = {
+    c_post, c_dispatch, c_defer, c_running, c_started, c_finished, c_context,
+};
+
+Test(executor, a_custom_table_is_honoured)
+{
+    struct counting c = {.ctx = ctx};
+    cio_executor ex = {&counting_ops, &c};
+    struct seq seq = {0};
+    struct step st[3] = {{&seq, 0, ex}, {&seq, 1, ex}, {&seq, 2, ex}};
+    cio_post(ex, record, &st[0]);
+    cio_dispatch(ex, record, &st[1]);
+    cio_defer(ex, record, &st[2]);
+    struct cio_executor_work_guard g;
+    cio_executor_work_guard_init(&g, ex);
+    cio_executor_work_guard_reset(&g);
+    cr_assert_eq(cio_context_run(ctx), 3);
+    cr_assert_eq(c.posts, 1);
+    cr_assert_eq(c.dispatches, 1);
+    cr_assert_eq(c.defers, 1);
+    cr_assert_eq(c.started, 1);
+    cr_assert_eq(c.finished, 1);
+    cr_assert_eq(cio_executor_context(ex), ctx);
+    cr_assert(!cio_executor_equal(ex, cio_context_executor(ctx)));
+    for (int i = 0; i < 3; i++)
+        cr_assert(seq.inside[i]);
+}
+
+static void never(void *arg)
+{
+    (void)arg;
+    cr_assert_fail("a rejected task ran");
+}
+
+/* A null executor or function is reported through the hook, never run. */
+Test(executor, bad_input_goes_to_the_throw_hook)
+{
+    void (*calls[3])(cio_executor, cio_task_fn, void *) = {cio_post, cio_dispatch, cio_defer};
+    const char *names[3] = {"cio_post", "cio_dispatch", "cio_defer"};
+    for (volatile int i = 0; i < 3; i++) {
+        tu_catch_begin();
+        if (setjmp(tu_thrown.jump) == 0)
+            calls[i]((cio_executor){0}, never, NULL);
+        tu_catch_end();
+        cr_assert_eq(tu_thrown.count, 1);
+        cr_assert_str_eq(tu_thrown.operation, names[i]);
+        TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
+
+        tu_catch_begin();
+        if (setjmp(tu_thrown.jump) == 0)
+            calls[i](cio_context_executor(ctx), NULL, NULL);
+        tu_catch_end();
+        cr_assert_eq(tu_thrown.count, 1);
+        TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
+    }
+    cr_assert_eq(cio_context_poll(ctx), 0);
+}
+
+/* Posts through an executor from other threads while one thread runs:
+ * every one runs exactly once (the cross-thread post handshake). */
+struct flood {
+    cio_executor ex;
+    atomic_int count;
+};
+
+static void bump(void *arg)
+{
+    atomic_fetch_add(&((struct flood *)arg)->count, 1);
+}
+
+static void *poster(void *arg)
+{
+    struct flood *f = arg;
+    for (int i = 0; i < 20000; i++)
+        cio_post(f->ex, bump, f);
+    return NULL;
+}
+
+Test(executor, posts_from_other_threads_all_run_once)
+{
+    struct flood f = {.ex = cio_context_executor(ctx)};
+    struct cio_executor_work_guard g;
+    cio_executor_work_guard_init(&g, f.ex);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, poster, &f);
+    while (atomic_load(&f.count) < 40000)
+        cio_context_run_one(ctx);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cio_executor_work_guard_reset(&g);
+    cio_context_run(ctx);
+    cr_assert_eq(atomic_load(&f.count), 40000);
+}
