@@ -287,3 +287,101 @@ Test(executor, posts_from_other_threads_all_run_once)
     cio_context_run(ctx);
     cr_assert_eq(atomic_load(&f.count), 40000);
 }
+
+/* ---- associated executors ---- */
+
+struct bound_probe {
+    struct cio_context *home;  /* where the handler must run */
+    struct cio_context *other; /* where the operation completes */
+    atomic_int ran;
+    bool in_home, in_other;
+    cio_error ec;
+};
+
+static void bound_done(void *user, cio_error ec, size_t n)
+{
+    struct bound_probe *p = user;
+    (void)n;
+    p->in_home = cio_context_running_in_this_thread(p->home);
+    p->in_other = cio_context_running_in_this_thread(p->other);
+    p->ec = ec;
+    atomic_fetch_add(&p->ran, 1);
+}
+
+static void *run_ctx(void *arg)
+{
+    cio_context_run(arg);
+    return NULL;
+}
+
+/* A timer of one context, run by another thread, whose handler is bound to
+ * the test's context: the handler runs inside the test's run, which does
+ * not return before it (the bind holds work), and the timer's error
+ * reaches it. */
+Test(executor, a_bound_handler_runs_in_its_executor)
+{
+    struct cio_context *other = cio_context_create(NULL, NULL);
+    cr_assert_not_null(other);
+    struct cio_timer t;
+    cio_steady_timer_init(&t, other);
+    cio_timer_expires_after(&t, 1000000);
+    struct bound_probe p = {.home = ctx, .other = other};
+    struct cio_bound_handler b;
+    cio_handler h = cio_bind_executor(&b, cio_context_executor(ctx),
+                                      cio_handler_make(bound_done, &p));
+    cr_assert(cio_executor_equal(cio_handler_executor(h), cio_context_executor(ctx)));
+    cr_assert(cio_executor_is_null(cio_handler_executor(cio_handler_make(bound_done, &p))));
+    cio_timer_async_wait(&t, h);
+    pthread_t th;
+    pthread_create(&th, NULL, run_ctx, other);
+    cr_assert_eq(cio_context_run(ctx), 1); /* returns only after the handler */
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&p.ran), 1);
+    cr_assert(p.in_home);
+    cr_assert(!p.in_other);
+    cr_assert(!cio_failed(p.ec), "%s", cio_error_message(p.ec));
+    cio_timer_destroy(&t);
+    cio_context_destroy(other);
+}
+
+/* Bound to the context that completes the operation: dispatch runs it at
+ * once, in the same turn; a cancelled wait delivers operation_aborted. */
+Test(executor, a_handler_bound_to_its_own_context_runs_inline)
+{
+    struct cio_timer t;
+    cio_steady_timer_init(&t, ctx);
+    cio_timer_expires_after(&t, INT64_C(3600000000000));
+    struct bound_probe p = {.home = ctx, .other = ctx};
+    struct cio_bound_handler b;
+    cio_timer_async_wait(&t, cio_bind_executor(&b, cio_context_executor(ctx),
+                                               cio_handler_make(bound_done, &p)));
+    cr_assert_eq(cio_timer_cancel(&t), 1);
+    cr_assert_eq(cio_context_run(ctx), 1);
+    cr_assert_eq(atomic_load(&p.ran), 1);
+    cr_assert(p.in_home);
+    TU_ASSERT_IS(p.ec, OPERATION_ABORTED);
+    cio_timer_destroy(&t);
+}
+
+Test(executor, bind_rejects_bad_input)
+{
+    struct cio_bound_handler b;
+    struct bound_probe p = {0};
+    cio_handler (*volatile bind)(struct cio_bound_handler *, cio_executor, cio_handler) =
+        cio_bind_executor;
+    tu_catch_begin();
+    if (setjmp(tu_thrown.jump) == 0)
+        bind(&b, (cio_executor){0}, cio_handler_make(bound_done, &p));
+    tu_catch_end();
+    cr_assert_eq(tu_thrown.count, 1);
+    cr_assert_str_eq(tu_thrown.operation, "cio_bind_executor");
+    TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
+
+    tu_catch_begin();
+    if (setjmp(tu_thrown.jump) == 0)
+        bind(&b, cio_context_executor(ctx), cio_handler_make(NULL, NULL));
+    tu_catch_end();
+    cr_assert_eq(tu_thrown.count, 1);
+    TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
+    cr_assert_eq(cio_context_run(ctx), 0); /* no work was left counted */
+}

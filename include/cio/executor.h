@@ -16,6 +16,7 @@
 #define CIO_EXECUTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cio/handler.h"
 
@@ -97,6 +98,39 @@ struct cio_executor_work_guard {
 
 void cio_executor_work_guard_init(struct cio_executor_work_guard *g, cio_executor ex);
 void cio_executor_work_guard_reset(struct cio_executor_work_guard *g);
+
+/*
+ * An associated executor (Asio's bind_executor): a handler that runs
+ * through ex rather than directly in the thread that completes its
+ * operation. cio_bind_executor fills the caller's `b` and returns a handler
+ * to start any asynchronous operation with; when that operation completes,
+ * h is dispatched through ex with the operation's error and count (so on a
+ * strand it runs serialised with the strand's other handlers; on another
+ * context, inside that context's run). A plain handler costs nothing for
+ * this: the association lives in `b`, not in every operation.
+ *
+ * From the bind until h has run, ex holds one unit of outstanding work, so
+ * its context's run does not return meanwhile; bind only a handler that
+ * will be given to an operation (every asynchronous operation runs its
+ * handler exactly once, errors included).
+ *
+ * Ownership: the caller owns b; it must stay valid until h has run, and
+ * serves one operation at a time (a connection keeps one per direction).
+ * A null ex or a NULL h.fn goes to the throw hook with invalid_argument
+ * and returns a handler whose fn is NULL (which every operation rejects).
+ */
+struct cio_bound_handler {
+    cio_handler inner; /* the handler bound */
+    cio_executor ex;   /* where it runs */
+    cio_error ec;      /* the result being delivered */
+    size_t n;
+};
+
+cio_handler cio_bind_executor(struct cio_bound_handler *b, cio_executor ex, cio_handler h);
+
+/* The executor a handler is bound to (cio_bind_executor), or the null
+ * executor for a plain handler. */
+cio_executor cio_handler_executor(cio_handler h);
 
 #ifdef __cplusplus
 }

@@ -120,3 +120,52 @@ void cio_executor_work_guard_reset(struct cio_executor_work_guard *g)
         g->ex.ops->work_finished(g->ex.target);
     }
 }
+
+/* ---- associated executors ---- */
+
+/* Runs a bound handler inside its executor, then gives back the work its
+ * bind took. */
+static void bound_run(void *arg)
+{
+    struct cio_bound_handler *b = arg;
+    cio_handler h = b->inner;
+    cio_executor ex = b->ex;
+    cio_error ec = b->ec;
+    size_t n = b->n;
+    /* b may be reused for the next operation from inside h: read it first. */
+    h.fn(h.user, ec, n);
+    ex.ops->work_finished(ex.target);
+}
+
+/* The handler an operation completes: carries the result over to the
+ * executor. dispatch, so that a handler already inside its executor (its
+ * strand, its context's thread) runs at once. */
+static void bound_invoke(void *user, cio_error ec, size_t n)
+{
+    struct cio_bound_handler *b = user;
+    b->ec = ec;
+    b->n = n;
+    b->ex.ops->dispatch(b->ex.target, bound_run, b);
+}
+
+cio_handler cio_bind_executor(struct cio_bound_handler *b, cio_executor ex, cio_handler h)
+{
+    if (!b || !ex.ops || !h.fn) {
+        cio_throw("cio_bind_executor", cio_error_system(EINVAL));
+        return cio_handler_make(NULL, NULL);
+    }
+    b->inner = h;
+    b->ex = ex;
+    b->ec = cio_error_none();
+    b->n = 0;
+    ex.ops->work_started(ex.target);
+    return cio_handler_make(bound_invoke, b);
+}
+
+cio_executor cio_handler_executor(cio_handler h)
+{
+    if (h.fn == bound_invoke)
+        return ((struct cio_bound_handler *)h.user)->ex;
+    cio_executor none = {NULL, NULL};
+    return none;
+}
