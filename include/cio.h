@@ -14,6 +14,7 @@
 #include "cio/context.h"
 #include "cio/error.h"
 #include "cio/executor.h"
+#include "cio/future.h"
 #include "cio/handler.h"
 #include "cio/tcp.h"
 #include "cio/thread_pool.h"
