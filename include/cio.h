@@ -17,6 +17,7 @@
 #include "cio/future.h"
 #include "cio/handler.h"
 #include "cio/tcp.h"
+#include "cio/thread_pool.h"
 #include "cio/timer.h"
 
 #endif /* CIO_H */

@@ -40,6 +40,7 @@
 #define CIO__SYSCALL_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,7 +58,8 @@ struct __kernel_timespec;
  * The entries: X(name, return type, (parameters), default). Groups: sockets,
  * descriptors, readiness (poll, epoll, eventfd), io_uring (liburing's calls
  * that enter the kernel; ENOSYS stubs in a build without liburing), clocks,
- * memory, interface names (libc calls that open a socket inside).
+ * memory, interface names (libc calls that open a socket inside), threads
+ * (pthread_create: its error number, as clock_nanosleep).
  */
 #define CIO__SYSCALLS(X)                                                                           \
     X(socket, int, (int domain, int type, int protocol), socket)                                   \
@@ -114,7 +116,10 @@ struct __kernel_timespec;
     X(realloc, void *, (void *p, size_t size), realloc)                                            \
     X(aligned_alloc, void *, (size_t align, size_t size), aligned_alloc)                           \
     X(if_nametoindex, unsigned, (const char *name), if_nametoindex)                                \
-    X(if_indextoname, char *, (unsigned ifindex, char *name), if_indextoname)
+    X(if_indextoname, char *, (unsigned ifindex, char *name), if_indextoname)                      \
+    X(pthread_create, int,                                                                         \
+      (pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg),          \
+      pthread_create)
 
 /* The table: one function pointer per entry, named as the call. */
 struct cio__syscalls {
