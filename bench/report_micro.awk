@@ -11,6 +11,19 @@ function v(key,    i, kv) {
 }
 function na(x) { return (x == "" || x == "-1" || x == "-1.0" || x == "?") ? "n/a" : x }
 
+# exrow BENCH VARIANT LABEL TARGET: a row of cio and Asio ns/handler and their ratio
+# (TARGET: the ratio cio/Asio must not exceed, or "" for none)
+function exrow(b, var, label, target,    c, a, r, t) {
+    if (!((b, "cio", var) in ex) && !((b, "asio", var) in ex)) return
+    c = ((b, "cio", var) in ex) ? ex[b, "cio", var] : ""
+    a = ((b, "asio", var) in ex) ? ex[b, "asio", var] : ""
+    r = (c != "" && a != "" && a > 0) ? sprintf("%.2f", c / a) : "n/a"
+    t = ""
+    if (target != "")
+        t = sprintf("cio/Asio ≤ %s%s", target, r == "n/a" ? "" : (r + 0 <= target ? " (met)" : " (missed)"))
+    printf "| %s | %s | %s | %s | %s |\n", label, na(c), na(a), r, t
+}
+
 $1 == "MICRO" {
     b = v("bench")
     if (b == "post_chain" || b == "post_xthread")
@@ -21,6 +34,11 @@ $1 == "MICRO" {
     else if (b == "timers")
         tim[++nt] = sprintf("| %s | %s | %s | %s | %s | %s | %s |", v("impl"), v("n"), \
             v("start_ns"), v("cancel_ns"), na(v("aborted_ns")), v("expire_ns"), v("bytes_per_timer"))
+    else if (b == "strand_chain" || b == "strand_mt" || b == "pool_post") {
+        ex[b, v("impl"), v("variant")] = v("ns_per")
+        exn[b, v("impl"), v("variant")] = v("n")
+        nex++
+    }
     else if (b == "idle")
         idle[++ni] = sprintf("| %s | %s | %.1f | %.1f | %s |", v("impl"), v("conns"), \
             v("rss0_kib") / 1024, v("rss1_kib") / 1024, v("bytes_per_conn"))
@@ -51,6 +69,32 @@ END {
         print "| impl | N | ns/start | ns/cancel | ns/aborted handler | ns/expiry | bytes/timer |"
         print "|---|--:|--:|--:|--:|--:|--:|"
         for (i = 1; i <= nt; i++) print tim[i]
+        print ""
+    }
+    if (nex) {
+        print "### Strands and the thread pool"
+        print ""
+        print "Strand (a): a chain of N handlers on one thread (concurrency_hint 1, io_context(1)),"
+        print "each posting the next, plainly and through one strand. (b): a context run by 2"
+        print "threads with S strands, each a chain (N handlers in all; wall-clock ns over N)."
+        print "Thread pool: 1 or 2 outside threads post N handlers into a 2-thread pool, at most"
+        print "65,536 queued. cio/Asio below 1 means cio is faster."
+        print ""
+        print "| test | cio ns/handler | Asio ns/handler | cio/Asio | target |"
+        print "|---|--:|--:|--:|---|"
+        exrow("strand_chain", "post", "(a) chain, plain post", "")
+        exrow("strand_chain", "strand", "(a) chain, through a strand", "")
+        if (("strand_chain", "cio", "post") in ex && ("strand_chain", "cio", "strand") in ex) {
+            rc = ex["strand_chain", "cio", "strand"] / ex["strand_chain", "cio", "post"]
+            ra = (("strand_chain", "asio", "post") in ex && ("strand_chain", "asio", "strand") in ex) ? \
+                sprintf("%.2f", ex["strand_chain", "asio", "strand"] / ex["strand_chain", "asio", "post"]) : "n/a"
+            printf "| (a) strand / plain post | %.2f | %s | | cio ≤ 1.5 (%s) |\n", rc, ra, \
+                rc <= 1.5 ? "met" : "missed"
+        }
+        exrow("strand_mt", "strands2", "(b) 2 threads, 2 strands", 0.5)
+        exrow("strand_mt", "strands1000", "(b) 2 threads, 1,000 strands", 0.5)
+        exrow("pool_post", "producers1", "pool: 1 thread posting", 0.5)
+        exrow("pool_post", "producers2", "pool: 2 threads posting", 0.5)
         print ""
     }
     if (ni) {

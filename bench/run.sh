@@ -110,6 +110,8 @@ build_all() {
     $CC -O2 -Wall -Wextra -o "$BUILD/timers_uv" "$BENCH_DIR/micro/timers_uv.c" -luv || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/post_asio" "$BENCH_DIR/micro/post_asio.cpp" -pthread || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/timers_asio" "$BENCH_DIR/micro/timers_asio.cpp" -pthread || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/strand_asio" "$BENCH_DIR/micro/strand_asio.cpp" -pthread || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/pool_asio" "$BENCH_DIR/micro/pool_asio.cpp" -pthread || ok=0
     wait $asio_pid || ok=0
     [ $ok = 1 ] || log "some peer builds failed (see above); their rows will be missing"
 }
@@ -136,7 +138,7 @@ build_cio() {
     fi
     # cio halves of the micro-benchmarks, when they have been written (see bench/README.md).
     local m
-    for m in post timers; do
+    for m in post timers strand pool; do
         if [ -f "$BENCH_DIR/micro/${m}_cio.c" ] && [ -f "$REL/libcio.so" ]; then
             $CC -O2 -std=c11 -I"$ROOT/include" -o "$BUILD/${m}_cio" \
                 "$BENCH_DIR/micro/${m}_cio.c" -L"$REL" -lcio -Wl,-rpath,"$REL" -pthread \
@@ -531,6 +533,44 @@ micro_timers() {
     [ -n "$line" ] && mput "$line"
 }
 
+# micro_n NS: N for a run of handlers costing NS ns each, about 2 s worth (0.3 s with
+# BENCH_QUICK=1), a multiple of 100,000 between 200,000 and 10,000,000
+micro_n() {
+    awk -v ns="$1" -v q="$QUICK" 'BEGIN {
+        b = (q == 1 ? 0.3e9 : 2e9); m = int(b / ns / 100000) * 100000;
+        if (m > 10000000) m = 10000000; if (m < 200000) m = 200000; print m }'
+}
+
+# micro_strand IMPL: a chain on one thread through plain posts and through one strand; then
+# a 2-thread context with 2 and 1,000 strands (each a chain). N: probe 200k, then ~2 s worth.
+micro_strand() {
+    local bin="$BUILD/strand_$1" args line ns n
+    [ -x "$bin" ] || return
+    for args in "chain post" "chain strand" "mt 2" "mt 1000"; do
+        set -- $args
+        line=$(taskset -c 0,1 "$bin" "$1" 200000 "$2" 2>/dev/null)
+        ns=$(field ns_per "$line")
+        [ -n "$ns" ] || continue
+        n=$(micro_n "$ns")
+        line=$(taskset -c 0,1 "$bin" "$1" "$n" "$2" 2>"$WORK/strand.err")
+        [ -n "$line" ] && mput "$line"
+    done
+}
+
+# micro_pool IMPL: 1 and 2 outside threads posting into a 2-thread pool (window-limited)
+micro_pool() {
+    local bin="$BUILD/pool_$1" p line ns n
+    [ -x "$bin" ] || return
+    for p in 1 2; do
+        line=$(timeout 60 taskset -c 0,1 "$bin" 200000 "$p" 2>/dev/null)
+        ns=$(field ns_per "$line")
+        [ -n "$ns" ] || continue
+        n=$(micro_n "$ns")
+        line=$(timeout 120 taskset -c 0,1 "$bin" "$n" "$p" 2>"$WORK/pool.err")
+        [ -n "$line" ] && mput "$line"
+    done
+}
+
 # micro_idle NAME: RSS of the server holding IDLE_N idle connections (each did one round trip)
 micro_idle() {
     local name=$1 n=${BENCH_IDLE_CONNS:-10000}
@@ -558,6 +598,10 @@ run_micro() {
     micro_post asio; micro_post uv; micro_post cio
     log "micro: timers"
     micro_timers asio; micro_timers uv; micro_timers cio
+    log "micro: strands"
+    micro_strand asio; micro_strand cio
+    log "micro: thread pool"
+    micro_pool asio; micro_pool cio
     log "micro: idle connections"
     local s
     for s in $SERVERS; do micro_idle "$s"; done
