@@ -601,12 +601,21 @@ static struct {
     long out_of_order;
 } st;
 
+/* A varying short delay, so that a strand going idle and a post arriving
+ * meet at every offset over the rounds. */
+static void st_spin(int n)
+{
+    for (volatile int i = 0; i < n; i++)
+        ;
+}
+
 static void st_handler(void *arg)
 {
     intptr_t v = (intptr_t)arg;
     int id = (int)(v & 1), seq = (int)(v >> 1);
     if (atomic_exchange(&st.inside, 1))
         atomic_fetch_add(&st.overlaps, 1);
+    st_spin(seq * 7 % 97);
     if (seq != st.last_seq[id] + 1)
         st.out_of_order++;
     st.last_seq[id] = seq;
@@ -623,6 +632,7 @@ static void *st_poster(void *arg)
             sched_yield();
         if (now < 0)
             return NULL;
+        st_spin(id * (r * 13 % 251));
         for (int i = 0; i < st.burst; i++)
             cio_strand_post(&st.strand, st_handler, (void *)(intptr_t)((++seq << 1) | id));
         atomic_fetch_add(&st.posted, 1);
