@@ -16,6 +16,7 @@
 #include "cio/executor.h"
 #include "cio/future.h"
 #include "cio/handler.h"
+#include "cio/strand.h"
 #include "cio/tcp.h"
 #include "cio/thread_pool.h"
 #include "cio/timer.h"

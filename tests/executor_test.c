@@ -385,3 +385,140 @@ Test(executor, bind_rejects_bad_input)
     TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
     cr_assert_eq(cio_context_run(ctx), 0); /* no work was left counted */
 }
+
+/* ---- the executors of a strand and of a thread pool ---- */
+
+#include "cio/strand.h"
+#include "cio/thread_pool.h"
+
+Test(executor, a_strand_executor_posts_through_its_strand)
+{
+    struct cio_strand s;
+    cio_strand_init(&s, ctx);
+    cio_executor ex = cio_strand_executor(&s);
+    cr_assert(!cio_executor_is_null(ex));
+    cr_assert(cio_executor_equal(ex, cio_strand_executor(&s)));
+    cr_assert(!cio_executor_equal(ex, cio_context_executor(ctx)));
+    cr_assert_eq(cio_executor_context(ex), ctx);
+    struct seq seq = {0};
+    struct step st[3] = {{&seq, 0, ex}, {&seq, 1, ex}, {&seq, 2, ex}};
+    cio_post(ex, record, &st[0]);
+    cio_defer(ex, record, &st[1]);
+    cio_dispatch(ex, record, &st[2]);
+    cio_context_run(ctx);
+    cr_assert_eq(seq.n, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(seq.order[i], i);
+        cr_assert(seq.inside[i], "entry %d did not run inside the strand", i);
+    }
+    cio_strand_destroy(&s);
+    cr_assert(cio_executor_is_null(cio_strand_executor(NULL)));
+}
+
+/* Timer waits of a context run by two threads, their handlers bound to one
+ * strand: never two at once, and each sees the strand as its own. */
+struct strand_probe {
+    cio_executor strand;
+    atomic_int inside;
+    atomic_int overlaps;
+    atomic_int ran;
+    atomic_int outside_strand;
+};
+
+struct strand_wait {
+    struct cio_timer t;
+    struct cio_bound_handler b;
+    struct strand_probe *p;
+};
+
+static void strand_waited(void *user, cio_error ec, size_t n)
+{
+    struct strand_wait *w = user;
+    (void)ec;
+    (void)n;
+    if (atomic_exchange(&w->p->inside, 1))
+        atomic_fetch_add(&w->p->overlaps, 1);
+    if (!cio_executor_running_in_this_thread(w->p->strand))
+        atomic_fetch_add(&w->p->outside_strand, 1);
+    for (volatile int spin = 0; spin < 1000; spin++) {
+    }
+    atomic_store(&w->p->inside, 0);
+    atomic_fetch_add(&w->p->ran, 1);
+}
+
+// a context run by two threads: hint 0 only
+Test(executor, handlers_bound_to_a_strand_never_overlap)
+{
+    struct cio_context *mt = cio_context_create(&(struct cio_context_options){.concurrency_hint = 2},
+                                                NULL);
+    cr_assert_not_null(mt);
+    struct cio_strand s;
+    cio_strand_init(&s, mt);
+    struct strand_probe p = {.strand = cio_strand_executor(&s)};
+    enum { WAITS = 200 };
+    static struct strand_wait w[WAITS];
+    for (int i = 0; i < WAITS; i++) {
+        w[i].p = &p;
+        cio_steady_timer_init(&w[i].t, mt);
+        cio_timer_expires_after(&w[i].t, 0);
+        cio_timer_async_wait(&w[i].t, cio_bind_executor(&w[i].b, p.strand,
+                                                        cio_handler_make(strand_waited, &w[i])));
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, run_ctx, mt);
+    cio_context_run(mt);
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&p.ran), WAITS);
+    cr_assert_eq(atomic_load(&p.overlaps), 0);
+    cr_assert_eq(atomic_load(&p.outside_strand), 0);
+    for (int i = 0; i < WAITS; i++)
+        cio_timer_destroy(&w[i].t);
+    cio_strand_destroy(&s);
+    cio_context_destroy(mt);
+}
+
+struct pool_probe {
+    struct cio_thread_pool *pool;
+    atomic_int in_pool;
+    atomic_int ran;
+};
+
+static void in_pool(void *arg)
+{
+    struct pool_probe *p = arg;
+    if (cio_thread_pool_running_in_this_thread(p->pool))
+        atomic_fetch_add(&p->in_pool, 1);
+    atomic_fetch_add(&p->ran, 1);
+}
+
+static void in_pool_handler(void *user, cio_error ec, size_t n)
+{
+    (void)ec;
+    (void)n;
+    in_pool(user);
+}
+
+/* Posts through a pool's executor run on its threads; a timer of the test's
+ * context whose handler is bound to the pool completes there too. */
+Test(executor, a_pool_executor_runs_on_the_pool)
+{
+    struct cio_thread_pool *pool = cio_thread_pool_create(2, NULL);
+    cr_assert_not_null(pool);
+    cio_executor ex = cio_thread_pool_executor(pool);
+    cr_assert_eq(cio_executor_context(ex), cio_thread_pool_context(pool));
+    struct pool_probe p = {.pool = pool};
+    for (int i = 0; i < 100; i++)
+        cio_post(ex, in_pool, &p);
+    struct cio_timer t;
+    cio_steady_timer_init(&t, ctx);
+    cio_timer_expires_after(&t, 0);
+    struct cio_bound_handler b;
+    cio_timer_async_wait(&t, cio_bind_executor(&b, ex, cio_handler_make(in_pool_handler, &p)));
+    cio_context_run(ctx);
+    cio_thread_pool_join(pool);
+    cr_assert_eq(atomic_load(&p.ran), 101);
+    cr_assert_eq(atomic_load(&p.in_pool), 101);
+    cio_timer_destroy(&t);
+    cio_thread_pool_destroy(pool);
+    cr_assert(cio_executor_is_null(cio_thread_pool_executor(NULL)));
+}

@@ -56,6 +56,19 @@ typedef struct cio_executor {
  * cio_context_post / _dispatch / _defer. NULL gives the null executor. */
 cio_executor cio_context_executor(struct cio_context *ctx);
 
+struct cio_strand;      /* cio/strand.h */
+struct cio_thread_pool; /* cio/thread_pool.h */
+
+/* The executor of a strand: post, dispatch and defer are cio_strand_post /
+ * _dispatch / _defer, work is counted on the strand's context. A NULL or
+ * uninitialised strand gives the null executor. */
+cio_executor cio_strand_executor(struct cio_strand *s);
+
+/* The executor of a thread pool (and of cio_system_context()): post,
+ * dispatch and defer are cio_thread_pool_post / _dispatch / _defer, work is
+ * counted on the pool's context. NULL gives the null executor. */
+cio_executor cio_thread_pool_executor(struct cio_thread_pool *pool);
+
 /* True when ex names nothing (a zero-initialised cio_executor is null). */
 static inline bool cio_executor_is_null(cio_executor ex)
 {

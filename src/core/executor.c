@@ -1,12 +1,14 @@
 /*
- * executor.c - the executor value (cio/executor.h): the context's own table
- * and the calls that go through any table.
+ * executor.c - the executor value (cio/executor.h): the tables of a context,
+ * a strand and a thread pool, and the calls that go through any table.
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include "cio/context.h"
 #include "cio/executor.h"
+#include "cio/strand.h"
+#include "cio/thread_pool.h"
 #include "core/context_impl.h"
 #include "core/scheduler.h"
 
@@ -168,4 +170,109 @@ cio_executor cio_handler_executor(cio_handler h)
         return ((struct cio_bound_handler *)h.user)->ex;
     cio_executor none = {NULL, NULL};
     return none;
+}
+
+/* ---- a strand's and a thread pool's executors ---- */
+
+static void strand_post(void *target, cio_task_fn fn, void *arg)
+{
+    cio_strand_post(target, fn, arg);
+}
+
+static void strand_dispatch(void *target, cio_task_fn fn, void *arg)
+{
+    cio_strand_dispatch(target, fn, arg);
+}
+
+static void strand_defer(void *target, cio_task_fn fn, void *arg)
+{
+    cio_strand_defer(target, fn, arg);
+}
+
+static bool strand_running(const void *target)
+{
+    return cio_strand_running_in_this_thread(target);
+}
+
+/* Work on a strand is work on its context (as Asio's strand forwards it). */
+static void strand_work_started(void *target)
+{
+    ctx_work_started(cio_strand_context(target));
+}
+
+static void strand_work_finished(void *target)
+{
+    ctx_work_finished(cio_strand_context(target));
+}
+
+static struct cio_context *strand_context(const void *target)
+{
+    return cio_strand_context(target);
+}
+
+static const struct cio_executor_ops strand_ops = {
+    .post = strand_post,
+    .dispatch = strand_dispatch,
+    .defer = strand_defer,
+    .running_in_this_thread = strand_running,
+    .work_started = strand_work_started,
+    .work_finished = strand_work_finished,
+    .context = strand_context,
+};
+
+cio_executor cio_strand_executor(struct cio_strand *s)
+{
+    cio_executor ex = {s && cio_strand_context(s) ? &strand_ops : NULL, s};
+    return ex;
+}
+
+static void pool_post(void *target, cio_task_fn fn, void *arg)
+{
+    cio_thread_pool_post(target, fn, arg);
+}
+
+static void pool_dispatch(void *target, cio_task_fn fn, void *arg)
+{
+    cio_thread_pool_dispatch(target, fn, arg);
+}
+
+static void pool_defer(void *target, cio_task_fn fn, void *arg)
+{
+    cio_thread_pool_defer(target, fn, arg);
+}
+
+static bool pool_running(const void *target)
+{
+    return cio_thread_pool_running_in_this_thread(target);
+}
+
+static void pool_work_started(void *target)
+{
+    ctx_work_started(cio_thread_pool_context(target));
+}
+
+static void pool_work_finished(void *target)
+{
+    ctx_work_finished(cio_thread_pool_context(target));
+}
+
+static struct cio_context *pool_context(const void *target)
+{
+    return cio_thread_pool_context((struct cio_thread_pool *)(uintptr_t)target);
+}
+
+static const struct cio_executor_ops pool_ops = {
+    .post = pool_post,
+    .dispatch = pool_dispatch,
+    .defer = pool_defer,
+    .running_in_this_thread = pool_running,
+    .work_started = pool_work_started,
+    .work_finished = pool_work_finished,
+    .context = pool_context,
+};
+
+cio_executor cio_thread_pool_executor(struct cio_thread_pool *pool)
+{
+    cio_executor ex = {pool ? &pool_ops : NULL, pool};
+    return ex;
 }
