@@ -1,7 +1,7 @@
 /*
  * echo_server.c - an asynchronous TCP echo server, and cio's benchmark server.
  *
- *     echo_server PORT [--threads N] [--bind ADDRESS]
+ *     echo_server PORT [--threads N | --contexts N] [--bind ADDRESS]
  *
  * Listens on ADDRESS:PORT (ADDRESS: a numeric IPv4 or IPv6 address, default
  * 127.0.0.1; "0.0.0.0" or "::" for every interface, "::1" for IPv6 loopback;
@@ -26,9 +26,15 @@
  * shared state is the list of open connections (for shutdown), under a mutex
  * taken once per connection, never per message.
  *
+ * Contexts: with --contexts N, the context-per-core shape instead: N
+ * one-thread contexts (concurrency_hint 1: no locks), each run by a thread
+ * of its own, each with its own acceptor on the same port (SO_REUSEPORT, so
+ * the kernel spreads new connections over them). A connection lives and
+ * dies on the context that accepted it; the contexts share nothing.
+ *
  * Signals: cio has no signal set yet, so SIGINT and SIGTERM are blocked in
  * every thread and a dedicated thread waits for them with sigwait(), then
- * calls cio_context_stop (safe from any thread).
+ * calls cio_context_stop on every context (safe from any thread).
  *
  * Failed accepts (out of descriptors, say) are logged at most once a second,
  * with a count of those not logged: a server out of descriptors fails every
@@ -37,8 +43,8 @@
  * Order: the structs, connections (life cycle, the echo loop), the acceptor,
  * threads and signals, shutdown, the command line, main.
  */
-#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L /* pthread_sigmask, sigwait under -std=c11 */
+#if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* pthread_sigmask, sigwait and SO_REUSEPORT under -std=c11 */
 #endif
 
 #include <cio.h>
@@ -245,16 +251,24 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
 }
 
-/* The signal thread: waits for SIGINT or SIGTERM and stops the context. */
+/* The servers, one per context (one in all but with --contexts). */
+struct servers {
+    struct server *each;
+    unsigned long count;
+};
+
+/* The signal thread: waits for SIGINT or SIGTERM and stops every context. */
 static void *wait_for_signal(void *arg)
 {
-    struct server *srv = arg;
+    struct servers *all = arg;
+    struct server *first = &all->each[0];
     sigset_t set;
     stop_signals(&set);
     int sig = 0;
-    if (sigwait(&set, &sig) == 0 && !atomic_load(&srv->waking))
-        srv->signal = sig;
-    cio_context_stop(srv->ctx);
+    if (sigwait(&set, &sig) == 0 && !atomic_load(&first->waking))
+        first->signal = sig;
+    for (unsigned long i = 0; i < all->count; i++)
+        cio_context_stop(all->each[i].ctx);
     return NULL;
 }
 
@@ -289,8 +303,9 @@ static void shutdown_server(struct server *srv)
 /* ---- The command line. ---- */
 
 struct options {
-    unsigned long port;    /* 0: any free port */
-    unsigned long threads; /* threads running the context, 1..MAX_THREADS */
+    unsigned long port;     /* 0: any free port */
+    unsigned long threads;  /* threads running the context, 1..MAX_THREADS */
+    unsigned long contexts; /* one-thread contexts, 1..MAX_THREADS */
     const char *bind;      /* the numeric address to listen on */
 };
 
@@ -305,10 +320,10 @@ static bool parse_number(const char *text, unsigned long max, unsigned long *out
     return true;
 }
 
-/* PORT, then --threads N and --bind ADDRESS in any order. */
+/* PORT, then --threads N or --contexts N, and --bind ADDRESS, in any order. */
 static bool parse_options(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.threads = 1, .bind = "127.0.0.1"};
+    *o = (struct options){.threads = 1, .contexts = 1, .bind = "127.0.0.1"};
     if (argc < 2 || !parse_number(argv[1], 65535, &o->port))
         return false;
     for (int i = 2; i < argc; i += 2) {
@@ -317,32 +332,58 @@ static bool parse_options(int argc, char **argv, struct options *o)
         if (strcmp(argv[i], "--threads") == 0) {
             if (!parse_number(argv[i + 1], MAX_THREADS, &o->threads) || o->threads == 0)
                 return false;
+        } else if (strcmp(argv[i], "--contexts") == 0) {
+            if (!parse_number(argv[i + 1], MAX_THREADS, &o->contexts) || o->contexts == 0)
+                return false;
         } else if (strcmp(argv[i], "--bind") == 0) {
             o->bind = argv[i + 1];
         } else {
             return false;
         }
     }
-    return true;
+    return o->threads == 1 || o->contexts == 1; /* one shape or the other */
 }
 
-/* Opens, binds and listens on bind:port, then prints the address. */
-static bool listen_on(struct server *srv, const char *bind, uint16_t port)
+/* With SO_REUSEPORT (--contexts): open, reuse address and port, bind, listen. */
+static int listen_shared(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep, cio_error *ec)
+{
+    int on = 1;
+    if (cio_tcp_acceptor_open(a, cio_endpoint_family(ep), ec) < 0)
+        return -1;
+    if (cio_tcp_acceptor_set_reuse_address(a, true, ec) < 0 ||
+        cio_tcp_acceptor_set_option(a, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on, ec) < 0 ||
+        cio_tcp_acceptor_bind(a, ep, ec) < 0 ||
+        cio_tcp_acceptor_listen(a, CIO_TCP_MAX_LISTEN_CONNECTIONS, ec) < 0) {
+        cio_error ignored;
+        cio_tcp_acceptor_close(a, &ignored);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens, binds and listens on bind:port (sharing the port when `shared`);
+ * the first server prints the address. Stores the port bound in *port. */
+static bool listen_on(struct server *srv, const char *bind, uint16_t *port, bool shared,
+                      bool first)
 {
     struct cio_endpoint ep;
     cio_error ec;
-    if (cio_endpoint_from_string(bind, port, &ep, &ec) < 0) {
+    if (cio_endpoint_from_string(bind, *port, &ep, &ec) < 0) {
         fprintf(stderr, "echo_server: --bind %s: %s (a numeric IPv4 or IPv6 address)\n", bind,
                 cio_error_message(ec));
         return false;
     }
     cio_tcp_acceptor_init(&srv->acceptor, srv->ctx);
-    if (cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec) < 0 ||
-        cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
-        fprintf(stderr, "echo_server: cannot listen on %s port %u: %s\n", bind, (unsigned)port,
+    int rc = shared ? listen_shared(&srv->acceptor, &ep, &ec)
+                    : cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec);
+    if (rc < 0 || cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
+        fprintf(stderr, "echo_server: cannot listen on %s port %u: %s\n", bind, (unsigned)*port,
                 cio_error_message(ec));
         return false;
     }
+    *port = cio_endpoint_port(&ep);
+    if (!first)
+        return true;
     char text[CIO_ENDPOINT_STRLEN];
     cio_endpoint_format(&ep, text, sizeof text, &ec);
     printf("listening on %s\n", text);
@@ -352,18 +393,58 @@ static bool listen_on(struct server *srv, const char *bind, uint16_t port)
 
 /* ---- Main. ---- */
 
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: echo_server PORT [--threads N | --contexts N] [--bind ADDRESS]\n"
+            "  PORT 0: any free port; N: 1..%d (default 1); --threads: one context run by N\n"
+            "  threads; --contexts: N one-thread contexts sharing the port (SO_REUSEPORT);\n"
+            "  ADDRESS: a numeric IPv4 or IPv6 address (default 127.0.0.1; 0.0.0.0 or :: for\n"
+            "  every interface)\n",
+            MAX_THREADS);
+}
+
+/* Sets up server i of `all`: its context, its acceptor, its first accept. */
+static bool server_start(struct servers *all, unsigned long i, const struct options *o,
+                         uint16_t *port)
+{
+    struct server *srv = &all->each[i];
+    /* One thread per context: concurrency_hint 1 lets the context skip its locks. */
+    struct cio_context_options opts = {.concurrency_hint = o->threads == 1 ? 1 : 0};
+    cio_error ec;
+    srv->ctx = cio_context_create(&opts, &ec);
+    if (!srv->ctx) {
+        fprintf(stderr, "echo_server: cannot create a context: %s\n", cio_error_message(ec));
+        return false;
+    }
+    pthread_mutex_init(&srv->lock, NULL);
+    if (!listen_on(srv, o->bind, port, o->contexts > 1, i == 0)) {
+        cio_context_destroy(srv->ctx);
+        pthread_mutex_destroy(&srv->lock);
+        return false;
+    }
+    start_accept(srv);
+    return true;
+}
+
+/* Closes every connection of a server whose context no thread runs, and
+ * frees it all. */
+static void server_finish(struct server *srv)
+{
+    cio_error ec;
+    shutdown_server(srv);
+    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+    cio_context_destroy(srv->ctx);
+    pthread_mutex_destroy(&srv->lock);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     if (!parse_options(argc, argv, &o)) {
-        fprintf(stderr,
-                "usage: echo_server PORT [--threads N] [--bind ADDRESS]\n"
-                "  PORT 0: any free port; N: 1..%d (default 1); ADDRESS: a numeric IPv4 or\n"
-                "  IPv6 address (default 127.0.0.1; 0.0.0.0 or :: for every interface)\n",
-                MAX_THREADS);
+        usage();
         return 2;
     }
-    unsigned long threads = o.threads;
 
     /* Block the stop signals before any thread exists, so every thread
      * inherits the mask and only the signal thread receives them. */
@@ -371,49 +452,54 @@ int main(int argc, char **argv)
     stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    /* One thread: concurrency_hint 1 lets the context skip its locks. */
-    struct cio_context_options opts = {.concurrency_hint = threads == 1 ? 1 : 0};
-    cio_error ec;
-    struct server srv = {.ctx = cio_context_create(&opts, &ec)};
-    if (!srv.ctx) {
-        fprintf(stderr, "echo_server: cannot create a context: %s\n", cio_error_message(ec));
+    static struct server each[MAX_THREADS];
+    struct servers all = {each, 0};
+    uint16_t port = (uint16_t)o.port; /* PORT 0: the first bind picks it, the rest share it */
+    for (; all.count < o.contexts; all.count++)
+        if (!server_start(&all, all.count, &o, &port))
+            break;
+    if (all.count < o.contexts) {
+        for (unsigned long i = 0; i < all.count; i++)
+            server_finish(&each[i]);
         return 1;
     }
-    pthread_mutex_init(&srv.lock, NULL);
-    if (!listen_on(&srv, o.bind, (uint16_t)o.port)) {
-        cio_context_destroy(srv.ctx);
-        return 1;
-    }
-    start_accept(&srv);
 
-    /* The main thread runs the context too: threads - 1 more run it. */
+    /* The main thread runs the first context: with --threads, threads - 1
+     * more run it; with --contexts, one thread runs each of the others. */
     pthread_t signal_thread, runners[MAX_THREADS];
-    if (pthread_create(&signal_thread, NULL, wait_for_signal, &srv) != 0) {
+    if (pthread_create(&signal_thread, NULL, wait_for_signal, &all) != 0) {
         fprintf(stderr, "echo_server: cannot start the signal thread\n");
         return 1;
     }
-    unsigned long started = 0;
-    while (started < threads - 1 &&
-           pthread_create(&runners[started], NULL, run_context, &srv) == 0)
+    unsigned long wanted = o.contexts > 1 ? o.contexts - 1 : o.threads - 1, started = 0;
+    while (started < wanted &&
+           pthread_create(&runners[started], NULL, run_context,
+                          &each[o.contexts > 1 ? started + 1 : 0]) == 0)
         started++;
-    if (started < threads - 1)
-        fprintf(stderr, "echo_server: started only %lu of %lu threads\n", started + 1, threads);
-    cio_context_run(srv.ctx);
+    if (started < wanted) {
+        fprintf(stderr, "echo_server: started only %lu of %lu threads\n", started + 1,
+                wanted + 1);
+        for (unsigned long i = started + 1; i < all.count; i++)
+            cio_context_stop(each[i].ctx); /* contexts without a thread: nobody accepts there */
+    }
+    cio_context_run(each[0].ctx);
     for (unsigned long i = 0; i < started; i++)
         pthread_join(runners[i], NULL);
     /* Wake the signal thread in case run returned for another reason. */
-    atomic_store(&srv.waking, true);
+    atomic_store(&each[0].waking, true);
     pthread_kill(signal_thread, SIGTERM);
     pthread_join(signal_thread, NULL);
 
-    shutdown_server(&srv);
+    unsigned long accepted = 0, unlogged = 0;
+    int sig = each[0].signal;
+    for (unsigned long i = 0; i < all.count; i++) {
+        server_finish(&each[i]);
+        accepted += each[i].accepted;
+        unlogged += each[i].unlogged;
+    }
     fprintf(stderr, "echo_server: stopped (%s) after %lu connections\n",
-            srv.signal == SIGINT ? "SIGINT" : srv.signal == SIGTERM ? "SIGTERM" : "no work left",
-            srv.accepted);
-    if (srv.unlogged)
-        fprintf(stderr, "echo_server: %lu more failed accepts were not logged\n", srv.unlogged);
-    cio_tcp_acceptor_close(&srv.acceptor, &ec);
-    cio_context_destroy(srv.ctx);
-    pthread_mutex_destroy(&srv.lock);
+            sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "no work left", accepted);
+    if (unlogged)
+        fprintf(stderr, "echo_server: %lu more failed accepts were not logged\n", unlogged);
     return 0;
 }
