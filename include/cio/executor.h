@@ -53,7 +53,8 @@ typedef struct cio_executor {
 } cio_executor;
 
 /* The executor of a context: post, dispatch and defer are
- * cio_context_post / _dispatch / _defer. NULL gives the null executor. */
+ * cio_context_post / _dispatch / _defer. NULL gives the null executor.
+ * Thread-safe, as are cio_strand_executor and cio_thread_pool_executor. */
 cio_executor cio_context_executor(struct cio_context *ctx);
 
 struct cio_strand;      /* cio/strand.h */
@@ -92,10 +93,11 @@ void cio_post(cio_executor ex, cio_task_fn fn, void *arg);
 void cio_dispatch(cio_executor ex, cio_task_fn fn, void *arg);
 void cio_defer(cio_executor ex, cio_task_fn fn, void *arg);
 
-/* True when the calling thread is inside ex (false for the null executor). */
+/* True when the calling thread is inside ex (false for the null executor).
+ * Thread-safe. */
 bool cio_executor_running_in_this_thread(cio_executor ex);
 
-/* The context behind ex, or NULL for the null executor. */
+/* The context behind ex, or NULL for the null executor. Thread-safe. */
 struct cio_context *cio_executor_context(cio_executor ex);
 
 /*
@@ -129,6 +131,8 @@ void cio_executor_work_guard_reset(struct cio_executor_work_guard *g);
  *
  * Ownership: the caller owns b; it must stay valid until h has run, and
  * serves one operation at a time (a connection keeps one per direction).
+ * Threads: bind from the thread that starts the operation; b is then the
+ * library's until h runs (h may bind b again for the next operation).
  * A null ex or a NULL h.fn goes to the throw hook with invalid_argument
  * and returns a handler whose fn is NULL (which every operation rejects).
  */
@@ -142,7 +146,8 @@ struct cio_bound_handler {
 cio_handler cio_bind_executor(struct cio_bound_handler *b, cio_executor ex, cio_handler h);
 
 /* The executor a handler is bound to (cio_bind_executor), or the null
- * executor for a plain handler. */
+ * executor for a plain handler. Reads the binding's storage: call it before
+ * the handler is given to an operation, or from inside the handler. */
 cio_executor cio_handler_executor(cio_handler h);
 
 #ifdef __cplusplus

@@ -34,15 +34,17 @@
  * called from any thread at any time between init and destroy. A one-thread
  * context's strand accepts submissions from any thread too: one made from a
  * thread that is not running the context is forwarded through the context's
- * queue, so it keeps its order among that thread's submissions but is ordered
+ * lock-free inbox (as cio_context_post from such a thread is), so it keeps its order among that thread's submissions but is ordered
  * against the runner's own ones as if made when the runner takes it. init and
  * destroy are not concurrent with any other use of the strand.
  *
  * Bad input: a NULL strand or function, or a strand that was never
  * initialised (zeroed) or was destroyed, is reported through the throw hook
  * with invalid_argument and nothing is queued; out of memory for a handler's
- * block, with no_memory. A handler that leaves by longjmp (out of its own
- * throw hook, say) leaves its strand locked: do not do that.
+ * block, with no_memory. A handler must not leave by longjmp (out of its own
+ * throw hook, say): its strand would stay marked busy for good (nothing else
+ * it queues runs, and its context never runs out of work), and this thread
+ * would go on believing it runs inside the strand.
  *
  * Order: the struct, setting up and tearing down, submitting, queries.
  */

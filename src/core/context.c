@@ -317,6 +317,10 @@ void cio__post_completion(struct cio_context *ctx, struct cio__op *op)
 
 void cio__post_started(struct cio_context *ctx, struct cio__op *op)
 {
+    if (!ctx->multithreaded && !cio__find_run_thread(ctx)) {
+        post_to_inbox(ctx, op); /* counted by the runner when it takes the inbox */
+        return;
+    }
     cio__work_started(ctx);
     cio__post_completion(ctx, op);
 }
@@ -868,12 +872,7 @@ static void submit(struct cio_context *ctx, cio_task_fn fn, void *arg, const cha
     op->base.func = task_op_func;
     op->fn = fn;
     op->arg = arg;
-    if (!ctx->multithreaded && !cio__find_run_thread(ctx)) {
-        post_to_inbox(ctx, &op->base);
-        return;
-    }
-    cio__work_started(ctx);
-    cio__post_completion(ctx, &op->base);
+    cio__post_started(ctx, &op->base);
 }
 
 void cio_context_post(struct cio_context *ctx, cio_task_fn fn, void *arg)

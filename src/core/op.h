@@ -195,12 +195,19 @@ static inline void *cio__op_cache_pop(struct cio__op_cache *c, unsigned cls)
     return b + 1;
 }
 
-/* Puts block b into c (which must have room for its class). */
-static inline void cio__op_cache_push(struct cio__op_cache *c, struct cio__op_block *b)
+/* Links block b into c (which must have room for its class), its payload
+ * still readable. */
+static inline void cio__op_cache_link(struct cio__op_cache *c, struct cio__op_block *b)
 {
     b->next = c->free[b->cls];
     c->free[b->cls] = b;
     c->room[b->cls]--;
+}
+
+/* Puts block b into c (which must have room for its class). */
+static inline void cio__op_cache_push(struct cio__op_cache *c, struct cio__op_block *b)
+{
+    cio__op_cache_link(c, b);
     CIO__OP_POISON(b);
 }
 
@@ -247,9 +254,7 @@ static inline bool cio__op_release_cached(void *p)
     struct cio__op_cache *c = &cio__tls_op_cache;
     if (!c->room[b->cls])
         return false;
-    b->next = c->free[b->cls];
-    c->free[b->cls] = b;
-    c->room[b->cls]--;
+    cio__op_cache_link(c, b);
     return true;
 }
 

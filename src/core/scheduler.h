@@ -23,7 +23,9 @@ struct cio_context; /* opaque here: only core/context_impl.h lays it out */
  * cio__post_started. */
 
 /* Counts op's work and queues it as cio__post_completion does: a result
- * known when the operation starts. */
+ * known when the operation starts, a posted task. From a thread that is not
+ * running a one-thread context, the op goes to its lock-free inbox instead
+ * (counted when the runner takes it), as every post from outside does. */
 void cio__post_started(struct cio_context *ctx, struct cio__op *op);
 
 /*

@@ -19,9 +19,10 @@
  * Locking: on a context with several runners `lock` (a spinlock word, held
  * for a few instructions) guards the queue and the flag; the handlers run
  * without it. On a one-thread context only its runner touches them and no
- * lock is taken: a submission from any other thread is forwarded as an op on
- * the context's queue (the handler's own block, so nothing more is
- * allocated), which joins the strand when the runner takes it.
+ * lock is taken: a submission from any other thread is forwarded as an op
+ * through the context's lock-free inbox (cio__post_started; the handler's own
+ * block, so nothing more is allocated), which joins the strand when the
+ * runner takes it.
  *
  * The embedded node is not a whole struct cio__op (that would not fit in 64
  * bytes): the scheduler reads only `next` and `func` of an op whose func is

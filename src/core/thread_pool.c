@@ -83,6 +83,8 @@ static size_t pool_cpu_count(void)
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
         return (size_t)CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n > CIO_THREAD_POOL_MAX_THREADS)
+        n = CIO_THREAD_POOL_MAX_THREADS; /* a pool never exceeds the maximum */
     return n > 0 ? (size_t)n : 1;
 }
 
