@@ -11,6 +11,7 @@
 #define CIO_H
 
 #include "cio/address.h"
+#include "cio/cancel.h"
 #include "cio/context.h"
 #include "cio/error.h"
 #include "cio/executor.h"

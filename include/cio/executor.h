@@ -137,8 +137,8 @@ void cio_executor_work_guard_reset(struct cio_executor_work_guard *g);
  * and returns a handler whose fn is NULL (which every operation rejects).
  */
 struct cio_bound_handler {
-    cio_handler inner; /* the handler bound */
-    cio_executor ex;   /* where it runs */
+    struct cio__assoc assoc_; /* private: kind executor, the handler bound */
+    cio_executor ex;          /* where it runs */
     cio_error ec;      /* the result being delivered */
     size_t n;
 };

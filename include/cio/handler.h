@@ -40,6 +40,28 @@ static inline cio_handler cio_handler_make(cio_handler_fn fn, void *user)
 }
 
 /*
+ * Associations (private to the library: fill them only through
+ * cio_bind_executor, cio_bind_cancellation_slot, cio_cancel_after). A
+ * handler with an association has the library's trampoline as fn (internal,
+ * not exported) and points
+ * `user` at a binding that starts with this header: what it adds (an
+ * executor, a cancellation signal, a deadline) and the handler it wraps.
+ * Operations recognise the trampoline when they start (one comparison) and
+ * look through the chain of bindings; calling such a handler directly, as
+ * h.fn(h.user, ec, n), is allowed and does what its bindings say.
+ */
+enum cio__assoc_kind {
+    CIO__ASSOC_EXECUTOR = 1, /* struct cio_bound_handler (cio/executor.h) */
+    CIO__ASSOC_CANCEL = 2,   /* struct cio__cancel_binding (cio/cancel.h) */
+    CIO__ASSOC_DEADLINE = 3, /* struct cio_cancel_after (cio/cancel.h) */
+};
+
+struct cio__assoc {
+    unsigned kind_;     /* enum cio__assoc_kind */
+    cio_handler inner_; /* the handler wrapped */
+};
+
+/*
  * A plain function for post, dispatch and defer (cio/executor.h). A second
  * shape beside cio_handler, on purpose: a posted function has no result, so
  * giving it an error and a count would hand every task two arguments that

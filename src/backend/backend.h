@@ -14,6 +14,11 @@
  *                 start), or at once when its result is known: also posted.
  *   cancel        finish every operation pending on a slot with
  *                 operation_aborted (posted, not run); returns how many.
+ *   cancel_op     finish one operation of a slot with operation_aborted,
+ *                 if it is still pending and its cancellation `t` is still
+ *                 live (core/assoc.h: checked under the slot's lock);
+ *                 returns whether it did. One the kernel holds may still
+ *                 complete with its result instead.
  *   wait          wait for events up to `timeout_ns` (-1: no limit, 0: do not
  *                 block), performing ready operations and appending the
  *                 finished ones to `done`.
@@ -37,6 +42,7 @@
 
 struct cio_context;
 struct cio__slot_table;
+struct cio__cancel_target;
 
 /* All a backend is given of its context, at init: it keeps a copy in its
  * state. The context itself stays opaque to it. */
@@ -58,6 +64,8 @@ struct cio__backend {
     void (*remove)(void *state, struct cio__slot *s);
     void (*start)(void *state, struct cio__slot *s, struct cio__io_op *op);
     size_t (*cancel)(void *state, struct cio__slot *s);
+    bool (*cancel_op)(void *state, struct cio__slot *s, struct cio__io_op *op,
+                      const struct cio__cancel_target *t);
     void (*wait)(void *state, int64_t timeout_ns, struct cio__op_queue *done);
     void (*interrupt)(void *state);
     void (*kick)(void *state, struct cio__slot *s, enum cio__dir dir);

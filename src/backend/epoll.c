@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/common.h"
+#include "core/assoc.h"
 #include "core/descriptor.h"
 #include "core/report.h"
 #include "core/scheduler.h"
@@ -222,6 +223,23 @@ static size_t epoll_cancel(void *state, struct cio__slot *s)
     return n;
 }
 
+/* One op, if still queued: the slot's other ops keep waiting for the next
+ * readiness edge, as they did. */
+static bool epoll_cancel_op(void *state, struct cio__slot *s, struct cio__io_op *op,
+                            const struct cio__cancel_target *t)
+{
+    struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
+    cio__lock(&s->lock);
+    bool found = cio__cancel_live(t) && cio__queue_remove(&s->ops[op->dir], &op->base);
+    cio__unlock(&s->lock);
+    if (!found)
+        return false;
+    op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    op->base.n = 0;
+    cio__post_completion(ctx, &op->base);
+    return true;
+}
+
 static void epoll_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 {
     struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
@@ -371,6 +389,7 @@ const struct cio__backend cio__epoll_backend = {
     .remove = epoll_remove,
     .start = epoll_start,
     .cancel = epoll_cancel,
+    .cancel_op = epoll_cancel_op,
     .wait = epoll_wait_events,
     .interrupt = epoll_interrupt,
     .kick = epoll_kick,

@@ -65,6 +65,7 @@
 
 #include "backend/backend.h"
 #include "backend/common.h"
+#include "core/assoc.h"
 #include "core/descriptor.h"
 #include "core/scheduler.h"
 #include "core/syscall.h"
@@ -451,6 +452,44 @@ static size_t uring_cancel(void *state, struct cio__slot *s)
     return n;
 }
 
+/* One op: a queued one is aborted at once; the head the kernel holds is
+ * detached and its request cancelled (it completes later, with
+ * operation_aborted or, if the kernel finished it first, its result), and
+ * the next op of its direction goes to the kernel. */
+static bool uring_cancel_op(void *state, struct cio__slot *s, struct cio__io_op *op,
+                            const struct cio__cancel_target *t)
+{
+    struct uring_state *st = state;
+    struct cio_context *ctx = st->env.ctx;
+    struct cio__op_queue done = {0};
+    bool found = false;
+    cio__lock(&s->lock);
+    if (cio__cancel_live(t)) {
+        unsigned dir = op->dir;
+        struct cio__op_queue *q = &s->ops[dir];
+        cio__lock(&st->lock);
+        if (q->head == &op->base && (s->inflight & (1u << dir))) {
+            cio__queue_pop(q);
+            op->detached = true;
+            s->inflight &= (uint8_t)~(1u << dir);
+            ur_cancel_head(st, op);
+            found = true;
+            if (q->head && s->fd >= 0)
+                ur_advance(ctx, st, s, dir, true, &done);
+            ur_flush_if_shared(st);
+        } else if (cio__queue_remove(q, &op->base)) {
+            op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+            op->base.n = 0;
+            cio__queue_push(&done, &op->base);
+            found = true;
+        }
+        cio__unlock(&st->lock);
+    }
+    cio__unlock(&s->lock);
+    cio__post_completions(ctx, &done);
+    return found;
+}
+
 static void uring_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 {
     struct uring_state *st = state;
@@ -682,6 +721,7 @@ const struct cio__backend cio__uring_backend = {
     .remove = uring_remove,
     .start = uring_start,
     .cancel = uring_cancel,
+    .cancel_op = uring_cancel_op,
     .wait = uring_wait,
     .interrupt = uring_interrupt,
     .kick = uring_kick,

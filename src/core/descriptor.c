@@ -13,6 +13,7 @@
 #include "backend/backend.h" /* the backend table: the one thing core takes from there */
 #include "core/context_impl.h"
 #include "core/descriptor.h"
+#include "core/assoc.h"
 #include "core/report.h"
 #include "core/scheduler.h"
 #include "core/syscall.h"
@@ -188,6 +189,29 @@ void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__i
 {
     cio__work_started(ctx);
     ctx->backend->start(ctx->backend_state, s, op);
+}
+
+/* A cancellation's hook (core/assoc.h) for an I/O op: the backend finds it. */
+static void io_cancel_hook(const struct cio__cancel_target *t, unsigned type)
+{
+    (void)type;
+    struct cio_context *ctx = t->ctx;
+    ctx->backend->cancel_op(ctx->backend_state, t->obj, t->key, t);
+}
+
+void cio__slot_start_connected(struct cio_context *ctx, struct cio__slot *s,
+                               struct cio__io_op *op, unsigned kinds)
+{
+    struct cio_cancellation_signal *sig = NULL;
+    uint32_t gen = 0;
+    if (op->base.handler.fn == cio__assoc_invoke) {
+        gen = cio__cancel_connect(op->base.handler, ctx, io_cancel_hook, s, op, kinds, &sig);
+        if (sig)
+            cio__cancel_make_io(sig, &op->base);
+    }
+    cio__slot_start(ctx, s, op);
+    if (sig)
+        cio__cancel_started(sig, gen);
 }
 
 /* ---- parked slots ---- */

@@ -64,6 +64,13 @@ size_t cio__slot_cancel(struct cio_context *ctx, struct cio__slot *s);
 /* Starts op on s: counts its work, then hands it to the backend. */
 void cio__slot_start(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op);
 
+/* cio__slot_start for an op whose handler may carry a cancellation signal
+ * (cio/cancel.h): connects the op to it first, honouring `kinds`
+ * (enum cio_cancellation_type bits), so that an emission cancels this op
+ * alone. Every starter's slow path comes here. */
+void cio__slot_start_connected(struct cio_context *ctx, struct cio__slot *s,
+                               struct cio__io_op *op, unsigned kinds);
+
 /* The slot at `index` of table t, or NULL past the table's end. Inline: a
  * backend calls it for every event. */
 static inline struct cio__slot *cio__slot_at(struct cio__slot_table *t, uint32_t index)

@@ -9,6 +9,7 @@
 #include "cio/executor.h"
 #include "cio/strand.h"
 #include "cio/thread_pool.h"
+#include "core/assoc.h"
 #include "core/context_impl.h"
 #include "core/scheduler.h"
 
@@ -130,7 +131,7 @@ void cio_executor_work_guard_reset(struct cio_executor_work_guard *g)
 static void bound_run(void *arg)
 {
     struct cio_bound_handler *b = arg;
-    cio_handler h = b->inner;
+    cio_handler h = b->assoc_.inner_;
     cio_executor ex = b->ex;
     cio_error ec = b->ec;
     size_t n = b->n;
@@ -139,10 +140,10 @@ static void bound_run(void *arg)
     ex.ops->work_finished(ex.target);
 }
 
-/* The handler an operation completes: carries the result over to the
- * executor. dispatch, so that a handler already inside its executor (its
- * strand, its context's thread) runs at once. */
-static void bound_invoke(void *user, cio_error ec, size_t n)
+/* The handler an operation completes (through cio__assoc_invoke): carries
+ * the result over to the executor. dispatch, so that a handler already
+ * inside its executor (its strand, its context's thread) runs at once. */
+void cio__executor_bound_invoke(void *user, cio_error ec, size_t n)
 {
     struct cio_bound_handler *b = user;
     b->ec = ec;
@@ -156,18 +157,20 @@ cio_handler cio_bind_executor(struct cio_bound_handler *b, cio_executor ex, cio_
         cio_throw("cio_bind_executor", cio_error_system(EINVAL));
         return cio_handler_make(NULL, NULL);
     }
-    b->inner = h;
+    b->assoc_.kind_ = CIO__ASSOC_EXECUTOR;
+    b->assoc_.inner_ = h;
     b->ex = ex;
     b->ec = cio_error_none();
     b->n = 0;
     ex.ops->work_started(ex.target);
-    return cio_handler_make(bound_invoke, b);
+    return cio_handler_make(cio__assoc_invoke, b);
 }
 
 cio_executor cio_handler_executor(cio_handler h)
 {
-    if (h.fn == bound_invoke)
-        return ((struct cio_bound_handler *)h.user)->ex;
+    struct cio__assoc *a = cio__assoc_find(h, CIO__ASSOC_EXECUTOR);
+    if (a)
+        return ((struct cio_bound_handler *)a)->ex;
     cio_executor none = {NULL, NULL};
     return none;
 }

@@ -103,6 +103,26 @@ static inline struct cio__op *cio__queue_pop(struct cio__op_queue *q)
     return op;
 }
 
+/* Takes op out of q, wherever it is. Returns false when q does not hold it
+ * (O(position): queues of one descriptor's direction are short). */
+static inline bool cio__queue_remove(struct cio__op_queue *q, struct cio__op *op)
+{
+    struct cio__op *prev = NULL;
+    for (struct cio__op *o = q->head; o; prev = o, o = o->next) {
+        if (o != op)
+            continue;
+        if (prev)
+            prev->next = o->next;
+        else
+            q->head = o->next;
+        if (q->tail == o)
+            q->tail = prev;
+        o->next = NULL;
+        return true;
+    }
+    return false;
+}
+
 /* Moves every op of `from` to the back of `to`, leaving `from` empty. */
 static inline void cio__queue_splice(struct cio__op_queue *to, struct cio__op_queue *from)
 {

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/assoc.h"
 #include "core/context_impl.h" /* cio__work_started */
 #include "core/op.h"
 #include "core/report.h"
@@ -545,6 +546,7 @@ static size_t finish_waits(struct cio__timer_queue *q, struct cio_timer *t, size
 {
     size_t n = 0;
     for (; n < max && t->first_.fn; n++) {
+        cio__cancel_left(t->first_, t);
         ring_push(&q->done, t->first_, aborted);
         next_wait(t);
     }
@@ -557,11 +559,82 @@ static size_t finish_waits(struct cio__timer_queue *q, struct cio_timer *t, size
  * cio_timer_destroy(t) does nothing. */
 static void drop_timer(struct cio_timer *t)
 {
-    while (t->first_.fn)
+    while (t->first_.fn) {
+        cio__cancel_left(t->first_, t);
         next_wait(t);
+    }
     t->where_ = WHERE_NONE;
     t->ctx_ = NULL;
     t->magic_ = 0;
+}
+
+/* Takes the pending wait of t whose handler's user pointer is `key` out of
+ * t, into *out, and t out of its wheel when it has no wait left. Returns
+ * false when t has no such wait. */
+static bool take_wait(struct cio__timer_queue *q, struct cio_timer *t, void *key, cio_handler *out)
+{
+    if (!t->first_.fn)
+        return false;
+    if (t->first_.user == key) {
+        *out = t->first_;
+        next_wait(t);
+    } else {
+        /* more_ is the newest; its next the oldest. */
+        struct cio__timer_wait *prev = t->more_, *w;
+        if (!prev)
+            return false;
+        for (w = prev->next; w->handler.user != key; prev = w, w = w->next)
+            if (w == t->more_)
+                return false;
+        *out = w->handler;
+        if (w == prev)
+            t->more_ = NULL;
+        else {
+            prev->next = w->next;
+            if (w == t->more_)
+                t->more_ = prev;
+        }
+        cio__op_free(w);
+    }
+    if (!t->first_.fn && t->where_ != WHERE_NONE)
+        wheel_unlink(&q->wheel[t->clock_], t);
+    return true;
+}
+
+/* A cancellation's hook (core/assoc.h): the wait connected to t->sig is
+ * cancelled alone, its handler queued with operation_aborted. A timer wait
+ * has no side effect, so every kind is honoured. */
+static void cancel_hook(const struct cio__cancel_target *target, unsigned type)
+{
+    (void)type;
+    struct cio__timer_queue *q = cio__context_timers(target->ctx);
+    cio_handler h;
+    cio__lock(&q->lock);
+    bool found = cio__cancel_live(target) && take_wait(q, target->obj, target->key, &h);
+    if (found) {
+        cio__cancel_disconnect(target->sig);
+        ring_push(&q->done, h, true);
+    }
+    struct cio__op_queue post = deliveries_wanted(q);
+    cio__unlock(&q->lock);
+    if (!cio__queue_empty(&post))
+        cio__post_completions(target->ctx, &post);
+}
+
+bool cio__timer_take_back(struct cio_timer *t, void *key)
+{
+    if (!timer_ok(t))
+        return false;
+    struct cio__timer_queue *q = queue_of(t);
+    cio_handler h;
+    cio__lock(&q->lock);
+    bool found = take_wait(q, t, key, &h);
+    if (found)
+        q->reserved--;
+    cio__unlock(&q->lock);
+    if (found)
+        cio__work_finished(t->ctx_);
+    return found;
 }
 
 /* ---- The queue contract (core/timer_queue.h). ---- */
@@ -843,10 +916,19 @@ void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
         cio_throw(operation, invalid_argument());
         return;
     }
+    struct cio_cancellation_signal *sig = NULL;
+    uint32_t gen = 0;
+    if (h.fn == cio__assoc_invoke)
+        gen = cio__cancel_connect(h, t->ctx_, cancel_hook, t, h.user, CIO_CANCEL_ALL, &sig);
     struct cio__timer_queue *q = queue_of(t);
     cio__lock(&q->lock);
     enum add_result r = add_wait(q, t, h);
     cio__unlock(&q->lock);
+    if (sig) {
+        if (r == NO_ROOM || r == NO_STATE)
+            cio__cancel_disconnect(sig);
+        cio__cancel_started(sig, gen);
+    }
     if (r == ADDED_EARLIER)
         cio__timers_changed(t->ctx_);
     else if (r == NO_ROOM)

@@ -90,6 +90,12 @@ struct cio__timer_queue {
 
 void cio__timer_queue_init(struct cio__timer_queue *q, bool locked);
 
+/* Takes the pending wait of t whose handler's user pointer is `key` back,
+ * without running its handler (its work is released). Returns false when
+ * no such wait is pending (it finished, or t is not initialised). Deadlines
+ * (cancel.c) use it for their own timer's wait. */
+bool cio__timer_take_back(struct cio_timer *t, void *key);
+
 /* Destroys every pending wait and every finished wait not yet run, without
  * running a handler, and frees the ring. Delivery ops still queued in the
  * scheduler then do nothing when destroyed. */

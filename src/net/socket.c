@@ -19,6 +19,8 @@
 
 #include "net/socket.h"
 
+#include "cio/cancel.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -573,7 +575,7 @@ cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *
     if (!op)
         return;
     cio__socket_fill_transfer(op, buf, len, flags, h, kind);
-    cio__slot_start(ctx, so->slot, op);
+    cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
 }
 
 
@@ -613,7 +615,7 @@ void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
     if (!op)
         return;
     op->speculative = false;
-    cio__slot_start(ctx, so->slot, op);
+    cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_TERMINAL | CIO_CANCEL_PARTIAL);
 }
 
 void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
@@ -639,5 +641,5 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
     op->family = so->family;
     op->fd = -1;
     op->addrlen = 0;
-    cio__slot_start(ctx, so->slot, io);
+    cio__slot_start_connected(ctx, so->slot, io, CIO_CANCEL_ALL);
 }

@@ -23,6 +23,7 @@
 #include "cio/error.h"
 #include "cio/handler.h"
 #include "cio/tcp.h" /* struct cio__socket */
+#include "core/assoc.h"
 #include "core/descriptor.h"
 
 struct cio_context;
@@ -118,7 +119,7 @@ static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct ci
 {
     struct cio__slot *s = so->slot;
     struct cio__io_op *op;
-    if (__builtin_expect(!s || !h.fn || !buf || !len ||
+    if (__builtin_expect(!s || !h.fn || h.fn == cio__assoc_invoke || !buf || !len ||
                              !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
                          0))
         return false;
