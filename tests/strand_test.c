@@ -4,9 +4,9 @@
  * strand_test.c - strands (cio/strand.h): mutual exclusion and FIFO order
  * under four runners, two strands side by side, the inline rules of
  * dispatch, running_in_this_thread (nested too), 100,000 strands on one
- * context and no allocation per strand in steady state, work tracking, idle
- * and busy destroy, and a cross-thread stress that would catch a lost
- * wake-up.
+ * context and no allocation per strand in steady state, work tracking, a
+ * stop inside a batch, bounded batches, idle and busy destroy, and a
+ * cross-thread stress that would catch a lost wake-up.
  *
  * The file sets the concurrency hint of each context itself: the tests that
  * need one runner run on a context of hint 0 and on one of hint 1 (where a
@@ -474,6 +474,107 @@ static void work_keeps_run(int hint)
 
 Test(strand, queued_handlers_keep_run_alive_hint0) { work_keeps_run(0); }
 Test(strand, queued_handlers_keep_run_alive_hint1) { work_keeps_run(1); }
+
+/* ---- a stop between a batch's handlers; batches are bounded ---- */
+
+#define SB_LAST 7 /* tags 0..7: 0..3 queued at once, 4..7 each posted by the one before */
+
+static struct {
+    struct cio_context *ctx;
+    struct cio_strand strand;
+    int log[SB_LAST + 1]; /* tags in the order they ran */
+    int ran;
+} sb;
+
+/* Tags 1 and 5 stop the context; tags 3..6 post the next tag. */
+static void sb_handler(void *arg)
+{
+    int tag = (int)(intptr_t)arg;
+    sb.log[sb.ran++] = tag;
+    if (tag >= 3 && tag < SB_LAST)
+        cio_strand_post(&sb.strand, sb_handler, (void *)(intptr_t)(tag + 1));
+    if (tag == 1 || tag == 5)
+        cio_context_stop(sb.ctx);
+}
+
+static void stop_inside_a_batch(int hint)
+{
+    sb.ctx = make_context(hint);
+    cio_strand_init(&sb.strand, sb.ctx);
+    sb.ran = 0;
+    for (int tag = 0; tag <= 3; tag++)
+        cio_strand_post(&sb.strand, sb_handler, (void *)(intptr_t)tag);
+    cio_context_run(sb.ctx);
+    cr_assert_eq(sb.ran, 2, "run returned after the handler that stopped (ran %d)", sb.ran);
+    cr_assert(cio_context_stopped(sb.ctx));
+
+    /* The rest stayed queued: the next run goes on from tag 2, taking the
+     * handlers posted meanwhile in the same batch, up to the next stop. */
+    cio_context_restart(sb.ctx);
+    cio_context_run(sb.ctx);
+    cr_assert_eq(sb.ran, 6, "second run stopped after tag 5 (ran %d)", sb.ran);
+    cio_context_restart(sb.ctx);
+    cio_context_run(sb.ctx);
+    cr_assert_eq(sb.ran, SB_LAST + 1);
+    for (int i = 0; i <= SB_LAST; i++)
+        cr_assert_eq(sb.log[i], i, "FIFO across the stops: place %d has tag %d", i, sb.log[i]);
+    cio_strand_destroy(&sb.strand); /* idle */
+    cr_assert_null(cio_strand_context(&sb.strand));
+    cio_context_destroy(sb.ctx);
+}
+
+Test(strand, a_stop_ends_a_batch_after_the_current_handler_hint0) { stop_inside_a_batch(0); }
+Test(strand, a_stop_ends_a_batch_after_the_current_handler_hint1) { stop_inside_a_batch(1); }
+
+#define BOUND_CHAIN 10000
+
+static struct {
+    struct cio_strand strand;
+    long chain;   /* strand handlers run */
+    long seen_at; /* chain when the plain handler ran; -1 before */
+} bd;
+
+static void bd_plain(void *arg)
+{
+    (void)arg;
+    bd.seen_at = bd.chain;
+}
+
+static void bd_link(void *arg)
+{
+    struct cio_context *ctx = arg;
+    if (bd.chain++ == 0)
+        cio_context_post(ctx, bd_plain, NULL);
+    if (bd.chain < BOUND_CHAIN)
+        cio_strand_post(&bd.strand, bd_link, ctx);
+}
+
+/* A strand whose handlers keep posting to it runs them in bounded batches:
+ * a handler posted to the context by the chain's first runs long before the
+ * chain ends. */
+static void batches_are_bounded(int hint)
+{
+    struct cio_context *ctx = make_context(hint);
+    cio_strand_init(&bd.strand, ctx);
+    bd.chain = 0;
+    bd.seen_at = -1;
+    cio_strand_post(&bd.strand, bd_link, ctx);
+    cio_context_run(ctx);
+    cr_assert_eq(bd.chain, BOUND_CHAIN);
+    cr_assert(bd.seen_at > 0 && bd.seen_at < BOUND_CHAIN / 10,
+              "the plain handler ran after %ld of %d strand handlers", bd.seen_at, BOUND_CHAIN);
+    cio_strand_destroy(&bd.strand);
+    cio_context_destroy(ctx);
+}
+
+Test(strand, a_strand_that_posts_to_itself_runs_in_bounded_batches_hint0)
+{
+    batches_are_bounded(0);
+}
+Test(strand, a_strand_that_posts_to_itself_runs_in_bounded_batches_hint1)
+{
+    batches_are_bounded(1);
+}
 
 /* ---- destroy ---- */
 

@@ -15,7 +15,8 @@
  * handler takes one small block from the per-thread operation cache (no
  * malloc in steady state). The strand puts itself on its context's queue as
  * one operation (embedded in the struct) when it has handlers, and that
- * operation runs a bounded batch of them before it lets other work run. On a
+ * operation runs a bounded batch of them (at most 64, those submitted while
+ * the batch runs included) before it lets other work run. On a
  * context with several runners the strand's queue is guarded by a spinlock of
  * its own, held for a few instructions; on a one-thread context
  * (concurrency_hint 1) the strand takes no lock at all.
@@ -23,7 +24,11 @@
  * Work: a strand with queued or running handlers is outstanding work on its
  * context, so cio_context_run does not return while it has any. The
  * context's run functions count one batch of a strand's handlers as one
- * handler run.
+ * handler run, and test their deadline (run_for, run_until) between
+ * batches only. A stop (cio_context_stop, from a handler or from another
+ * thread) ends a batch after the handler that is running: the run function
+ * returns, and the strand's other handlers stay queued, in order, for the
+ * next run.
  *
  * Ownership: the caller owns the struct (embed it in the object whose state
  * it serialises) and every handler argument; the library owns each queued
@@ -34,9 +39,10 @@
  * called from any thread at any time between init and destroy. A one-thread
  * context's strand accepts submissions from any thread too: one made from a
  * thread that is not running the context is forwarded through the context's
- * lock-free inbox (as cio_context_post from such a thread is), so it keeps its order among that thread's submissions but is ordered
- * against the runner's own ones as if made when the runner takes it. init and
- * destroy are not concurrent with any other use of the strand.
+ * lock-free inbox (as cio_context_post from such a thread is), so it keeps
+ * its order among that thread's submissions but is ordered against the
+ * runner's own ones as if made when the runner takes it. init and destroy
+ * are not concurrent with any other use of the strand.
  *
  * Bad input: a NULL strand or function, or a strand that was never
  * initialised (zeroed) or was destroyed, is reported through the throw hook

@@ -11,10 +11,15 @@
  * The submission that finds the strand idle sets the flag and queues the node
  * (cio__post_started, so from a thread running the context it lands on that
  * thread's private queue without the context's lock). The node, when the
- * context runs it, takes the whole waiting queue, runs up to STRAND_BATCH of
- * its handlers with the strand pushed on this thread's chain of strands
- * (cio_strand_running_in_this_thread), gives back what it did not run, and
- * queues itself again if anything is left, else clears the flag.
+ * context runs it, takes the whole waiting queue and runs its handlers with
+ * the strand pushed on this thread's chain of strands
+ * (cio_strand_running_in_this_thread); when they are done it takes what was
+ * queued meanwhile, and so on, up to STRAND_BATCH handlers in all, or fewer
+ * when one of them leaves the context stopped. Then it gives back what it
+ * did not run and queues itself again if anything is left, else clears the
+ * flag. So a handler that posts to its own strand (a chain) costs no turn of
+ * the context: on a one-thread context a strand handler then costs about
+ * what a plain post does (bench/EXECUTORS.md).
  *
  * Locking: on a context with several runners `lock` (a spinlock word, held
  * for a few instructions) guards the queue and the flag; the handlers run
@@ -41,6 +46,7 @@
 
 #include "cio/context.h"
 #include "cio/strand.h"
+#include "core/context_impl.h" /* ctx->stopped, read between a batch's handlers */
 #include "core/op.h"
 #include "core/scheduler.h"
 
@@ -106,20 +112,26 @@ static void strand_cpu_relax(void)
 #endif
 }
 
-/* Takes s's lock when its context may have several runners. Test and
- * test-and-set; a holder that was preempted is waited for by yielding. */
-static void strand_lock(struct cio_strand *s)
+/* Waits for s's lock, which another thread holds, and takes it: test and
+ * test-and-set; a holder that was preempted is waited for by yielding. Out
+ * of line, so that the uncontended path stays a few instructions. */
+static void __attribute__((noinline)) strand_lock_contended(struct cio_strand *s)
 {
-    if (!s->multithreaded)
-        return;
-    while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE)) {
+    do {
         for (unsigned spins = 0; __atomic_load_n(&s->lock, __ATOMIC_RELAXED); spins++) {
             if (spins < STRAND_SPINS)
                 strand_cpu_relax();
             else
                 sched_yield();
         }
-    }
+    } while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE));
+}
+
+/* Takes s's lock when its context may have several runners. */
+static void strand_lock(struct cio_strand *s)
+{
+    if (s->multithreaded && __atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+        strand_lock_contended(s);
 }
 
 static void strand_unlock(struct cio_strand *s)
@@ -208,6 +220,19 @@ static void strand_drop_all(struct cio_strand *s)
         cio__op_free(op);
 }
 
+/* Refills an empty `ready` with s's whole waiting queue. When that is empty
+ * too, marks s idle and returns false (the caller must not touch s after). */
+static bool strand_refill(struct cio_strand *s, struct cio__op_queue *ready)
+{
+    strand_lock(s);
+    *ready = strand_take_all(s);
+    bool more = !cio__queue_empty(ready);
+    if (!more)
+        s->scheduled = false;
+    strand_unlock(s);
+    return more;
+}
+
 /* Ends a turn of s on this thread: gives back the handlers in `rest`, and
  * either keeps s scheduled (returns true: the caller queues the node) or
  * marks it idle (after which the caller must not touch s). */
@@ -221,7 +246,32 @@ static bool strand_finish(struct cio_strand *s, struct cio__op_queue *rest)
     return more;
 }
 
-/* The node's func: runs a batch of s's handlers, or (no context) drops them. */
+/*
+ * Runs up to STRAND_BATCH handlers of s, oldest first: those in `ready`,
+ * then, each time `ready` runs dry, whatever was queued on s meanwhile (so a
+ * chain of handlers that post to their own strand runs in one turn, not one
+ * turn of the context per handler). Stops early after a handler that left
+ * ctx stopped. Returns false when s ran out of handlers and went idle (do
+ * not touch s then); true when the batch ended with s still taken, the
+ * handlers it took and did not run left in `ready`.
+ */
+static bool strand_run_batch(struct cio_context *ctx, struct cio_strand *s,
+                             struct cio__op_queue *ready)
+{
+    for (unsigned i = 0; i < STRAND_BATCH; i++) {
+        if (cio__queue_empty(ready) && !strand_refill(s, ready))
+            return false;
+        strand_run_task(cio__queue_pop(ready));
+        if (atomic_load_explicit(&ctx->stopped, memory_order_acquire))
+            return true;
+    }
+    return true;
+}
+
+/* The node's func: runs a batch of s's handlers, or (no context) drops
+ * them. A batch cut short (its bound, a stop) gives back what it did not
+ * run and queues the node again, so the rest runs in a later turn (after a
+ * stop: in the next run of the context). */
 static void strand_invoke(struct cio_context *ctx, struct cio__op *node)
 {
     struct cio_strand *s = strand_of_node(node);
@@ -229,15 +279,12 @@ static void strand_invoke(struct cio_context *ctx, struct cio__op *node)
         strand_drop_all(s);
         return;
     }
-    strand_lock(s);
-    struct cio__op_queue ready = strand_take_all(s);
-    strand_unlock(s);
+    struct cio__op_queue ready = {0};
     struct strand_frame f;
     strand_enter(&f, s);
-    for (unsigned i = 0; i < STRAND_BATCH && !cio__queue_empty(&ready); i++)
-        strand_run_task(cio__queue_pop(&ready));
+    bool taken = strand_run_batch(ctx, s, &ready);
     strand_leave(&f);
-    if (strand_finish(s, &ready))
+    if (taken && strand_finish(s, &ready))
         cio__post_started(ctx, node);
 }
 
