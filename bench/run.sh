@@ -26,6 +26,7 @@
 #                    tracepoints work, else strace)
 #   BENCH_CG_THINK_US  think time of the 1-connection callgrind run (default 500)
 #   BENCH_IDLE_CONNS   connections of the idle-memory micro-benchmark (default 10000)
+#   BENCH_THREADS=1  also run bench/threads.sh (multi-threaded cio against Asio; ~3 minutes)
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -189,6 +190,7 @@ wait_listen() {
 }
 
 SRV_PID=
+SRV_CPUS=0 LG_CPUS=1  # CPUs of the echo server and of the load generator (bench/threads.sh: 0,1 both)
 # start_server NAME PORT [valgrind args...]
 start_server() {
     local name=$1 port=$2
@@ -201,7 +203,7 @@ start_server() {
         if [ "${argv[0]}" = env ]; then pre=(env "${argv[1]}"); argv=("${argv[@]:2}"); fi
         pre+=(valgrind "$@")
     fi
-    taskset -c 0 "${pre[@]}" "${argv[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
+    taskset -c "$SRV_CPUS" "${pre[@]}" "${argv[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
     SRV_PID=$!
     local patience=10
     [ $# -gt 0 ] && patience=30  # valgrind starts slowly
@@ -235,7 +237,7 @@ LG_PID="" LG_R="" LG_W=""
 lg_start() {  # lg_start ARGS... (stdout/stdin are the FIFOs)
     rm -f "$WORK/lg.in" "$WORK/lg.out"
     mkfifo "$WORK/lg.in" "$WORK/lg.out"
-    taskset -c 1 "$BUILD/loadgen" "$@" -y -q <"$WORK/lg.in" >"$WORK/lg.out" 2>"$WORK/lg.err" &
+    taskset -c "$LG_CPUS" "$BUILD/loadgen" "$@" -y -q <"$WORK/lg.in" >"$WORK/lg.out" 2>"$WORK/lg.err" &
     LG_PID=$!
     exec {LG_W}>"$WORK/lg.in"
     exec {LG_R}<"$WORK/lg.out"
@@ -646,6 +648,7 @@ make_report() {
         echo "which swing 20-50% between runs on this machine."
         echo
         awk -F'\t' -v ref="$ref" -v servers="$SERVERS" -f "$BENCH_DIR/report.awk" "$TSV"
+        [ "${BENCH_THREADS:-0}" = 1 ] && [ -s "$WORK/threads.md" ] && { cat "$WORK/threads.md"; echo; }
         if [ ${#NOTES[@]} -gt 0 ]; then
             echo "### Notes"
             echo
@@ -770,6 +773,14 @@ detect_sc_tool
 
 [ "${BENCH_ECHO:-1}" = 1 ] && run_echo
 [ "${BENCH_MICRO:-1}" = 1 ] && run_micro
+# BENCH_THREADS=1: the multi-threaded servers, cio against Asio (bench/threads.sh, its defaults:
+# about 3 more minutes); its table goes into RESULTS.md after the echo tables.
+if [ "${BENCH_THREADS:-0}" = 1 ] && [ -n "$CIO_ECHO" ]; then
+    log "threads: bench/threads.sh (cio and Asio with --threads 2 and --contexts 2)"
+    rm -rf "$WORK/threads"
+    THR_DIR="$WORK/threads" THR_OUT="$WORK/threads.md" CIO_ECHO=$CIO_ECHO BENCH_NO_INSTALL=1 \
+        "$BENCH_DIR/threads.sh" >/dev/null || note "bench/threads.sh failed"
+fi
 [ -n "$RING_FLAGS" ] && note "$RING_FLAGS"
 make_chart
 make_report
