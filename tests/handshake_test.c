@@ -50,26 +50,10 @@
 #include "cio/context.h"
 #include "cio/tcp.h"
 #include "cio/timer.h"
+#include "stress_util.h"
 #include "test_util.h"
 
 /* ---- Bounds ---- */
-
-#if defined(__SANITIZE_THREAD__)
-#define SLOW_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW_BUILD 1
-#endif
-#endif
-#ifndef SLOW_BUILD
-#define SLOW_BUILD 0
-#endif
-
-#define SEC ((int64_t)1000000000)
-/* The wall clock one test's loop may take: CTest gives the whole program 60 s. */
-#define BUDGET_NS (SLOW_BUILD ? 3 * SEC / 2 : SEC)
-/* How long anything awaited may take before it counts as lost. */
-#define HANG_NS (5 * SEC)
 
 /* Rounds per loop, by the cost of a round. */
 #define RUN_ROUNDS 20000  /* stop, guard reset, post then reset: one run each */
@@ -81,55 +65,6 @@
 /* The spread of the delay between a post and the guard reset after it: about
  * the time a runner that is not blocked takes to see the post. */
 #define POST_RESET_SPREAD_NS 2000
-
-/* A loop's bound: `rounds` rounds or BUDGET_NS from now, whichever ends first. */
-struct budget {
-    long rounds;
-    int64_t end;
-};
-
-static struct budget budget_of(long rounds)
-{
-    return (struct budget){rounds, cio_steady_now() + BUDGET_NS};
-}
-
-static bool budget_left(const struct budget *b, long round)
-{
-    return round < b->rounds && cio_steady_now() < b->end;
-}
-
-/* Waits until *count reaches `want`: spins (so that the moment it is reached
- * is seen at once), yielding the processor once the wait is long; false
- * when HANG_NS pass first. */
-static bool await_count(_Atomic long *count, long want)
-{
-    int64_t start = cio_steady_now();
-    for (unsigned spins = 1; atomic_load(count) < want; spins++) {
-        if (spins % 256)
-            continue;
-        int64_t waited = cio_steady_now() - start;
-        if (waited > HANG_NS)
-            return false;
-        if (waited > 100 * 1000)
-            sched_yield();
-    }
-    return true;
-}
-
-/* Spins for `ns` nanoseconds: shifts where an action lands relative to the
- * runner. It waits for nothing (no outcome depends on it). */
-static void spin_ns(int64_t ns)
-{
-    int64_t end = cio_steady_now() + ns;
-    while (cio_steady_now() < end)
-        continue;
-}
-
-/* A delay of 0 to `range` ns in 64 steps, scattered over the rounds. */
-static int64_t spread(long round, int64_t range)
-{
-    return round * 37 % 64 * range / 64;
-}
 
 /* ---- Workers ---- */
 

@@ -149,7 +149,10 @@ void cio_context_restart(struct cio_context *ctx);
  * Submits `fn(arg)` to run inside a run function.
  *
  * post: never runs fn inside this call; queues it. From a thread running the
- * context it goes to that thread's private queue (no lock).
+ * context it goes to that thread's private queue (no lock). From any other
+ * thread it goes to a lock-free queue of the context; the mutex is taken only
+ * when a thread running the context sleeps and must be woken. From one
+ * thread, posts run in posting order when one thread runs the context.
  * dispatch: runs fn at once if the calling thread is running this context,
  * else posts it.
  * defer: as post; a hint that fn continues the caller's work (it is queued

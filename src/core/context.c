@@ -5,9 +5,12 @@
  * operation from its private queue, else from the context's shared queue,
  * else become the one thread that waits in the backend (the "task"), else
  * sleep until woken. The step has two forms, chosen once per run call: a
- * one-thread context's (run_one_single: no lock, posts from other threads
- * come through a lock-free inbox, no sleeping) and a shared one's
- * (run_one_shared). Operations completed by the thread's own kernel
+ * one-thread context's (run_one_single: no lock, no sleeping) and a shared
+ * one's (run_one_shared). Posts from threads that run no handler of the
+ * context come through a lock-free inbox in both: a one-thread runner takes
+ * it into its private queue, several runners take it into a ready list they
+ * share (spin-locked among them, one op at a time); the mutex is taken only
+ * to wake a sleeping runner. Operations completed by the thread's own kernel
  * wait, or posted by the handlers it runs, go to its private queue without a
  * lock. The kernel is polled when the queues run dry, and after a bounded
  * batch of handlers so that I/O is never starved.
@@ -26,6 +29,7 @@
 #include "core/context_impl.h"
 #include "core/report.h"
 #include "core/scheduler.h"
+#include "core/spinlock.h"
 #include "core/syscall.h"
 
 /* Handlers run from the private queue between two kernel polls. */
@@ -146,6 +150,7 @@ void cio_context_destroy(struct cio_context *ctx)
     cio__slot_table_destroy(&ctx->slots);
     cio__timer_queue_destroy(&ctx->timers);
     cio__queue_destroy_all(&ctx->shared);
+    cio__queue_destroy_all(&ctx->ready);
     for (struct cio__op *op = atomic_load(&ctx->inbox), *next; op; op = next) {
         next = op->next;
         op->func(NULL, op);
@@ -187,10 +192,13 @@ bool cio_context_running_in_this_thread(const struct cio_context *ctx)
 /* Interrupts the thread waiting in the backend, if one is and nobody has
  * interrupted it yet. The flags are sequentially consistent: a runner sets
  * task_running and then reads shared_nonempty; a poster sets shared_nonempty
- * and then reads task_running, so one of the two always sees the other. */
+ * and then reads task_running, so one of the two always sees the other. The
+ * plain read of task_interrupted spares the line a write when the wait was
+ * interrupted already (take_ready calls this for every op it takes). */
 static void interrupt_task(struct cio_context *ctx)
 {
-    if (atomic_load(&ctx->task_running) && !atomic_exchange(&ctx->task_interrupted, true))
+    if (atomic_load(&ctx->task_running) && !atomic_load(&ctx->task_interrupted) &&
+        !atomic_exchange(&ctx->task_interrupted, true))
         ctx->backend->interrupt(ctx->backend_state);
 }
 
@@ -202,6 +210,23 @@ static void wake_one_locked(struct cio_context *ctx)
         pthread_cond_signal(&ctx->wakeup);
     else
         interrupt_task(ctx);
+}
+
+/* As wake_one_locked, called without the mutex, which it takes only when a
+ * thread sleeps. The caller made posts visible (a sequentially consistent
+ * write to the inbox or ready_nonempty) before it reads idle and
+ * task_running; a runner raises idle before it sleeps, or sets task_running
+ * before it waits in the kernel, and then looks for posts again
+ * (posts_waiting in sleep_locked, run_task_locked): one sees the other. */
+static void wake_one(struct cio_context *ctx)
+{
+    if (atomic_load(&ctx->idle) > 0) {
+        pthread_mutex_lock(&ctx->mutex);
+        wake_one_locked(ctx);
+        pthread_mutex_unlock(&ctx->mutex);
+    } else {
+        interrupt_task(ctx);
+    }
 }
 
 /* Makes every thread in a run function return. Called with the mutex held. */
@@ -222,9 +247,9 @@ static void flush_private_work(struct cio__run_thread *t)
 }
 
 /*
- * Releases one unit; the last one stops the context. Posts waiting in a
- * one-thread context's inbox are work too, not yet counted: the runner
- * counts one unit before it takes the inbox and the rest after (take_inbox),
+ * Releases one unit; the last one stops the context. Posts waiting in the
+ * inbox are work too, not yet counted: a runner counts one unit before it
+ * takes the inbox and the rest after (take_inbox, take_inbox_to_ready),
  * so "the inbox is empty and the count is zero", read in that order, means
  * no post is waiting and none is being taken. Every access here and there is
  * sequentially consistent: when this thread reads the inbox after the
@@ -241,13 +266,18 @@ void cio__work_finished(struct cio_context *ctx)
 }
 
 /*
- * A post from outside the runner of a one-thread context: pushed on the
- * inbox without a lock and without touching the work counter, which the
- * runner updates with every handler (the two threads would otherwise pass
- * that cache line, and the mutex, back and forth on every post). Only the
- * post that finds the inbox empty wakes the runner; the sequentially
- * consistent exchange pairs with the runner's check of the inbox after it
- * sets task_running, as for the shared queue (interrupt_task).
+ * A post from a thread that does not run the context: pushed on the inbox
+ * without a lock and without touching the work counter, which the runners
+ * update with every handler (the threads would otherwise pass that cache
+ * line, and the mutex, back and forth on every post). Only the post that
+ * finds the inbox empty wakes a runner, and takes the mutex only when one
+ * sleeps on `wakeup`. The handshake: the poster's compare-exchange, then its
+ * reads of idle and task_running; a runner's increment of idle (under the
+ * mutex, before it waits: sleep_locked) or store to task_running (before
+ * the kernel wait: run_task_unlocked, run_task_locked), then its read of the
+ * inbox. All sequentially consistent, so one of the two sees the other: the
+ * runner does not sleep, or the poster wakes it. A post that finds the inbox
+ * non-empty follows one that did this.
  */
 static void post_to_inbox(struct cio_context *ctx, struct cio__op *op)
 {
@@ -255,11 +285,8 @@ static void post_to_inbox(struct cio_context *ctx, struct cio__op *op)
     do
         op->next = old;
     while (!atomic_compare_exchange_weak(&ctx->inbox, &old, op));
-    if (old)
-        return;
-    pthread_mutex_lock(&ctx->mutex);
-    wake_one_locked(ctx);
-    pthread_mutex_unlock(&ctx->mutex);
+    if (!old)
+        wake_one(ctx);
 }
 
 /* The runner of a one-thread context (the only thread that takes from the
@@ -294,6 +321,71 @@ static void take_inbox(struct cio__run_thread *t)
     t->since_poll = 0;
 }
 
+/*
+ * The ready list of a context for several threads: posts from other threads,
+ * taken from the inbox, in posting order and counted in `work`, which the
+ * runners take one at a time (take_ready), waking another runner while more
+ * remain, so that a handler that blocks holds up no post behind it while
+ * another runner is free (as Asio's shared queue). Neither the posters nor
+ * the mutex are involved: the list has a spin lock of its own, held for a
+ * few instructions, which only runners take. One runner runs the posts of
+ * one thread in posting order. Two runners that find the list empty at once
+ * may each take a batch and append them in either order: their handlers run
+ * at the same time anyway, so no program can tell.
+ */
+
+/* Whether posts wait in the inbox or the ready list. A runner about to sleep
+ * or block reads this after raising idle or task_running (post_to_inbox,
+ * take_ready). */
+static bool posts_waiting(struct cio_context *ctx)
+{
+    return atomic_load(&ctx->inbox) || atomic_load(&ctx->ready_nonempty);
+}
+
+/* Moves the whole inbox to the end of the ready list, in posting order, and
+ * counts it as take_inbox does: one unit before the exchange (so that
+ * cio__work_finished, reading the inbox empty, reads the unit too), the rest
+ * after. The batch is put in order before the lock is taken. */
+static void take_inbox_to_ready(struct cio_context *ctx)
+{
+    atomic_fetch_add(&ctx->work, 1);
+    struct cio__op *op = atomic_exchange(&ctx->inbox, NULL);
+    struct cio__op_queue batch = {.tail = op};
+    long n = 0;
+    for (struct cio__op *next; op; op = next, n++) {
+        next = op->next;
+        op->next = batch.head;
+        batch.head = op;
+    }
+    if (!n) {
+        cio__work_finished(ctx); /* another runner took it first */
+        return;
+    }
+    if (n > 1)
+        atomic_fetch_add_explicit(&ctx->work, n - 1, memory_order_relaxed);
+    cio__spin_lock(&ctx->ready_lock);
+    cio__queue_splice(&ctx->ready, &batch);
+    atomic_store(&ctx->ready_nonempty, true);
+    cio__spin_unlock(&ctx->ready_lock);
+}
+
+/* The next post of the ready list (refilled from the inbox when empty), or
+ * NULL. When more remain, another runner is woken to share them. */
+static struct cio__op *take_ready(struct cio_context *ctx)
+{
+    if (!atomic_load_explicit(&ctx->ready_nonempty, memory_order_relaxed))
+        take_inbox_to_ready(ctx);
+    cio__spin_lock(&ctx->ready_lock);
+    struct cio__op *op = cio__queue_pop(&ctx->ready);
+    bool more = !cio__queue_empty(&ctx->ready);
+    if (!more)
+        atomic_store_explicit(&ctx->ready_nonempty, false, memory_order_relaxed);
+    cio__spin_unlock(&ctx->ready_lock);
+    if (more)
+        wake_one(ctx);
+    return op;
+}
+
 static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
 {
     pthread_mutex_lock(&ctx->mutex);
@@ -317,8 +409,8 @@ void cio__post_completion(struct cio_context *ctx, struct cio__op *op)
 
 void cio__post_started(struct cio_context *ctx, struct cio__op *op)
 {
-    if (!ctx->multithreaded && !cio__find_run_thread(ctx)) {
-        post_to_inbox(ctx, op); /* counted by the runner when it takes the inbox */
+    if (!cio__find_run_thread(ctx)) {
+        post_to_inbox(ctx, op); /* counted by the runner that takes the inbox */
         return;
     }
     cio__work_started(ctx);
@@ -495,7 +587,9 @@ static void run_task_locked(struct cio__run_thread *t, int64_t deadline)
     atomic_store(&ctx->task_interrupted, false);
     atomic_store(&ctx->task_running, true);
     pthread_mutex_unlock(&ctx->mutex);
-    run_task(t, deadline);
+    /* Read after task_running is set (post_to_inbox): a post found there is
+     * taken after a poll of the kernel instead of a wait. */
+    run_task(t, posts_waiting(ctx) ? DEADLINE_POLL : deadline);
     pthread_mutex_lock(&ctx->mutex);
     atomic_store(&ctx->task_running, false);
     if (ctx->idle > 0 && !cio__queue_empty(&t->private_q)) {
@@ -526,7 +620,9 @@ static bool sleep_locked(struct cio_context *ctx, int64_t deadline)
 {
     ctx->idle++;
     int rc = 0;
-    if (deadline == DEADLINE_NONE) {
+    if (posts_waiting(ctx)) {
+        /* Read after idle is raised (post_to_inbox, take_ready): posts came. */
+    } else if (deadline == DEADLINE_NONE) {
         pthread_cond_wait(&ctx->wakeup, &ctx->mutex);
     } else {
         struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
@@ -626,7 +722,9 @@ static inline __attribute__((always_inline)) size_t run_one_single(struct cio__r
 /*
  * One step of a run function on a context several threads may run (same
  * result as run_one_single). Phases: stopped or past the deadline; a
- * private op; then, under the mutex, a shared op, out of work, the kernel
+ * private op; a post from the ready list (refilled from the inbox), without
+ * the mutex; then, under the mutex, a shared op, out of work (no post may
+ * wait in the inbox either: ops of the ready list are counted), the kernel
  * wait (one runner at a time), our own ops while another waits in the
  * kernel, or sleep until woken.
  */
@@ -639,6 +737,14 @@ static size_t run_one_shared(struct cio__run_thread *t, int64_t deadline)
             return 0;
         if (run_private_one(t))
             return 1;
+        if (atomic_load_explicit(&ctx->ready_nonempty, memory_order_relaxed) ||
+            atomic_load_explicit(&ctx->inbox, memory_order_relaxed)) {
+            struct cio__op *op = take_ready(ctx);
+            if (op) {
+                run_op(t, op);
+                return 1;
+            }
+        }
         pthread_mutex_lock(&ctx->mutex);
         struct cio__op *op = pop_shared_locked(ctx);
         if (op) {
@@ -650,7 +756,7 @@ static size_t run_one_shared(struct cio__run_thread *t, int64_t deadline)
             pthread_mutex_unlock(&ctx->mutex);
             return 0;
         }
-        if (atomic_load(&ctx->work) == 0) {
+        if (atomic_load(&ctx->work) == 0 && !atomic_load(&ctx->inbox)) {
             stop_locked(ctx);
             pthread_mutex_unlock(&ctx->mutex);
             return 0;

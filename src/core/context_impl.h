@@ -31,10 +31,14 @@ struct cio_context {
     _Atomic bool task_interrupted; /* that thread has been interrupted already */
     _Atomic int idle;            /* threads waiting on `wakeup` (written under the mutex) */
 
-    /* Posts from other threads to a one-thread context: a lock-free stack
-     * (newest first) whose ops hold no unit of `work` yet; the runner takes
-     * it whole, puts it in order and counts it (take_inbox in context.c). */
-    struct cio__op *_Atomic inbox;
+    /* Posts from threads that do not run the context: a lock-free stack
+     * (newest first) whose ops hold no unit of `work` yet. A runner takes it
+     * whole, puts it in order and counts it: a one-thread context's into its
+     * private queue (take_inbox in context.c), one for several threads into
+     * `ready` (take_inbox_to_ready). Pushed without a lock (post_to_inbox).
+     * On a line of its own: posters write it with every post, and runners
+     * read the flags above with every op they take from `ready`. */
+    _Alignas(64) struct cio__op *_Atomic inbox;
 
     /* On a cache line of its own: the runner updates it with every handler,
      * and posters from other threads write the fields above. */
@@ -42,6 +46,14 @@ struct cio_context {
     _Atomic bool stopped;  /* stop() called, or run ran out of work */
     _Atomic int parked;    /* slots on the parked list (descriptor.c) */
     _Atomic int64_t parked_retry_at; /* steady time of the next retry of those slots */
+
+    /* A context for several threads: posts taken from the inbox, in order and
+     * counted in `work`, that its runners take one at a time (take_ready).
+     * Only runners touch these, so they share the line of `work`. */
+    unsigned char ready_lock;     /* spin lock (__atomic builtins) guarding `ready` */
+    struct cio__op_queue ready;   /* under ready_lock */
+    _Atomic bool ready_nonempty;  /* `ready` holds ops: written under ready_lock, read
+                                     without it (a hint, but for sleep_locked's check) */
 
     struct cio__timer_queue timers; /* has its own lock */
     struct cio__slot_table slots;   /* has its own lock */

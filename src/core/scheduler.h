@@ -24,8 +24,8 @@ struct cio_context; /* opaque here: only core/context_impl.h lays it out */
 
 /* Counts op's work and queues it as cio__post_completion does: a result
  * known when the operation starts, a posted task. From a thread that is not
- * running a one-thread context, the op goes to its lock-free inbox instead
- * (counted when the runner takes it), as every post from outside does. */
+ * running ctx, the op goes to the context's lock-free inbox instead (counted
+ * when a runner takes it), as every post from outside does. */
 void cio__post_started(struct cio_context *ctx, struct cio__op *op);
 
 /*
