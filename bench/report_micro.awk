@@ -39,6 +39,11 @@ $1 == "MICRO" {
         exn[b, v("impl"), v("variant")] = v("n")
         nex++
     }
+    else if (b == "deadline") {
+        dl_ns[v("impl"), v("variant")] = v("ns_per")
+        dl_ir[v("impl"), v("variant")] = v("instr_per")
+        ndl++
+    }
     else if (b == "idle")
         idle[++ni] = sprintf("| %s | %s | %.1f | %.1f | %s |", v("impl"), v("conns"), \
             v("rss0_kib") / 1024, v("rss1_kib") / 1024, v("bytes_per_conn"))
@@ -95,6 +100,39 @@ END {
         exrow("strand_mt", "strands1000", "(b) 2 threads, 1,000 strands", 0.5)
         exrow("pool_post", "producers1", "pool: 1 thread posting", 0.5)
         exrow("pool_post", "producers2", "pool: 2 threads posting", 0.5)
+        print ""
+    }
+    if (ndl) {
+        print "### Deadlines that do not expire (cancel_after)"
+        print ""
+        print "A 1-byte TCP loopback ping-pong on one thread (concurrency_hint 1, io_context(1), one"
+        print "uv loop), N round trips: plain; every read with a 5 s deadline; reads and writes."
+        print "cio: cio_cancel_after; Asio 1.22: a steady_timer and a cancellation_signal per"
+        print "direction; libuv: a uv_timer restarted in each read callback. instr/rt: callgrind,"
+        print "(Ir(N=5000) - Ir(N=1000)) / 4000 (the main figure); ns/rt: one wall-clock run."
+        print "See bench/CANCEL.md."
+        print ""
+        print "| variant | cio instr/rt | Asio instr/rt | uv instr/rt | cio/Asio instr | cio ns/rt | Asio ns/rt | uv ns/rt |"
+        print "|---|--:|--:|--:|--:|--:|--:|--:|"
+        split("plain read both", dv, " ")
+        split("plain|read deadline|read + write deadlines", dl, "|")
+        for (i = 1; i <= 3; i++) {
+            c = ((("cio", dv[i]) in dl_ir)) ? dl_ir["cio", dv[i]] : ""
+            a = ((("asio", dv[i]) in dl_ir)) ? dl_ir["asio", dv[i]] : ""
+            u = ((("uv", dv[i]) in dl_ir)) ? dl_ir["uv", dv[i]] : ""
+            r = (c != "" && c != "?" && a != "" && a != "?" && a > 0) ? sprintf("%.2f", c / a) : "n/a"
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", dl[i], na(c), na(a), na(u), r, \
+                na(dl_ns["cio", dv[i]]), na(dl_ns["asio", dv[i]]), na(dl_ns["uv", dv[i]])
+        }
+        for (i = 2; i <= 3; i++) {
+            line = sprintf("| %s / plain (instr) |", dl[i])
+            split("cio asio uv", di, " ")
+            for (j = 1; j <= 3; j++) {
+                p = dl_ir[di[j], "plain"]; d = dl_ir[di[j], dv[i]]
+                line = line sprintf(" %s |", (p != "" && p != "?" && d != "" && d != "?" && p > 0) ? sprintf("%.2f", d / p) : "n/a")
+            }
+            print line " | | | |"
+        }
         print ""
     }
     if (ni) {

@@ -113,6 +113,8 @@ build_all() {
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/timers_asio" "$BENCH_DIR/micro/timers_asio.cpp" -pthread || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/strand_asio" "$BENCH_DIR/micro/strand_asio.cpp" -pthread || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/pool_asio" "$BENCH_DIR/micro/pool_asio.cpp" -pthread || ok=0
+    $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/deadline_asio" "$BENCH_DIR/micro/deadline_asio.cpp" -pthread || ok=0
+    $CC -O2 -Wall -Wextra -o "$BUILD/deadline_uv" "$BENCH_DIR/micro/deadline_uv.c" -luv || ok=0
     wait $asio_pid || ok=0
     [ $ok = 1 ] || log "some peer builds failed (see above); their rows will be missing"
 }
@@ -139,7 +141,7 @@ build_cio() {
     fi
     # cio halves of the micro-benchmarks, when they have been written (see bench/README.md).
     local m
-    for m in post timers strand pool; do
+    for m in post timers strand pool deadline; do
         if [ -f "$BENCH_DIR/micro/${m}_cio.c" ] && [ -f "$REL/libcio.so" ]; then
             $CC -O2 -std=c11 -I"$ROOT/include" -o "$BUILD/${m}_cio" \
                 "$BENCH_DIR/micro/${m}_cio.c" -L"$REL" -lcio -Wl,-rpath,"$REL" -pthread \
@@ -573,6 +575,28 @@ micro_pool() {
     done
 }
 
+# micro_deadline IMPL: 1-byte TCP ping-pong on one thread, plain and with per-operation
+# deadlines that never expire (bench/CANCEL.md): wall-clock ns per round trip (one run), and
+# callgrind instructions per round trip, (Ir(N=5000) - Ir(N=1000)) / 4000
+micro_deadline() {
+    local bin="$BUILD/deadline_$1" v line ir1 ir2 n=50000
+    [ -x "$bin" ] || return
+    [ "$QUICK" = 1 ] && n=10000
+    for v in plain read both; do
+        [ "$1" = uv ] && [ $v = both ] && continue
+        line=$(timeout 120 taskset -c 0 "$bin" $v $n 2>"$WORK/deadline.err")
+        [ -n "$line" ] || continue
+        ir1= ir2=
+        if command -v valgrind >/dev/null 2>&1; then
+            valgrind --tool=callgrind --callgrind-out-file="$WORK/deadline.cg1" "$bin" $v 1000 >/dev/null 2>&1 &&
+                valgrind --tool=callgrind --callgrind-out-file="$WORK/deadline.cg2" "$bin" $v 5000 >/dev/null 2>&1 &&
+                ir1=$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/deadline.cg1") &&
+                ir2=$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/deadline.cg2")
+        fi
+        mput "$line instr_per=$( [ -n "$ir1" ] && [ -n "$ir2" ] && echo $(( (ir2 - ir1) / 4000 )) || echo '?')"
+    done
+}
+
 # micro_idle NAME: RSS of the server holding IDLE_N idle connections (each did one round trip)
 micro_idle() {
     local name=$1 n=${BENCH_IDLE_CONNS:-10000}
@@ -604,6 +628,8 @@ run_micro() {
     micro_strand asio; micro_strand cio
     log "micro: thread pool"
     micro_pool asio; micro_pool cio
+    log "micro: deadlines (cancel_after)"
+    micro_deadline asio; micro_deadline uv; micro_deadline cio
     log "micro: idle connections"
     local s
     for s in $SERVERS; do micro_idle "$s"; done
