@@ -46,18 +46,41 @@ static void free_list(struct cio__op_block *b)
     }
 }
 
+/* The depot's count of full lists of class cls: written under the lock, and
+ * also read without it, as a hint, so that a depot found empty (by a poster
+ * that allocates faster than lists come back) or full costs no lock. A stale
+ * hint only sends a block to malloc or free. */
+static unsigned depot_count(unsigned cls)
+{
+    return __atomic_load_n(&depot.count[cls], __ATOMIC_RELAXED);
+}
+
+/* Takes the newest full list of class cls, or NULL. Called with the lock held. */
+static struct cio__op_block *depot_pop_locked(unsigned cls)
+{
+    unsigned n = depot_count(cls);
+    if (n == 0)
+        return NULL;
+    __atomic_store_n(&depot.count[cls], n - 1, __ATOMIC_RELAXED);
+    return depot.lists[cls][n - 1];
+}
+
 /* Moves the full cache list of class cls to the depot (or frees it). */
 static void give_full_list(struct cio__op_cache *c, unsigned cls)
 {
     struct cio__op_block *list = c->free[cls];
     c->free[cls] = NULL;
     c->room[cls] = CIO__OP_CACHE_DEPTH;
-    pthread_mutex_lock(&depot.lock);
-    if (depot.count[cls] < DEPOT_LISTS) {
-        depot.lists[cls][depot.count[cls]++] = list;
-        list = NULL;
+    if (depot_count(cls) < DEPOT_LISTS) {
+        pthread_mutex_lock(&depot.lock);
+        unsigned n = depot_count(cls);
+        if (n < DEPOT_LISTS) {
+            depot.lists[cls][n] = list;
+            __atomic_store_n(&depot.count[cls], n + 1, __ATOMIC_RELAXED);
+            list = NULL;
+        }
+        pthread_mutex_unlock(&depot.lock);
     }
-    pthread_mutex_unlock(&depot.lock);
     free_list(list);
 }
 
@@ -65,10 +88,10 @@ static void give_full_list(struct cio__op_cache *c, unsigned cls)
  * depot has no list of that class. */
 static bool take_full_list(struct cio__op_cache *c, unsigned cls)
 {
-    struct cio__op_block *list = NULL;
+    if (depot_count(cls) == 0)
+        return false;
     pthread_mutex_lock(&depot.lock);
-    if (depot.count[cls] > 0)
-        list = depot.lists[cls][--depot.count[cls]];
+    struct cio__op_block *list = depot_pop_locked(cls);
     pthread_mutex_unlock(&depot.lock);
     if (!list)
         return false;
@@ -163,10 +186,8 @@ void cio__op_depot_flush(void)
 {
     for (unsigned cls = 0; cls < CIO__OP_CLASSES; cls++) {
         for (;;) {
-            struct cio__op_block *list = NULL;
             pthread_mutex_lock(&depot.lock);
-            if (depot.count[cls] > 0)
-                list = depot.lists[cls][--depot.count[cls]];
+            struct cio__op_block *list = depot_pop_locked(cls);
             pthread_mutex_unlock(&depot.lock);
             if (!list)
                 break;
