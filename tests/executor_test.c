@@ -446,8 +446,10 @@ static void strand_waited(void *user, cio_error ec, size_t n)
     atomic_fetch_add(&w->p->ran, 1);
 }
 
-// a context run by two threads: hint 0 only
-Test(executor, handlers_bound_to_a_strand_never_overlap)
+/* 200 timer waits of a context run by two threads, each timer bound to one
+ * strand either per handler (cio_bind_executor) or as an object
+ * (cio_steady_timer_init_executor). */
+static void strand_timers(bool object)
 {
     struct cio_context *mt = cio_context_create(&(struct cio_context_options){.concurrency_hint = 2},
                                                 NULL);
@@ -458,11 +460,17 @@ Test(executor, handlers_bound_to_a_strand_never_overlap)
     enum { WAITS = 200 };
     static struct strand_wait w[WAITS];
     for (int i = 0; i < WAITS; i++) {
+        cio_handler h = cio_handler_make(strand_waited, &w[i]);
         w[i].p = &p;
-        cio_steady_timer_init(&w[i].t, mt);
+        if (object) {
+            cio_steady_timer_init_executor(&w[i].t, p.strand);
+            cr_assert(cio_executor_equal(cio_timer_executor(&w[i].t), p.strand));
+        } else {
+            cio_steady_timer_init(&w[i].t, mt);
+            h = cio_bind_executor(&w[i].b, p.strand, h);
+        }
         cio_timer_expires_after(&w[i].t, 0);
-        cio_timer_async_wait(&w[i].t, cio_bind_executor(&w[i].b, p.strand,
-                                                        cio_handler_make(strand_waited, &w[i])));
+        cio_timer_async_wait(&w[i].t, h);
     }
     pthread_t th;
     pthread_create(&th, NULL, run_ctx, mt);
@@ -475,6 +483,18 @@ Test(executor, handlers_bound_to_a_strand_never_overlap)
         cio_timer_destroy(&w[i].t);
     cio_strand_destroy(&s);
     cio_context_destroy(mt);
+}
+
+Test(executor, handlers_bound_to_a_strand_never_overlap)
+{
+    strand_timers(false);
+}
+
+/* The same with the timers initialised from the strand's executor: every
+ * wait's handler runs in the strand with no binding written by the caller. */
+Test(executor, timers_initialised_from_a_strand_deliver_through_it)
+{
+    strand_timers(true);
 }
 
 struct pool_probe {
@@ -521,4 +541,182 @@ Test(executor, a_pool_executor_runs_on_the_pool)
     cio_timer_destroy(&t);
     cio_thread_pool_destroy(pool);
     cr_assert(cio_executor_is_null(cio_thread_pool_executor(NULL)));
+}
+
+/* ---- I/O objects initialised from an executor. ---- */
+
+/* A connection whose two sockets and acceptor are bound to one strand: the
+ * accept, the connect, reads, writes and a result known at once (a zero-
+ * length read) all complete inside the strand, on a context run by two
+ * threads; a socket bound to its own context's executor is a plain one. */
+struct strand_conn {
+    cio_executor strand;
+    struct cio_tcp_acceptor acc;
+    struct cio_tcp_socket a, b;
+    char rbuf[64];
+    atomic_int outside;
+    atomic_int overlaps;
+    atomic_int inside;
+    atomic_int done;
+    int rounds;
+};
+
+static void sc_enter(struct strand_conn *c)
+{
+    if (atomic_exchange(&c->inside, 1))
+        atomic_fetch_add(&c->overlaps, 1);
+    if (!cio_executor_running_in_this_thread(c->strand))
+        atomic_fetch_add(&c->outside, 1);
+}
+
+static void sc_leave(struct strand_conn *c)
+{
+    atomic_store(&c->inside, 0);
+}
+
+static void sc_read(void *user, cio_error ec, size_t n);
+
+static void sc_wrote(void *user, cio_error ec, size_t n)
+{
+    struct strand_conn *c = user;
+    sc_enter(c);
+    cr_assert(!cio_failed(ec), "%s", cio_error_message(ec));
+    cr_assert_eq(n, 4);
+    sc_leave(c);
+}
+
+static void sc_zero(void *user, cio_error ec, size_t n)
+{
+    struct strand_conn *c = user;
+    (void)ec;
+    (void)n;
+    sc_enter(c);
+    atomic_fetch_add(&c->done, 1);
+    sc_leave(c);
+}
+
+static void sc_read(void *user, cio_error ec, size_t n)
+{
+    struct strand_conn *c = user;
+    sc_enter(c);
+    if (ec.value == 0 && n > 0 && ++c->rounds < 50) {
+        cio_tcp_socket_async_write_some(&c->a, "ping", 4, cio_handler_make(sc_wrote, c));
+        cio_tcp_socket_async_read_some(&c->b, c->rbuf, sizeof c->rbuf,
+                                       cio_handler_make(sc_read, c));
+    } else {
+        cr_assert(!cio_failed(ec), "%s", cio_error_message(ec));
+        cio_tcp_socket_async_read_some(&c->b, c->rbuf, 0, cio_handler_make(sc_zero, c));
+    }
+    sc_leave(c);
+}
+
+static void sc_connected(void *user, cio_error ec, size_t n)
+{
+    struct strand_conn *c = user;
+    (void)n;
+    sc_enter(c);
+    cr_assert(!cio_failed(ec), "connect: %s", cio_error_message(ec));
+    atomic_fetch_add(&c->done, 1);
+    sc_leave(c);
+}
+
+static void sc_accepted(void *user, cio_error ec, size_t n)
+{
+    struct strand_conn *c = user;
+    (void)n;
+    sc_enter(c);
+    cr_assert(!cio_failed(ec), "accept: %s", cio_error_message(ec));
+    cio_tcp_socket_async_write_some(&c->a, "ping", 4, cio_handler_make(sc_wrote, c));
+    cio_tcp_socket_async_read_some(&c->b, c->rbuf, sizeof c->rbuf, cio_handler_make(sc_read, c));
+    sc_leave(c);
+}
+
+static void sc_start(void *arg)
+{
+    struct strand_conn *c = arg;
+    cio_error ec = {0};
+    struct cio_endpoint ep = tu_loopback(AF_INET);
+    cr_assert_eq(cio_tcp_acceptor_listen_at(&c->acc, &ep, &ec), 0, "%s", cio_error_message(ec));
+    cio_tcp_acceptor_local_endpoint(&c->acc, &ep, NULL);
+    cio_tcp_acceptor_async_accept(&c->acc, &c->b, NULL, cio_handler_make(sc_accepted, c));
+    cio_tcp_socket_async_connect(&c->a, &ep, cio_handler_make(sc_connected, c));
+}
+
+// a context run by two threads: hint 0 only
+Test(executor, sockets_initialised_from_a_strand_deliver_through_it)
+{
+    struct cio_context *mt = cio_context_create(&(struct cio_context_options){.concurrency_hint = 2},
+                                                NULL);
+    cr_assert_not_null(mt);
+    struct cio_strand s;
+    cio_strand_init(&s, mt);
+    static struct strand_conn c;
+    memset(&c, 0, sizeof c);
+    c.strand = cio_strand_executor(&s);
+    cio_tcp_acceptor_init_executor(&c.acc, c.strand);
+    cio_tcp_socket_init_executor(&c.a, c.strand);
+    cio_tcp_socket_init_executor(&c.b, c.strand);
+    cr_assert_eq(c.a.ctx, mt);
+    cr_assert(cio_executor_equal(cio_tcp_socket_executor(&c.a), c.strand));
+    cr_assert(cio_executor_equal(cio_tcp_acceptor_executor(&c.acc), c.strand));
+    cio_strand_post(&s, sc_start, &c);
+    pthread_t th;
+    pthread_create(&th, NULL, run_ctx, mt);
+    cio_context_run(mt);
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&c.done), 2, "connect and the zero-length read");
+    cr_assert_eq(c.rounds, 50);
+    cr_assert_eq(atomic_load(&c.overlaps), 0);
+    cr_assert_eq(atomic_load(&c.outside), 0);
+    cio_tcp_socket_close(&c.a, NULL);
+    cio_tcp_socket_close(&c.b, NULL);
+    cio_tcp_acceptor_close(&c.acc, NULL);
+    cio_strand_destroy(&s);
+    cio_context_destroy(mt);
+}
+
+Test(executor, objects_bound_to_their_context_or_nothing)
+{
+    struct cio_tcp_socket so;
+    struct cio_timer t;
+    cio_tcp_socket_init_executor(&so, cio_context_executor(ctx));
+    cr_assert(cio_executor_equal(cio_tcp_socket_executor(&so), cio_context_executor(ctx)));
+    cr_assert_eq(so.impl_.ex.ops, NULL, "the context's own executor is stored as none");
+    cio_steady_timer_init_executor(&t, cio_context_executor(ctx));
+    cr_assert(cio_executor_equal(cio_timer_executor(&t), cio_context_executor(ctx)));
+    cio_timer_destroy(&t);
+    tu_catch_begin();
+    if (!setjmp(tu_thrown.jump))
+        cio_tcp_socket_init_executor(&so, cio_context_executor(NULL));
+    cr_assert_eq(tu_thrown.count, 1);
+    if (!setjmp(tu_thrown.jump))
+        cio_steady_timer_init_executor(&t, cio_context_executor(NULL));
+    cr_assert_eq(tu_thrown.count, 2);
+    tu_catch_end();
+    cr_assert(cio_executor_is_null(cio_tcp_socket_executor(NULL)));
+}
+
+/* A destroyed context frees the bindings of operations it never ran. */
+Test(executor, unrun_bound_operations_are_freed)
+{
+    struct cio_context *c2 = tu_context();
+    struct cio_strand s;
+    struct cio_tcp_socket a, b;
+    struct cio_timer t;
+    char buf[4];
+    struct tu_result r1 = {0}, r2 = {0};
+    cio_strand_init(&s, c2);
+    tu_connected_pair(c2, AF_INET, &a, &b);
+    struct cio_tcp_socket bs;
+    int fd = cio_tcp_socket_release(&b, NULL);
+    cio_tcp_socket_init_executor(&bs, cio_strand_executor(&s));
+    cr_assert_eq(cio_tcp_socket_assign(&bs, AF_INET, fd, NULL), 0);
+    cio_tcp_socket_async_read_some(&bs, buf, sizeof buf, tu_handler(&r1));
+    cio_steady_timer_init_executor(&t, cio_strand_executor(&s));
+    cio_timer_expires_after(&t, 100000 * TU_MS);
+    cio_timer_async_wait(&t, tu_handler(&r2));
+    /* No run: the context is destroyed with both pending (ASan: no leak). */
+    cio_strand_destroy(&s);
+    cio_context_destroy(c2);
+    cr_assert_eq(r1.calls + r2.calls, 0);
 }

@@ -49,3 +49,25 @@ add_test(NAME tutorial_excerpts
     COMMAND "${CMAKE_COMMAND}" "-DMARKDOWN=${tutorial_md}" "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
             -P "${tutorial_script}")
 set_tests_properties(tutorial_excerpts PROPERTIES LABELS tutorial TIMEOUT ${test_timeout})
+
+# examples/timeout_client with no arguments: its deadline must end a read that its own silent
+# server never answers (it exits 0 only then, printing the line matched), on each backend (the
+# io_uring one through cio_uring_probe, which skips where the kernel refuses io_uring).
+if(CIO_BUILD_EXAMPLES)
+    add_test(NAME example_timeout_client COMMAND $<TARGET_FILE:example_timeout_client>)
+    set(timeout_tests example_timeout_client)
+    if(TARGET cio_uring_probe)
+        add_test(NAME example_timeout_client_uring
+            COMMAND $<TARGET_FILE:cio_uring_probe> $<TARGET_FILE:example_timeout_client>)
+        set_tests_properties(example_timeout_client_uring PROPERTIES SKIP_RETURN_CODE 77)
+        list(APPEND timeout_tests example_timeout_client_uring)
+    endif()
+    foreach(t ${timeout_tests})
+        set_tests_properties(${t} PROPERTIES LABELS "tutorial;threaded" TIMEOUT ${test_timeout}
+            PASS_REGULAR_EXPRESSION "read: timed out after 500 ms"
+            FAIL_REGULAR_EXPRESSION "SUMMARY: [A-Za-z]*Sanitizer")
+        if(test_env)
+            set_tests_properties(${t} PROPERTIES ENVIRONMENT "${test_env}")
+        endif()
+    endforeach()
+endif()

@@ -54,6 +54,8 @@ enum cio__assoc_kind {
     CIO__ASSOC_EXECUTOR = 1, /* struct cio_bound_handler (cio/executor.h) */
     CIO__ASSOC_CANCEL = 2,   /* struct cio__cancel_binding (cio/cancel.h) */
     CIO__ASSOC_DEADLINE = 3, /* struct cio_cancel_after (cio/cancel.h) */
+    CIO__ASSOC_OBJECT = 4,   /* an I/O object's executor: a struct cio_bound_handler
+                                in a block the library owns, per operation */
 };
 
 struct cio__assoc {

@@ -34,11 +34,18 @@
  *
  * Thread-safety: one object is used by one thread at a time, as in Asio;
  * different objects may be used by different threads at once. Handlers may
- * run on any thread that runs the context. cio has no strands yet: when
- * several threads run the context, make sure no two of them call into one
- * object at once, for instance by starting an object's next operation only
- * from the handler of its last one (examples/echo_server.c), or with a lock
- * of your own.
+ * run on any thread that runs the context. When several threads run the
+ * context, make sure no two of them call into one object at once: start an
+ * object's next operation only from the handler of its last one
+ * (examples/echo_server.c), or bind the object to a strand
+ * (cio_tcp_socket_init_executor with cio_strand_executor) and call into it
+ * only from the strand's handlers.
+ *
+ * Cancellation (cio/cancel.h): read_some, write_some and accept honour
+ * terminal, partial and total cancellation (they either transferred nothing
+ * and end with operation_aborted and n = 0, or completed); connect honours
+ * terminal and partial (the socket is left mid-connect: close it or connect
+ * again). cancel and close cancel every pending operation of the object.
  *
  * Errors common to every function below: bad_descriptor when the object is not
  * open (except where a function opens it), invalid_argument for a NULL
@@ -62,6 +69,7 @@
 
 #include "cio/address.h"
 #include "cio/error.h"
+#include "cio/executor.h"
 #include "cio/handler.h"
 
 #ifdef __cplusplus
@@ -78,6 +86,9 @@ struct cio__slot;
  */
 struct cio__socket {
     struct cio__slot *slot; /* the context's descriptor slot while open, else NULL */
+    struct cio__slot *fast; /* slot when a read or write may start inline (the object
+                               has no executor of its own), else NULL */
+    cio_executor ex;        /* the object's executor, or null: its context's */
     int fd;                 /* the descriptor while open, else -1 (always O_NONBLOCK) */
     int family;             /* AF_INET or AF_INET6 while open, else 0 */
     bool user_non_blocking; /* the caller's non_blocking mode (see set_non_blocking) */
@@ -106,6 +117,23 @@ struct cio_tcp_socket {
  * alone. A NULL ctx calls the throw hook with invalid_argument; s is then
  * closed and bound to no context, and cannot be opened. */
 void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx);
+
+/*
+ * Binds s to the context behind ex (cio_executor_context), closed, with ex
+ * as its executor (Asio's socket constructed from an executor): every
+ * handler of s then runs through ex, as if each had been bound with
+ * cio_bind_executor, so a socket bound to a strand delivers every
+ * completion through the strand. The executor of the context itself is the
+ * same as cio_tcp_socket_init. Costs: an operation of such a socket starts
+ * on the common path's slower sibling and takes a small block for the
+ * binding from the per-thread cache (no malloc in steady state). A null
+ * executor behaves as a NULL ctx does in cio_tcp_socket_init.
+ */
+void cio_tcp_socket_init_executor(struct cio_tcp_socket *s, cio_executor ex);
+
+/* The executor of s: the one it was initialised with, or its context's.
+ * The null executor for a NULL s. */
+cio_executor cio_tcp_socket_executor(const struct cio_tcp_socket *s);
 
 /*
  * Opens s as a TCP socket of `family` (AF_INET or AF_INET6). The descriptor
@@ -295,6 +323,14 @@ struct cio_tcp_acceptor {
 
 /* As the socket functions of the same names. */
 void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx);
+
+/* As cio_tcp_socket_init_executor, for an acceptor: accept handlers run
+ * through ex (the accepted socket keeps the executor it was initialised
+ * with). */
+void cio_tcp_acceptor_init_executor(struct cio_tcp_acceptor *a, cio_executor ex);
+
+/* The executor of a, as cio_tcp_socket_executor. */
+cio_executor cio_tcp_acceptor_executor(const struct cio_tcp_acceptor *a);
 int cio_tcp_acceptor_open(struct cio_tcp_acceptor *a, int family, cio_error *ec);
 int cio_tcp_acceptor_assign(struct cio_tcp_acceptor *a, int family, int fd, cio_error *ec);
 bool cio_tcp_acceptor_is_open(const struct cio_tcp_acceptor *a);

@@ -17,9 +17,15 @@
  * cio_timer_destroy returns, no pending wait refers to the struct: the caller
  * may free or reuse it. Destroy a timer before its context (as in Asio).
  *
- * Threads: one timer is used by one thread at a time (cio has no strands
- * yet: serialise the calls to one timer yourself); different timers of one
- * context may be used from any threads while other threads run the context.
+ * Threads: one timer is used by one thread at a time (serialise the calls
+ * to one timer yourself, e.g. by binding it to a strand with
+ * cio_steady_timer_init_executor and calling into it only from the strand's
+ * handlers); different timers of one context may be used from any threads
+ * while other threads run the context.
+ *
+ * Cancellation (cio/cancel.h): a wait honours terminal, partial and total
+ * cancellation; only the wait bound to the signal ends (operation_aborted),
+ * the timer's other waits stay pending.
  *
  * Costs, with n timers that have pending waits on one context and clock
  * (the queue is a hierarchical timing wheel): starting a wait O(1) (the
@@ -50,6 +56,7 @@
 
 #include "cio/context.h"
 #include "cio/error.h"
+#include "cio/executor.h"
 #include "cio/handler.h"
 
 #ifdef __cplusplus
@@ -102,6 +109,8 @@ struct cio_timer {
     uint16_t where_;
     /* Private: enum cio_timer_clock, fixed by init. */
     uint8_t clock_;
+    /* Private: the timer's executor, or null (its context's). */
+    cio_executor ex_;
 };
 
 /*
@@ -114,6 +123,17 @@ struct cio_timer {
  */
 void cio_steady_timer_init(struct cio_timer *t, struct cio_context *ctx);
 void cio_system_timer_init(struct cio_timer *t, struct cio_context *ctx);
+
+/* The same, bound to the context behind ex with ex as the timer's executor:
+ * every wait's handler runs through ex (on a strand: serialised with the
+ * strand's other handlers), taking a small block from the per-thread cache
+ * per wait. A null executor behaves as a NULL ctx. */
+void cio_steady_timer_init_executor(struct cio_timer *t, cio_executor ex);
+void cio_system_timer_init_executor(struct cio_timer *t, cio_executor ex);
+
+/* The timer's executor: the one it was initialised with, or its context's;
+ * the null executor for a bad timer. */
+cio_executor cio_timer_executor(const struct cio_timer *t);
 
 /*
  * Cancels every pending wait (each handler runs later, inside run, with

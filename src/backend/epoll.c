@@ -224,13 +224,16 @@ static size_t epoll_cancel(void *state, struct cio__slot *s)
 }
 
 /* One op, if still queued: the slot's other ops keep waiting for the next
- * readiness edge, as they did. */
+ * readiness edge, as they did. The op is looked for by address, in both
+ * directions: until it is found in a queue (under the slot's lock) it may
+ * have finished and its memory gone back to a cache, so it is not read. */
 static bool epoll_cancel_op(void *state, struct cio__slot *s, struct cio__io_op *op,
                             const struct cio__cancel_target *t)
 {
     struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
     cio__lock(&s->lock);
-    bool found = cio__cancel_live(t) && cio__queue_remove(&s->ops[op->dir], &op->base);
+    bool found = cio__cancel_live(t) && (cio__queue_remove(&s->ops[CIO__DIR_READ], &op->base) ||
+                                         cio__queue_remove(&s->ops[CIO__DIR_WRITE], &op->base));
     cio__unlock(&s->lock);
     if (!found)
         return false;

@@ -455,7 +455,8 @@ static size_t uring_cancel(void *state, struct cio__slot *s)
 /* One op: a queued one is aborted at once; the head the kernel holds is
  * detached and its request cancelled (it completes later, with
  * operation_aborted or, if the kernel finished it first, its result), and
- * the next op of its direction goes to the kernel. */
+ * the next op of its direction goes to the kernel. The op is found by
+ * address before it is read (see epoll_cancel_op). */
 static bool uring_cancel_op(void *state, struct cio__slot *s, struct cio__io_op *op,
                             const struct cio__cancel_target *t)
 {
@@ -464,8 +465,12 @@ static bool uring_cancel_op(void *state, struct cio__slot *s, struct cio__io_op 
     struct cio__op_queue done = {0};
     bool found = false;
     cio__lock(&s->lock);
-    if (cio__cancel_live(t)) {
-        unsigned dir = op->dir;
+    unsigned dir = CIO__DIR_COUNT;
+    for (unsigned d = 0; d < CIO__DIR_COUNT && dir == CIO__DIR_COUNT; d++)
+        for (struct cio__op *o = s->ops[d].head; o; o = o->next)
+            if (o == &op->base)
+                dir = d;
+    if (dir != CIO__DIR_COUNT && cio__cancel_live(t)) {
         struct cio__op_queue *q = &s->ops[dir];
         cio__lock(&st->lock);
         if (q->head == &op->base && (s->inflight & (1u << dir))) {

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cio/cancel.h"
+#include "cio/executor.h"
 #include "cio/handler.h"
 #include "core/op.h"
 
@@ -44,8 +45,28 @@ void cio__assoc_invoke(void *user, cio_error ec, size_t n);
 /* The first binding of `kind` in h's chain, or NULL. */
 struct cio__assoc *cio__assoc_find(cio_handler h, unsigned kind);
 
-/* The executor binding's part of cio__assoc_invoke (executor.c). */
+/* The executor bindings' parts of cio__assoc_invoke (executor.c). */
 void cio__executor_bound_invoke(void *user, cio_error ec, size_t n);
+void cio__executor_object_invoke(void *user, cio_error ec, size_t n);
+
+/*
+ * An I/O object's executor (cio_tcp_socket_init_executor, ...): wraps op's
+ * handler so that it runs through ex, in a block of the op cache (no malloc
+ * in steady state) freed once the handler has run, or with op when op is
+ * destroyed unrun. Returns false, changing nothing, when out of memory.
+ * The object's work is counted on ex's context, the object's, throughout:
+ * no work guard is taken.
+ */
+bool cio__op_bind_executor(struct cio__op *op, cio_executor ex);
+
+/* The same for a handler kept elsewhere (a timer wait): h is replaced.
+ * cio__assoc_drop(h) frees the block of a handler that will never run. */
+bool cio__handler_bind_executor(cio_handler *h, cio_executor ex);
+void cio__assoc_drop(cio_handler h);
+
+/* The executor an object stores: the null executor when ex is its
+ * context's own (handlers run there anyway), else ex. */
+cio_executor cio__object_executor(cio_executor ex);
 
 /* What an emission hands its hook: the connection as it was when the
  * emission found it. */

@@ -82,6 +82,9 @@ void cio__assoc_invoke(void *user, cio_error ec, size_t n)
     case CIO__ASSOC_EXECUTOR:
         cio__executor_bound_invoke(user, ec, n);
         return;
+    case CIO__ASSOC_OBJECT:
+        cio__executor_object_invoke(user, ec, n);
+        return;
     case CIO__ASSOC_CANCEL:
         cancel_invoke((struct cio__cancel_binding *)a, ec, n);
         return;

@@ -11,6 +11,7 @@
 #include "cio/thread_pool.h"
 #include "core/assoc.h"
 #include "core/context_impl.h"
+#include "core/op.h"
 #include "core/scheduler.h"
 
 /* ---- the context's executor ---- */
@@ -169,10 +170,101 @@ cio_handler cio_bind_executor(struct cio_bound_handler *b, cio_executor ex, cio_
 cio_executor cio_handler_executor(cio_handler h)
 {
     struct cio__assoc *a = cio__assoc_find(h, CIO__ASSOC_EXECUTOR);
+    if (!a)
+        a = cio__assoc_find(h, CIO__ASSOC_OBJECT);
     if (a)
         return ((struct cio_bound_handler *)a)->ex;
     cio_executor none = {NULL, NULL};
     return none;
+}
+
+/* ---- an I/O object's executor ---- */
+
+/* The library's binding of one operation of an object bound to an
+ * executor: the op's own func before it, so that a destroyed op frees it. */
+struct object_binding {
+    struct cio_bound_handler b;
+    cio__op_func func;
+};
+
+cio_executor cio__object_executor(cio_executor ex)
+{
+    cio_executor none = {NULL, NULL};
+    if (ex.ops == &context_ops)
+        return none;
+    return ex;
+}
+
+static struct object_binding *object_binding_new(cio_executor ex, cio_handler h)
+{
+    struct object_binding *o = cio__op_alloc(sizeof *o);
+    if (!o)
+        return NULL;
+    o->b.assoc_.kind_ = CIO__ASSOC_OBJECT;
+    o->b.assoc_.inner_ = h;
+    o->b.ex = ex;
+    o->b.ec = cio_error_none();
+    o->b.n = 0;
+    o->func = NULL;
+    return o;
+}
+
+/* Runs the handler inside the object's executor, its block freed first. */
+static void object_run(void *arg)
+{
+    struct object_binding *o = arg;
+    cio_handler h = o->b.assoc_.inner_;
+    cio_error ec = o->b.ec;
+    size_t n = o->b.n;
+    cio__op_free(o);
+    h.fn(h.user, ec, n);
+}
+
+void cio__executor_object_invoke(void *user, cio_error ec, size_t n)
+{
+    struct object_binding *o = user;
+    o->b.ec = ec;
+    o->b.n = n;
+    o->b.ex.ops->dispatch(o->b.ex.target, object_run, o);
+}
+
+/* The op's func while it is bound: given no context (destroyed unrun), the
+ * binding goes first; either way the op's own func follows. */
+static void object_op_func(struct cio_context *ctx, struct cio__op *op)
+{
+    struct object_binding *o = op->handler.user;
+    op->func = o->func;
+    if (!ctx) {
+        op->handler = o->b.assoc_.inner_;
+        cio__op_free(o);
+    }
+    op->func(ctx, op);
+}
+
+bool cio__op_bind_executor(struct cio__op *op, cio_executor ex)
+{
+    struct object_binding *o = object_binding_new(ex, op->handler);
+    if (!o)
+        return false;
+    o->func = op->func;
+    op->func = object_op_func;
+    op->handler = cio_handler_make(cio__assoc_invoke, o);
+    return true;
+}
+
+bool cio__handler_bind_executor(cio_handler *h, cio_executor ex)
+{
+    struct object_binding *o = object_binding_new(ex, *h);
+    if (!o)
+        return false;
+    *h = cio_handler_make(cio__assoc_invoke, o);
+    return true;
+}
+
+void cio__assoc_drop(cio_handler h)
+{
+    if (h.fn == cio__assoc_invoke && ((struct cio__assoc *)h.user)->kind_ == CIO__ASSOC_OBJECT)
+        cio__op_free(h.user);
 }
 
 /* ---- a strand's and a thread pool's executors ---- */

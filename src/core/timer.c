@@ -561,6 +561,7 @@ static void drop_timer(struct cio_timer *t)
 {
     while (t->first_.fn) {
         cio__cancel_left(t->first_, t);
+        cio__assoc_drop(t->first_);
         next_wait(t);
     }
     t->where_ = WHERE_NONE;
@@ -633,6 +634,8 @@ bool cio__timer_take_back(struct cio_timer *t, void *key)
         q->reserved--;
     cio__unlock(&q->lock);
     if (found)
+        cio__assoc_drop(h);
+    if (found)
         cio__work_finished(t->ctx_);
     return found;
 }
@@ -666,6 +669,8 @@ void cio__timer_queue_destroy(struct cio__timer_queue *q)
         }
         q->wheel[c].count = 0;
     }
+    while (q->done.len)
+        cio__assoc_drop(ring_pop(&q->done).handler);
     free(q->done.v);
     memset(&q->done, 0, sizeof q->done);
     q->reserved = 0;
@@ -748,7 +753,7 @@ size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue
 /* ---- Setting up. ---- */
 
 static void timer_init(struct cio_timer *t, struct cio_context *ctx, int clock,
-                       const char *operation)
+                       cio_executor ex, const char *operation)
 {
     if (!t || !ctx) {
         if (t) {
@@ -769,16 +774,36 @@ static void timer_init(struct cio_timer *t, struct cio_context *ctx, int clock,
     t->magic_ = TIMER_MAGIC;
     t->where_ = WHERE_NONE;
     t->clock_ = (uint8_t)clock;
+    t->ex_ = cio__object_executor(ex);
 }
 
 void cio_steady_timer_init(struct cio_timer *t, struct cio_context *ctx)
 {
-    timer_init(t, ctx, CIO_TIMER_STEADY, "cio_steady_timer_init");
+    timer_init(t, ctx, CIO_TIMER_STEADY, cio_context_executor(ctx), "cio_steady_timer_init");
 }
 
 void cio_system_timer_init(struct cio_timer *t, struct cio_context *ctx)
 {
-    timer_init(t, ctx, CIO_TIMER_SYSTEM, "cio_system_timer_init");
+    timer_init(t, ctx, CIO_TIMER_SYSTEM, cio_context_executor(ctx), "cio_system_timer_init");
+}
+
+void cio_steady_timer_init_executor(struct cio_timer *t, cio_executor ex)
+{
+    timer_init(t, cio_executor_context(ex), CIO_TIMER_STEADY, ex,
+               "cio_steady_timer_init_executor");
+}
+
+void cio_system_timer_init_executor(struct cio_timer *t, cio_executor ex)
+{
+    timer_init(t, cio_executor_context(ex), CIO_TIMER_SYSTEM, ex,
+               "cio_system_timer_init_executor");
+}
+
+cio_executor cio_timer_executor(const struct cio_timer *t)
+{
+    if (!timer_ok(t))
+        return cio_context_executor(NULL);
+    return t->ex_.ops ? t->ex_ : cio_context_executor(t->ctx_);
 }
 
 /* Cancels up to `max` of t's oldest waits (their handlers run later with
@@ -916,6 +941,10 @@ void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
         cio_throw(operation, invalid_argument());
         return;
     }
+    if (t->ex_.ops && !cio__handler_bind_executor(&h, t->ex_)) {
+        cio_throw(operation, cio_error_from_condition(CIO_COND_NO_MEMORY));
+        return;
+    }
     struct cio_cancellation_signal *sig = NULL;
     uint32_t gen = 0;
     if (h.fn == cio__assoc_invoke)
@@ -933,8 +962,10 @@ void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
         cio__timers_changed(t->ctx_);
     else if (r == NO_ROOM)
         fail_wait(t, h, operation);
-    else if (r == NO_STATE)
+    else if (r == NO_STATE) {
+        cio__assoc_drop(h);
         cio_throw(operation, cio_error_from_condition(CIO_COND_NO_MEMORY));
+    }
 }
 
 /* ---- Cancelling. ---- */

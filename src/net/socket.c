@@ -96,12 +96,20 @@ static int wait_ready(const struct cio__socket *so, short events)
 
 /* ---- Life cycle. ---- */
 
-void cio__socket_init(struct cio__socket *so)
+/* Closed, keeping its executor. */
+static void socket_reset(struct cio__socket *so)
 {
     so->slot = NULL;
+    so->fast = NULL;
     so->fd = -1;
     so->family = 0;
     so->user_non_blocking = false;
+}
+
+void cio__socket_init(struct cio__socket *so, cio_executor ex)
+{
+    so->ex = cio__object_executor(ex);
+    socket_reset(so);
 }
 
 bool cio__socket_is_open(const struct cio__socket *so)
@@ -122,6 +130,7 @@ cio_error cio__socket_assign(struct cio_context *ctx, struct cio__socket *so, in
     if (!slot)
         return e;
     so->slot = slot;
+    so->fast = so->ex.ops ? NULL : slot;
     so->fd = fd;
     so->family = family;
     so->user_non_blocking = false;
@@ -151,7 +160,7 @@ cio_error cio__socket_release(struct cio_context *ctx, struct cio__socket *so, i
         return sys_error(EBADF);
     int taken = so->fd;
     cio__slot_release(ctx, so->slot); /* returns the descriptor, which we hold already */
-    cio__socket_init(so);
+    socket_reset(so);
     *fd = taken;
     return cio_error_none();
 }
@@ -161,7 +170,7 @@ cio_error cio__socket_close(struct cio_context *ctx, struct cio__socket *so)
     if (!so->slot)
         return cio_error_none();
     int err = cio__slot_close(ctx, so->slot);
-    cio__socket_init(so);
+    socket_reset(so);
     /* Linux releases the descriptor even when close() reports EINTR, and
      * EINPROGRESS means the same: neither is a failure to close. */
     if (err && err != EINTR && err != EINPROGRESS)
@@ -550,10 +559,23 @@ static struct cio__io_op *new_op(size_t size, cio_handler h, cio__perform_fn per
     return op;
 }
 
-void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const char *operation)
+/* Makes op's handler run through so's executor, if it has one of its own.
+ * False (op freed, no_memory raised) when that cannot be allocated. */
+static bool bind_object(const struct cio__socket *so, struct cio__io_op *op,
+                        const char *operation)
+{
+    if (!so->ex.ops || cio__op_bind_executor(&op->base, so->ex))
+        return true;
+    cio__op_free(op);
+    cio_throw(operation, sys_error(ENOMEM));
+    return false;
+}
+
+void cio__socket_post(struct cio_context *ctx, const struct cio__socket *so, cio_handler h,
+                      cio_error e, const char *operation)
 {
     struct cio__io_op *op = new_op(sizeof *op, h, NULL, CIO__DIR_READ, CIO__IO_OTHER, operation);
-    if (!op)
+    if (!op || !bind_object(so, op, operation))
         return;
     op->base.ec = e;
     cio__post_started(ctx, &op->base);
@@ -568,13 +590,15 @@ cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *
         return;
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0) {
-        cio__socket_post(ctx, h, e, operation);
+        cio__socket_post(ctx, so, h, e, operation);
         return;
     }
     struct cio__io_op *op = new_op(sizeof *op, h, NULL, CIO__DIR_READ, kind, operation);
     if (!op)
         return;
     cio__socket_fill_transfer(op, buf, len, flags, h, kind);
+    if (!bind_object(so, op, operation))
+        return;
     cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
 }
 
@@ -607,14 +631,21 @@ void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
         return;
     cio_error e = connect_begin(ctx, so, ep, type, protocol);
     if (!cio_error_equal(e, sys_error(EINPROGRESS))) {
-        cio__socket_post(ctx, h, e, operation);
+        cio__socket_post(ctx, so, h, e, operation);
         return;
     }
     struct cio__io_op *op =
         new_op(sizeof *op, h, connect_perform, CIO__DIR_WRITE, CIO__IO_CONNECT, operation);
     if (!op)
         return;
-    op->speculative = false;
+    /* Speculative: tried at once when the slot looks writable. Its readiness
+     * may be stale (an unconnected socket reads as writable), which
+     * connect_perform's own zero-timeout poll sees through; and on a context
+     * several threads run, the edge that says "connected" may already have
+     * been taken by another runner before the op was queued, so waiting for
+     * the next edge could wait for ever. */
+    if (!bind_object(so, op, operation))
+        return;
     cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_TERMINAL | CIO_CANCEL_PARTIAL);
 }
 
@@ -626,7 +657,7 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
         return;
     cio_error e = check_accept(so, peer_ctx, peer);
     if (cio_failed(e)) {
-        cio__socket_post(ctx, h, e, operation);
+        cio__socket_post(ctx, so, h, e, operation);
         return;
     }
     struct cio__io_op *io = new_op(sizeof(struct accept_op), h, accept_perform, CIO__DIR_READ,
@@ -641,5 +672,7 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
     op->family = so->family;
     op->fd = -1;
     op->addrlen = 0;
+    if (!bind_object(so, io, operation))
+        return;
     cio__slot_start_connected(ctx, so->slot, io, CIO_CANCEL_ALL);
 }

@@ -29,7 +29,8 @@
 struct cio_context;
 
 /* Life cycle. */
-void cio__socket_init(struct cio__socket *so);
+/* Closed, bound to ex (its context's own executor is stored as null). */
+void cio__socket_init(struct cio__socket *so, cio_executor ex);
 bool cio__socket_is_open(const struct cio__socket *so);
 cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int family, int type,
                            int protocol);
@@ -82,6 +83,7 @@ static inline void cio__socket_fill_transfer(struct cio__io_op *op, void *buf, s
     op->dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
     op->kind = (uint8_t)kind;
     op->speculative = true;
+    op->detached = false; /* stored with its neighbours as one word */
     op->flags = kind == CIO__IO_SEND ? flags | MSG_NOSIGNAL : flags;
     op->buf = buf;
     op->len = len;
@@ -117,7 +119,7 @@ static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct ci
                                               void *buf, size_t len, int flags, cio_handler h,
                                               enum cio__io_kind kind)
 {
-    struct cio__slot *s = so->slot;
+    struct cio__slot *s = so->fast;
     struct cio__io_op *op;
     if (__builtin_expect(!s || !h.fn || h.fn == cio__assoc_invoke || !buf || !len ||
                              !(op = (struct cio__io_op *)cio__op_alloc_cached(sizeof *op)),
@@ -129,7 +131,9 @@ static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct ci
 }
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate
- * result: a handler never runs inside its starting call). */
-void cio__socket_post(struct cio_context *ctx, cio_handler h, cio_error e, const char *operation);
+ * result: a handler never runs inside its starting call), through so's
+ * executor when it has one. */
+void cio__socket_post(struct cio_context *ctx, const struct cio__socket *so, cio_handler h,
+                      cio_error e, const char *operation);
 
 #endif /* CIO__NET_SOCKET_H */

@@ -16,6 +16,8 @@
 
 #include "cio/tcp.h"
 
+#include "cio/executor.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,10 +75,28 @@ void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx)
 {
     if (s) {
         s->ctx = ctx;
-        cio__socket_init(&s->impl_);
+        cio__socket_init(&s->impl_, cio_context_executor(ctx));
     }
     if (!s || !ctx)
         cio_throw(__func__, null_object());
+}
+
+void cio_tcp_socket_init_executor(struct cio_tcp_socket *s, cio_executor ex)
+{
+    struct cio_context *ctx = cio_executor_context(ex);
+    if (s) {
+        s->ctx = ctx;
+        cio__socket_init(&s->impl_, ctx ? ex : cio_context_executor(NULL));
+    }
+    if (!s || !ctx)
+        cio_throw(__func__, null_object());
+}
+
+cio_executor cio_tcp_socket_executor(const struct cio_tcp_socket *s)
+{
+    if (!s)
+        return cio_context_executor(NULL);
+    return s->impl_.ex.ops ? s->impl_.ex : cio_context_executor(s->ctx);
 }
 
 int cio_tcp_socket_open(struct cio_tcp_socket *s, int family, cio_error *ec)
@@ -409,10 +429,28 @@ void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx)
 {
     if (a) {
         a->ctx = ctx;
-        cio__socket_init(&a->impl_);
+        cio__socket_init(&a->impl_, cio_context_executor(ctx));
     }
     if (!a || !ctx)
         cio_throw(__func__, null_object());
+}
+
+void cio_tcp_acceptor_init_executor(struct cio_tcp_acceptor *a, cio_executor ex)
+{
+    struct cio_context *ctx = cio_executor_context(ex);
+    if (a) {
+        a->ctx = ctx;
+        cio__socket_init(&a->impl_, ctx ? ex : cio_context_executor(NULL));
+    }
+    if (!a || !ctx)
+        cio_throw(__func__, null_object());
+}
+
+cio_executor cio_tcp_acceptor_executor(const struct cio_tcp_acceptor *a)
+{
+    if (!a)
+        return cio_context_executor(NULL);
+    return a->impl_.ex.ops ? a->impl_.ex : cio_context_executor(a->ctx);
 }
 
 int cio_tcp_acceptor_open(struct cio_tcp_acceptor *a, int family, cio_error *ec)
