@@ -19,7 +19,7 @@
  * itself; EINTR; EAGAIN; short transfers; ECONNRESET and EPIPE; other errors
  * of the socket calls; ENOMEM; EMFILE and ENFILE; opening and assigning;
  * closing; context creation on each backend; the backend's wait and wake-up;
- * timers.
+ * timers; objects bound to an executor, cancellation and deadlines.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -30,6 +30,8 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,7 +42,10 @@
 #include <liburing.h>
 #endif
 
+#include "cio/cancel.h"
 #include "cio/context.h"
+#include "cio/executor.h"
+#include "cio/strand.h"
 #include "cio/tcp.h"
 #include "cio/timer.h"
 #include "core/op.h"
@@ -49,20 +54,26 @@
 
 /* ---- Fault plans and the fakes that follow them. ---- */
 
-/* How a fake behaves: its next `times` calls (-1: all of them) fail with
- * `err`, and the rest go through to the real function; a recv or send that
- * goes through moves at most `max_len` bytes (0: no limit). */
+/* How a fake behaves: after its first `pass` calls, which go through, its
+ * next `times` calls (-1: all of them) fail with `err`, and the rest go
+ * through to the real function; a recv or send that goes through moves at
+ * most `max_len` bytes (0: no limit). */
 struct fault {
     int times;      /* calls still to fail; -1: every one */
     int err;        /* the errno value they fail with */
     size_t max_len; /* recv, send: the most a call that goes through moves */
     int calls;      /* calls of the fake so far, failed or not */
+    int pass;       /* calls still to go through before the failures start */
 };
 
 /* Counts a call of f's fake; true when this call is to fail. */
 static bool fault_now(struct fault *f)
 {
     f->calls++;
+    if (f->pass > 0) {
+        f->pass--;
+        return false;
+    }
     if (f->times == 0)
         return false;
     if (f->times > 0)
@@ -773,10 +784,16 @@ Test(fault, option_endpoint_and_state_calls_report_the_system_error)
 
 /* Starts an operation with every allocation failing; asserts that the throw
  * hook got no_memory under the operation's name `op_name`. */
-#define ASSERT_NO_MEMORY_THROWN(op_name, start)                                                    \
+#define ASSERT_NO_MEMORY_THROWN(op_name, start) ASSERT_NO_MEMORY_THROWN_AFTER(op_name, 0, start)
+
+/* The same with the operation caches emptied and the first `passes`
+ * allocations going through: fault_malloc.calls then tells how many were
+ * made (passes + 1 when the one after them was the last). */
+#define ASSERT_NO_MEMORY_THROWN_AFTER(op_name, passes, start)                                      \
     do {                                                                                           \
         empty_op_caches();                                                                         \
         INJECT(malloc, ENOMEM, -1);                                                                \
+        fault_malloc.pass = (passes);                                                              \
         tu_catch_begin();                                                                          \
         if (setjmp(tu_thrown.jump) == 0) {                                                         \
             start;                                                                                 \
@@ -1295,5 +1312,498 @@ Test(fault, async_timer_wait_without_memory)
     cr_assert_eq(tu_run_for(ctx, 10), 0, "a wait whose start threw ran");
     cr_assert_eq(r.calls, 0);
     cio_timer_destroy(&t);
+    finish();
+}
+
+/* ---- Objects bound to an executor, cancellation and deadlines. ---- */
+
+/* What a handler of an object bound to a strand saw: its result, and how
+ * many of its runs were outside the strand. */
+struct in_strand {
+    struct tu_result r;
+    struct cio_strand *strand;
+    int outside;
+};
+
+static void on_in_strand(void *user, cio_error ec, size_t n)
+{
+    struct in_strand *s = user;
+    if (!cio_strand_running_in_this_thread(s->strand))
+        s->outside++;
+    tu_on_result(&s->r, ec, n);
+}
+
+static cio_handler in_strand_handler(struct in_strand *s)
+{
+    return cio_handler_make(on_in_strand, s);
+}
+
+/* The acceptor, initialised from ex, listening on the loopback; the
+ * endpoint in listen_ep (listen_now for an executor). */
+static void listen_through(cio_executor ex)
+{
+    cio_error ec;
+    cio_tcp_acceptor_init_executor(&acceptor, ex);
+    listen_ep = tu_loopback(AF_INET);
+    cr_assert_eq(cio_tcp_acceptor_listen_at(&acceptor, &listen_ep, &ec), 0, "%s",
+                 cio_error_message(ec));
+    cr_assert_eq(cio_tcp_acceptor_local_endpoint(&acceptor, &listen_ep, &ec), 0, "%s",
+                 cio_error_message(ec));
+}
+
+/* An operation of an object bound to an executor takes two blocks: its own
+ * and its binding's. With the caches empty both come from malloc; either
+ * failing is no_memory through the throw hook, and nothing leaks (the op's
+ * block goes back when the binding's cannot be had). */
+Test(fault, no_memory_for_a_read_of_a_socket_bound_to_a_strand)
+{
+    struct cio_strand st;
+    cio_strand_init(&st, ctx);
+    listen_now();
+    cio_tcp_socket_init_executor(&server, cio_strand_executor(&st));
+    connect_now(&client);
+    cio_error ec;
+    cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &server, NULL, &ec), 0, "%s",
+                 cio_error_message(ec));
+    static char buf[8];
+    static struct in_strand r;
+    r = (struct in_strand){.strand = &st};
+    ASSERT_NO_MEMORY_THROWN_AFTER("cio_tcp_socket_async_read_some", 0,
+                                  cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
+                                                                 in_strand_handler(&r)));
+    cr_assert_eq(fault_malloc.calls, 1, "%d allocations", fault_malloc.calls);
+    ASSERT_NO_MEMORY_THROWN_AFTER("cio_tcp_socket_async_read_some", 1,
+                                  cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
+                                                                 in_strand_handler(&r)));
+    cr_assert_eq(fault_malloc.calls, 2, "the binding was not allocated: %d allocations",
+                 fault_malloc.calls);
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "a read whose start threw ran");
+    cr_assert_eq(r.r.calls, 0);
+    /* Memory again: the socket reads, through its strand. */
+    tu_write_all(&client, "ping", 4);
+    cio_tcp_socket_async_read_some(&server, buf, sizeof buf, in_strand_handler(&r));
+    wait_for(&r.r);
+    TU_ASSERT_OK(r.r.ec);
+    cr_assert_eq(r.r.n, 4);
+    cr_assert_eq(memcmp(buf, "ping", 4), 0);
+    cr_assert_eq(r.outside, 0, "the handler ran outside the socket's strand");
+    cr_assert_eq(tu_run_for(ctx, 10), 0);
+    cr_assert_eq(r.r.calls, 1);
+    cio_strand_destroy(&st);
+    finish();
+}
+
+Test(fault, no_memory_for_an_accept_of_an_acceptor_bound_to_a_strand)
+{
+    struct cio_strand st;
+    cio_strand_init(&st, ctx);
+    listen_through(cio_strand_executor(&st));
+    static struct in_strand r;
+    r = (struct in_strand){.strand = &st};
+    ASSERT_NO_MEMORY_THROWN_AFTER("cio_tcp_acceptor_async_accept", 0,
+                                  cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL,
+                                                                in_strand_handler(&r)));
+    cr_assert_eq(fault_malloc.calls, 1, "%d allocations", fault_malloc.calls);
+    ASSERT_NO_MEMORY_THROWN_AFTER("cio_tcp_acceptor_async_accept", 1,
+                                  cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL,
+                                                                in_strand_handler(&r)));
+    cr_assert_eq(fault_malloc.calls, 2, "the binding was not allocated: %d allocations",
+                 fault_malloc.calls);
+    connect_now(&client);
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "an accept whose start threw ran");
+    cr_assert_eq(r.r.calls, 0);
+    cr_assert(!cio_tcp_socket_is_open(&peer));
+    /* Memory again: the connection waiting is accepted, through the strand. */
+    cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL, in_strand_handler(&r));
+    wait_for(&r.r);
+    TU_ASSERT_OK(r.r.ec);
+    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert_eq(r.outside, 0, "the handler ran outside the acceptor's strand");
+    cio_strand_destroy(&st);
+    finish();
+}
+
+/* The strand, the timer initialised from it (expiring in 1 ms) and the
+ * record of its handler, for the tests of a timer bound to a strand. */
+static struct cio_strand timer_strand;
+static struct cio_timer strand_timer;
+static struct in_strand strand_timer_r;
+
+static void strand_timer_init(void)
+{
+    cio_strand_init(&timer_strand, ctx);
+    cio_steady_timer_init_executor(&strand_timer, cio_strand_executor(&timer_strand));
+    cio_timer_expires_after(&strand_timer, 1 * TU_MS);
+    strand_timer_r = (struct in_strand){.strand = &timer_strand};
+}
+
+/* With memory again, the timer's next wait expires, through the strand;
+ * then the test ends. */
+static void strand_timer_works_and_finish(void)
+{
+    strand_timer_r = (struct in_strand){.strand = &timer_strand};
+    cio_timer_expires_after(&strand_timer, 1 * TU_MS);
+    cio_timer_async_wait(&strand_timer, in_strand_handler(&strand_timer_r));
+    wait_for(&strand_timer_r.r);
+    TU_ASSERT_OK(strand_timer_r.r.ec);
+    cr_assert_eq(strand_timer_r.outside, 0, "the handler ran outside the timer's strand");
+    cio_timer_destroy(&strand_timer);
+    cio_strand_destroy(&timer_strand);
+    finish();
+}
+
+/* A timer wait's binding first; then the ring of finished waits (realloc)
+ * and, when that cannot grow, the op that carries no_memory to the handler. */
+Test(fault, no_memory_for_a_wait_of_a_timer_bound_to_a_strand)
+{
+    strand_timer_init();
+    struct in_strand *r = &strand_timer_r;
+    /* No binding: thrown, nothing started. */
+    ASSERT_NO_MEMORY_THROWN_AFTER("cio_timer_async_wait", 0,
+                                  cio_timer_async_wait(&strand_timer, in_strand_handler(r)));
+    cr_assert_eq(fault_malloc.calls, 1, "%d allocations", fault_malloc.calls);
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "a wait whose start threw ran");
+    /* The ring cannot grow (a new context's is empty): no_memory, through
+     * the strand. */
+    INJECT(realloc, ENOMEM, -1);
+    cio_timer_async_wait(&strand_timer, in_strand_handler(r));
+    cio__syscall_reset();
+    cr_assert_geq(fault_realloc.calls, 1, "the ring was not grown");
+    wait_for(&r->r);
+    TU_ASSERT_IS(r->r.ec, NO_MEMORY);
+    cr_assert_eq(r->outside, 0, "the handler ran outside the timer's strand");
+    strand_timer_works_and_finish();
+}
+
+/* The ring cannot grow and the op carrying no_memory cannot be allocated
+ * either (timer.c fail_wait): thrown, and the binding taken for the wait is
+ * given back (ASan's leak check).
+ * DISABLED: fails on the library as it is. fail_wait throws without
+ * cio__assoc_drop(h), so the object binding cio_timer_async_wait took
+ * (cio__handler_bind_executor) leaks: LeakSanitizer reports 128 bytes from
+ * object_binding_new. Enable it with the fix. */
+Test(fault, no_memory_for_a_failed_wait_of_a_timer_bound_to_a_strand, .disabled = true)
+{
+    strand_timer_init();
+    INJECT(realloc, ENOMEM, -1);
+    ASSERT_NO_MEMORY_THROWN_AFTER(
+        "cio_timer_async_wait", 1,
+        cio_timer_async_wait(&strand_timer, in_strand_handler(&strand_timer_r)));
+    cr_assert_eq(fault_malloc.calls, 2, "%d allocations", fault_malloc.calls);
+    cr_assert_geq(fault_realloc.calls, 1, "the ring was not grown");
+    cr_assert_eq(tu_run_for(ctx, 10), 0, "a wait whose start threw ran");
+    cr_assert_eq(strand_timer_r.r.calls, 0);
+    strand_timer_works_and_finish();
+}
+
+/* A deadline whose timer wait cannot start (the ring of finished waits
+ * cannot grow, so the wait ends at once with no_memory) never harms the
+ * operation: it completes once, with its own result; the deadline, which
+ * could not be armed, cancels nothing. */
+Test(fault, deadline_without_room_for_its_wait_never_harms_the_read)
+{
+    connected_pair();
+    char buf[8];
+    struct cio_cancel_after ca = {0};
+    struct tu_result r = {0};
+    INJECT(realloc, ENOMEM, -1); /* a new context's ring is empty: the first wait grows it */
+    /* Data already there. */
+    tu_write_all(&client, "ping", 4);
+    cio_tcp_socket_async_read_some(
+        &server, buf, sizeof buf,
+        cio_cancel_after(&ca, 1 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
+    wait_for(&r);
+    TU_ASSERT_OK(r.ec);
+    cr_assert_eq(r.n, 4);
+    cr_assert_eq(memcmp(buf, "ping", 4), 0);
+    cr_assert_geq(fault_realloc.calls, 1, "the deadline's wait did not try to grow the ring");
+    tu_run_for(ctx, 20);
+    cr_assert_eq(r.calls, 1);
+    /* Data only after the deadline: the read still gets it. */
+    r = (struct tu_result){0};
+    int tries = fault_realloc.calls;
+    cio_tcp_socket_async_read_some(
+        &server, buf, sizeof buf,
+        cio_cancel_after(&ca, 1 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
+    tu_run_for(ctx, 30);
+    cr_assert_eq(r.calls, 0, "the read completed without data: %s", cio_error_message(r.ec));
+    cr_assert_gt(fault_realloc.calls, tries, "the deadline's wait did not try to grow the ring");
+    tu_write_all(&client, "pong", 4);
+    wait_for(&r);
+    TU_ASSERT_OK(r.ec);
+    cr_assert_eq(r.n, 4);
+    cr_assert_eq(memcmp(buf, "pong", 4), 0);
+    tu_run_for(ctx, 20);
+    cr_assert_eq(r.calls, 1);
+    /* The ring can grow again: the same deadline cancels a read. */
+    cio__syscall_reset();
+    r = (struct tu_result){0};
+    cio_tcp_socket_async_read_some(
+        &server, buf, sizeof buf,
+        cio_cancel_after(&ca, 5 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
+    wait_for(&r);
+    TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
+    cr_assert_eq(r.n, 0);
+    tu_run_for(ctx, 20);
+    cr_assert_eq(r.calls, 1);
+    finish();
+}
+
+/* recv fails with each errno of a list in turn, then goes through. */
+static struct recv_plan {
+    int errs[4];
+    int n;
+    int calls;
+} recv_plan;
+
+static ssize_t fake_recv_in_turn(int fd, void *buf, size_t len, int flags)
+{
+    int i = recv_plan.calls++;
+    if (i < recv_plan.n)
+        return fail_with(recv_plan.errs[i]);
+    return cio__sys_default.recv(fd, buf, len, flags);
+}
+
+#define INJECT_RECV_IN_TURN(...)                                                                   \
+    do {                                                                                           \
+        recv_plan = (struct recv_plan){                                                            \
+            .errs = {__VA_ARGS__}, .n = (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int))};        \
+        CIO__SYSCALL_SET(recv, fake_recv_in_turn);                                                 \
+    } while (0)
+
+/* A read bound to a signal: EINTR is retried and EAGAIN parks it, still
+ * connected, so that the emission cancels it. */
+Test(fault, bound_read_retries_eintr_parks_on_eagain_and_is_cancelled)
+{
+    skip_stream_fault_on_uring();
+    connected_pair();
+    struct cio_cancellation_signal sig;
+    cio_cancellation_signal_init(&sig);
+    INJECT_RECV_IN_TURN(EINTR, EAGAIN);
+    char buf[8];
+    struct tu_result r = {0};
+    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
+                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    cr_assert_eq(tu_run_for(ctx, 20), 0, "completed without data");
+    cr_assert_eq(recv_plan.calls, 2, "EINTR retried, EAGAIN parked: %d recv calls",
+                 recv_plan.calls);
+    cr_assert(cio_cancellation_signal_connected(&sig), "the parked read left its signal");
+    cr_assert(cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL));
+    wait_for(&r);
+    TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
+    cr_assert_eq(r.n, 0);
+    cr_assert(!cio_cancellation_signal_connected(&sig));
+    cr_assert(!cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(recv_plan.calls, 2, "the cancelled read was performed");
+    finish();
+}
+
+/* The same with the data there: EINTR retried, EAGAIN parks, the event
+ * performs it again, and the reset reaches the handler; the signal is left. */
+Test(fault, bound_read_retries_eintr_and_eagain_then_reports_the_reset)
+{
+    skip_stream_fault_on_uring();
+    connected_pair();
+    struct cio_cancellation_signal sig;
+    cio_cancellation_signal_init(&sig);
+    tu_write_all(&client, "x", 1);
+    INJECT_RECV_IN_TURN(EINTR, EAGAIN, ECONNRESET);
+    char buf[8];
+    struct tu_result r = {0};
+    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
+                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    wait_for(&r);
+    TU_ASSERT_IS(r.ec, CONNECTION_RESET);
+    cr_assert_eq(r.n, 0);
+    cr_assert_eq(recv_plan.calls, 3, "%d recv calls", recv_plan.calls);
+    cr_assert(!cio_cancellation_signal_connected(&sig));
+    cr_assert(!cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL),
+              "a finished read was cancelled");
+    tu_run_for(ctx, 10);
+    cr_assert_eq(r.calls, 1);
+    finish();
+}
+
+/* poll fails with EINTR while poll_eintr is positive (taking one each
+ * time); safe to call from several threads. */
+static atomic_int poll_eintr, poll_calls;
+
+static int fake_poll_eintr(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    atomic_fetch_add(&poll_calls, 1);
+    int left = atomic_load(&poll_eintr);
+    while (left > 0 && !atomic_compare_exchange_weak(&poll_eintr, &left, left - 1))
+        ;
+    if (left > 0)
+        return fail_with(EINTR);
+    return cio__sys_default.poll(fds, n, timeout_ms);
+}
+
+struct mt_result {
+    atomic_int calls;
+    cio_error ec;
+};
+
+static void on_mt_result(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct mt_result *r = user;
+    r->ec = ec;
+    atomic_fetch_add_explicit(&r->calls, 1, memory_order_release);
+}
+
+static void *run_for_10s(void *arg)
+{
+    cio_context_run_for(arg, 10000 * TU_MS);
+    return NULL;
+}
+
+/* An async connect on a context two threads run, its outcome's check
+ * (connect_perform's poll) interrupted once: it connects, every time. */
+Test(fault, async_connect_on_two_runners_with_an_interrupted_check)
+{
+    listen_now();
+    struct cio_context_options opts = {.concurrency_hint = 2};
+    cio_error ec;
+    struct cio_context *mt = cio_context_create(&opts, &ec);
+    cr_assert_not_null(mt, "%s", cio_error_message(ec));
+    struct cio_tcp_socket s;
+    cio_tcp_socket_init(&s, mt);
+    CIO__SYSCALL_SET(poll, fake_poll_eintr);
+    for (int round = 0; round < 20; round++) {
+        struct cio_work_guard g;
+        cio_work_guard_init(&g, mt);
+        if (cio_context_stopped(mt))
+            cio_context_restart(mt);
+        pthread_t runners[2];
+        for (int i = 0; i < 2; i++)
+            cr_assert_eq(pthread_create(&runners[i], NULL, run_for_10s, mt), 0);
+        atomic_store(&poll_calls, 0);
+        atomic_store(&poll_eintr, 1);
+        struct mt_result r = {0};
+        cio_tcp_socket_async_connect(&s, &listen_ep, cio_handler_make(on_mt_result, &r));
+        int64_t deadline = cio_steady_now() + 5000 * TU_MS;
+        while (atomic_load_explicit(&r.calls, memory_order_acquire) == 0 &&
+               cio_steady_now() < deadline) {
+            struct timespec pause = {0, 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        cio_work_guard_reset(&g);
+        for (int i = 0; i < 2; i++)
+            pthread_join(runners[i], NULL);
+        cr_assert_eq(atomic_load(&r.calls), 1, "round %d: the connect's handler ran %d times",
+                     round, atomic_load(&r.calls));
+        TU_ASSERT_OK(r.ec);
+        cr_assert_eq(atomic_load(&poll_eintr), 0, "round %d: the check never ran", round);
+        cr_assert_geq(atomic_load(&poll_calls), 2,
+                      "round %d: the check was not made again after EINTR", round);
+        struct cio_endpoint remote;
+        cr_assert_eq(cio_tcp_socket_remote_endpoint(&s, &remote, &ec), 0,
+                     "round %d: not connected: %s", round, cio_error_message(ec));
+        cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &peer, NULL, &ec), 0, "%s",
+                     cio_error_message(ec));
+        cio_tcp_socket_close(&peer, NULL);
+        cio_tcp_socket_close(&s, NULL);
+    }
+    cio__syscall_reset();
+    cio_context_destroy(mt);
+    finish();
+}
+
+/* A server whose acceptor is bound to a strand, starting its next accept
+ * from every failed one, and noting any handler run outside the strand. */
+struct strand_server {
+    struct server sv;
+    struct cio_strand *strand;
+    int outside;
+};
+
+static void on_strand_accept(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct strand_server *s = user;
+    if (!cio_strand_running_in_this_thread(s->strand))
+        s->outside++;
+    if (cio_failed(ec)) {
+        s->sv.errors++;
+        s->sv.last = ec;
+        cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL,
+                                      cio_handler_make(on_strand_accept, s));
+        return;
+    }
+    s->sv.accepted++;
+}
+
+Test(fault, async_accept_out_of_descriptors_on_a_strand_resumes_inside_it)
+{
+    struct cio_strand st;
+    cio_strand_init(&st, ctx);
+    listen_through(cio_strand_executor(&st));
+    connect_now(&client);
+    INJECT(accept4, EMFILE, -1);
+    struct strand_server s = {.strand = &st};
+    cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL, cio_handler_make(on_strand_accept, &s));
+    tu_run_for(ctx, 300);
+    cr_assert_geq(s.sv.errors, 1);
+    TU_ASSERT_IS(s.sv.last, NO_DESCRIPTORS);
+    cr_assert_eq(s.sv.accepted, 0);
+    cr_assert_leq(fault_accept4.calls, 20, "%d accept4 calls in 300 ms", fault_accept4.calls);
+    fault_accept4.times = 0; /* descriptors free again */
+    cr_assert(tu_run_until(ctx, &s.sv.accepted, 3000), "the parked accept never completed");
+    cr_assert_eq(s.sv.accepted, 1);
+    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert_eq(s.outside, 0, "%d handler runs outside the acceptor's strand", s.outside);
+    cio_strand_destroy(&st);
+    finish();
+}
+
+/* A throw hook that only counts, and returns (error.h allows it). */
+static int returning_hook_calls;
+static char returning_hook_operation[64];
+
+static void returning_hook(const char *operation, cio_error e)
+{
+    (void)e;
+    returning_hook_calls++;
+    snprintf(returning_hook_operation, sizeof returning_hook_operation, "%s", operation);
+}
+
+/* The deadline's wait can have neither its room in the ring nor the op
+ * that would carry no_memory (timer.c fail_wait), and the throw hook
+ * returns: the read still completes, once, with its data.
+ * DISABLED: fails on the library as it is. deadline_start (cancel.c) sets
+ * pending_ to 2 and cannot see that cio_timer_async_wait started nothing
+ * (it threw and returned): the read completes, deadline_invoke finds no
+ * wait to take back and drops one, and the handler, waiting for a timer
+ * handler that will never run, is lost (the context runs out of work with
+ * it unrun). Enable it with the fix. */
+Test(fault, deadline_without_any_memory_for_its_wait_never_harms_the_read, .disabled = true)
+{
+    connected_pair();
+    char buf[8];
+    struct cio_cancel_after ca = {0};
+    struct tu_result r = {0};
+    tu_write_all(&client, "ping", 4);
+    empty_op_caches();
+    INJECT(realloc, ENOMEM, -1);
+    INJECT(malloc, ENOMEM, -1);
+    fault_malloc.pass = 1; /* the read's own op */
+    returning_hook_calls = 0;
+    cio_throw_hook saved = cio_set_throw_hook(returning_hook);
+    cio_tcp_socket_async_read_some(
+        &server, buf, sizeof buf,
+        cio_cancel_after(&ca, 1 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
+    cio_set_throw_hook(saved);
+    cio__syscall_reset();
+    cr_assert_eq(returning_hook_calls, 1);
+    cr_assert_str_eq(returning_hook_operation, "cio_timer_async_wait");
+    cr_assert_eq(fault_malloc.calls, 2, "%d allocations", fault_malloc.calls);
+    cr_assert(tu_run_until(ctx, &r.calls, 2000), "the read's handler never ran (hook: %d, %s)",
+              returning_hook_calls, returning_hook_operation);
+    cr_assert_eq(r.calls, 1);
+    TU_ASSERT_OK(r.ec);
+    cr_assert_eq(r.n, 4);
     finish();
 }
