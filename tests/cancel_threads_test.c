@@ -36,10 +36,11 @@
  * A loop ends after its round count or BUDGET_NS of wall clock, whichever
  * comes first; nothing is timed as an assertion.
  *
- * Order: bounds and helpers; workers; the rig (the context, its runners,
- * the connected pair); emission against a read or a timer wait (with a
- * signal kept, or freed in the handler); deadlines; a context destroyed with
- * connected operations; the tests.
+ * Order: bounds and helpers (the shared ones, and the worker threads, are
+ * in stress_util.h); the rig (the context, its runners, the connected pair);
+ * emission against a read or a timer wait (with a signal kept, or freed in
+ * the handler); deadlines; a context destroyed with connected operations;
+ * the tests.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -61,28 +62,12 @@
 #include "cio/context.h"
 #include "cio/tcp.h"
 #include "cio/timer.h"
+#include "stress_util.h"
 #include "test_util.h"
 
-/* ---- Bounds and helpers ---- */
+/* ---- Bounds and helpers (the shared ones are in stress_util.h) ---- */
 
-#if defined(__SANITIZE_THREAD__)
-#define SLOW_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SLOW_BUILD 1
-#endif
-#endif
-#ifndef SLOW_BUILD
-#define SLOW_BUILD 0
-#endif
-
-#define SEC ((int64_t)1000000000)
 #define US ((int64_t)1000)
-/* The wall clock one loop may take (CTest gives the whole program 60 s and
- * Criterion runs two tests at once on this suite's machines). */
-#define BUDGET_NS (SLOW_BUILD ? 3 * SEC / 2 : SEC)
-/* How long anything awaited may take before it counts as lost. */
-#define HANG_NS (5 * SEC)
 
 #define RACE_ROUNDS 3000     /* emission against a read or a timer wait */
 #define FREE_ROUNDS 3000     /* a signal freed in the handler */
@@ -92,54 +77,12 @@
 /* The spread of every delay that shifts one thread against another. */
 #define SPREAD_NS (50 * US)
 
-struct budget {
-    long rounds;
-    int64_t end;
-};
-
-static struct budget budget_of(long rounds)
-{
-    return (struct budget){rounds, cio_steady_now() + BUDGET_NS};
-}
-
-static bool budget_left(const struct budget *b, long round)
-{
-    return round < b->rounds && cio_steady_now() < b->end;
-}
-
-/* Waits until *v reaches `want`: spins, yielding once the wait is long;
- * false when HANG_NS pass first. */
-static bool await_at_least(_Atomic long *v, long want)
-{
-    int64_t start = cio_steady_now();
-    for (unsigned spins = 1; atomic_load(v) < want; spins++) {
-        if (spins % 128)
-            continue;
-        int64_t waited = cio_steady_now() - start;
-        if (waited > HANG_NS)
-            return false;
-        if (waited > 20 * US)
-            sched_yield();
-    }
-    return true;
-}
-
 /* Raises *v to `v2` unless it is there already (rounds overlap by a few
  * instructions on a context two threads run). */
 static void store_max(_Atomic long *v, long v2)
 {
     long cur = atomic_load(v);
     while (cur < v2 && !atomic_compare_exchange_weak(v, &cur, v2))
-        continue;
-}
-
-/* Spins for `ns` nanoseconds: shifts where an action lands. */
-static void spin_ns(int64_t ns)
-{
-    if (ns <= 0)
-        return;
-    int64_t end = cio_steady_now() + ns;
-    while (cio_steady_now() < end)
         continue;
 }
 
@@ -194,88 +137,6 @@ static void trouble_report(struct trouble *t, const char *fmt, ...)
 static bool is_aborted(cio_error ec)
 {
     return cio_error_is(ec, CIO_COND_OPERATION_ABORTED);
-}
-
-/* ---- Workers ---- */
-
-/* A thread that runs job(arg) once each time it is released. */
-struct worker {
-    pthread_t thread;
-    void (*job)(void *arg);
-    void *arg;
-    _Atomic long released; /* jobs asked for */
-    _Atomic long done;     /* jobs finished (worker) */
-    _Atomic bool quit;
-    _Atomic bool started;
-    pthread_mutex_t mutex; /* with `wake`: where an idle worker sleeps */
-    pthread_cond_t wake;
-};
-
-static void worker_idle(struct worker *w, long n)
-{
-    for (int spins = 0; atomic_load(&w->released) == n && !atomic_load(&w->quit); spins++) {
-        if (spins < 2000) {
-            if (spins > 100)
-                sched_yield();
-            continue;
-        }
-        pthread_mutex_lock(&w->mutex);
-        while (atomic_load(&w->released) == n && !atomic_load(&w->quit))
-            pthread_cond_wait(&w->wake, &w->mutex);
-        pthread_mutex_unlock(&w->mutex);
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    atomic_store(&w->started, true);
-    for (long n = 0;; n++) {
-        worker_idle(w, n);
-        if (atomic_load(&w->released) == n)
-            return NULL; /* told to quit */
-        w->job(w->arg);
-        atomic_store(&w->done, n + 1);
-    }
-}
-
-static void worker_wake(struct worker *w)
-{
-    pthread_mutex_lock(&w->mutex);
-    pthread_cond_broadcast(&w->wake);
-    pthread_mutex_unlock(&w->mutex);
-}
-
-static void worker_start(struct worker *w, void (*job)(void *), void *arg)
-{
-    memset(w, 0, sizeof *w);
-    w->job = job;
-    w->arg = arg;
-    pthread_mutex_init(&w->mutex, NULL);
-    pthread_cond_init(&w->wake, NULL);
-    cr_assert_eq(pthread_create(&w->thread, NULL, worker_main, w), 0, "pthread_create");
-}
-
-/* Any thread. */
-static void worker_release(struct worker *w)
-{
-    atomic_fetch_add(&w->released, 1);
-    worker_wake(w);
-}
-
-/* Waits until every job released has finished; false after HANG_NS. */
-static bool worker_await(struct worker *w)
-{
-    return await_at_least(&w->done, atomic_load(&w->released));
-}
-
-static void worker_join(struct worker *w)
-{
-    atomic_store(&w->quit, true);
-    worker_wake(w);
-    pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->wake);
-    pthread_mutex_destroy(&w->mutex);
 }
 
 /* ---- The rig: the context, its runners, the connected pair ---- */
@@ -574,7 +435,7 @@ static void race_emit_job(void *arg)
     struct race *r = arg;
     long want = r->round + 1;
     struct cio_cancellation_signal *sig = r->sig;
-    if (!r->emit_early && !await_at_least(&r->started, want)) {
+    if (!r->emit_early && !await_count(&r->started, want)) {
         trouble_report(&r->bad, WHERE ": the operation was never started", AT(r->what, r->round));
         return;
     }
@@ -619,7 +480,7 @@ static void race_write_job(void *arg)
     struct race *r = arg;
     if (!r->write)
         return;
-    if (!r->write_early && !await_at_least(&r->started, r->round + 1))
+    if (!r->write_early && !await_count(&r->started, r->round + 1))
         return; /* reported by the emitter */
     spin_ns(r->write_delay);
     if (!peer_send(&r->sent))
@@ -643,7 +504,7 @@ static void race_loop(enum shape shape, enum target target, enum signal_use use,
     if (target == ON_TIMER) {
         atomic_store(&r.started, -1);
         cio_context_post(rig.ctx, timer_init_there, &r);
-        cr_assert(await_at_least(&r.started, 0), "%s: the timer was not initialised",
+        cr_assert(await_count(&r.started, 0), "%s: the timer was not initialised",
                   shape_name(shape));
     }
     struct worker emitter, writer;
@@ -678,7 +539,7 @@ static void race_loop(enum shape shape, enum target target, enum signal_use use,
         worker_release(&emitter);
         worker_release(&writer);
 
-        cr_assert(await_at_least(&r.calls, round + 1),
+        cr_assert(await_count(&r.calls, round + 1),
                   WHERE ": the handler did not run (%s; emit returned %d)", AT(what, round),
                   atomic_load(&r.bad.count) ? r.bad.why : "no other trouble",
                   (int)r.emit_result);

@@ -29,7 +29,8 @@
  * first. Nothing is timed as an assertion: the checks are results, counts
  * and order.
  *
- * Order: bounds; workers; the rig (the context and its one runner); the busy
+ * Order: bounds (the shared ones, and the worker threads, are in
+ * stress_util.h); the rig (the context and its one runner); the busy
  * runner's chain; running the rig (the runner's states, a round, a loop of
  * rounds); the handshakes (stop, guard reset, post then reset, posts from
  * several threads, a pending read cancelled or closed, a timer re-armed or
@@ -65,88 +66,6 @@
 /* The spread of the delay between a post and the guard reset after it: about
  * the time a runner that is not blocked takes to see the post. */
 #define POST_RESET_SPREAD_NS 2000
-
-/* ---- Workers ---- */
-
-/* A thread that runs job(arg) once each time the test thread releases it. */
-struct worker {
-    pthread_t thread;
-    void (*job)(void *arg);
-    void *arg;
-    _Atomic long released; /* jobs asked for (test thread) */
-    _Atomic long done;     /* jobs finished (worker) */
-    _Atomic bool quit;     /* set by worker_join */
-    _Atomic long tid;      /* the worker's kernel thread id, once it started */
-    pthread_mutex_t mutex; /* with `wake`: where an idle worker sleeps */
-    pthread_cond_t wake;
-};
-
-/* Waits until job n + 1 is released or the worker is told to quit: spins
- * (yielding) a while, so that a release is seen at once, then sleeps. */
-static void worker_idle(struct worker *w, long n)
-{
-    for (int spins = 0; atomic_load(&w->released) == n && !atomic_load(&w->quit); spins++) {
-        if (spins < 1000) {
-            sched_yield();
-            continue;
-        }
-        pthread_mutex_lock(&w->mutex);
-        while (atomic_load(&w->released) == n && !atomic_load(&w->quit))
-            pthread_cond_wait(&w->wake, &w->mutex);
-        pthread_mutex_unlock(&w->mutex);
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    atomic_store(&w->tid, (long)syscall(SYS_gettid));
-    for (long n = 0;; n++) {
-        worker_idle(w, n);
-        if (atomic_load(&w->released) == n)
-            return NULL; /* told to quit */
-        w->job(w->arg);
-        atomic_store(&w->done, n + 1);
-    }
-}
-
-static void worker_wake(struct worker *w)
-{
-    pthread_mutex_lock(&w->mutex);
-    pthread_cond_broadcast(&w->wake);
-    pthread_mutex_unlock(&w->mutex);
-}
-
-static void worker_start(struct worker *w, void (*job)(void *), void *arg)
-{
-    w->job = job;
-    w->arg = arg;
-    pthread_mutex_init(&w->mutex, NULL);
-    pthread_cond_init(&w->wake, NULL);
-    cr_assert_eq(pthread_create(&w->thread, NULL, worker_main, w), 0, "pthread_create");
-    cr_assert(await_count(&w->tid, 1), "a worker thread never started");
-}
-
-static void worker_release(struct worker *w)
-{
-    atomic_fetch_add(&w->released, 1);
-    worker_wake(w);
-}
-
-/* Waits until every job released has finished; false after HANG_NS. */
-static bool worker_await(struct worker *w)
-{
-    return await_count(&w->done, atomic_load(&w->released));
-}
-
-static void worker_join(struct worker *w)
-{
-    atomic_store(&w->quit, true);
-    worker_wake(w);
-    pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->wake);
-    pthread_mutex_destroy(&w->mutex);
-}
 
 /* ---- The rig: the context and its one runner ---- */
 

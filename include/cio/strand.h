@@ -84,7 +84,7 @@ struct cio_strand {
     struct cio_context *ctx; /* NULL when not initialised, or destroyed */
     struct cio__op *head;    /* queued handlers, oldest first */
     struct cio__op *tail;
-    int lock;                /* spinlock word (0 free, 1 held) */
+    unsigned char lock;      /* spin lock byte (0 free, 1 held) */
     bool scheduled;          /* `node` is queued on ctx or its batch is running */
     bool multithreaded;      /* ctx may have several runners: take `lock` */
 };

@@ -33,6 +33,7 @@
 #include "core/assoc.h"
 #include "core/report.h"
 #include "core/scheduler.h"
+#include "core/spinlock.h"
 #include "core/timer_queue.h"
 
 #define CANCEL_SIGNAL_MAGIC 0x63616e63u /* "canc" */
@@ -45,14 +46,12 @@ _Static_assert(sizeof(struct cio__op) <= sizeof(((struct cio_cancellation_signal
 
 static void cancel_lock(struct cio_cancellation_signal *s)
 {
-    while (__atomic_exchange_n(&s->lock_, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&s->lock_, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+    cio__spin_lock(&s->lock_);
 }
 
 static void cancel_unlock(struct cio_cancellation_signal *s)
 {
-    __atomic_store_n(&s->lock_, 0, __ATOMIC_RELEASE);
+    cio__spin_unlock(&s->lock_);
 }
 
 static cio_error cancel_invalid_argument(void)

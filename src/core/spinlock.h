@@ -6,6 +6,11 @@
  * so that a holder preempted on an oversubscribed machine gets to run and
  * release it. The uncontended lock is one exchange, inline; the wait is out
  * of line. Use the __atomic builtins' byte: `unsigned char lock` (0 free).
+ *
+ * The one spin lock of the library: the context's ready queue, a strand and
+ * a cancellation signal take it. The byte is a plain unsigned char, not an
+ * _Atomic type, so that it can sit in a public struct (cio/strand.h,
+ * cio/cancel.h) whose header includes no <stdatomic.h> and compiles as C++.
  */
 #ifndef CIO__SPINLOCK_H
 #define CIO__SPINLOCK_H

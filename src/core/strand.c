@@ -21,13 +21,13 @@
  * the context: on a one-thread context a strand handler then costs about
  * what a plain post does (bench/EXECUTORS.md).
  *
- * Locking: on a context with several runners `lock` (a spinlock word, held
- * for a few instructions) guards the queue and the flag; the handlers run
- * without it. On a one-thread context only its runner touches them and no
- * lock is taken: a submission from any other thread is forwarded as an op
- * through the context's lock-free inbox (cio__post_started; the handler's own
- * block, so nothing more is allocated), which joins the strand when the
- * runner takes it.
+ * Locking: on a context with several runners `lock` (a one-byte spin lock,
+ * core/spinlock.h, held for a few instructions) guards the queue and the
+ * flag; the handlers run without it. On a one-thread context only its
+ * runner touches them and no lock is taken: a submission from any other
+ * thread is forwarded as an op through the context's lock-free inbox
+ * (cio__post_started; the handler's own block, so nothing more is
+ * allocated), which joins the strand when the runner takes it.
  *
  * The embedded node is not a whole struct cio__op (that would not fit in 64
  * bytes): the scheduler reads only `next` and `func` of an op whose func is
@@ -41,7 +41,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <sched.h>
 #include <stddef.h>
 
 #include "cio/context.h"
@@ -49,12 +48,10 @@
 #include "core/context_impl.h" /* ctx->stopped, read between a batch's handlers */
 #include "core/op.h"
 #include "core/scheduler.h"
+#include "core/spinlock.h"
 
 /* Handlers one run of a strand's node runs before it lets other work in. */
 #define STRAND_BATCH 64
-
-/* Spins on a held lock before yielding the processor. */
-#define STRAND_SPINS 64
 
 /* A queued handler, in an op block of the smallest class (64 bytes with its
  * header). `header` is the op header (next, func): reached only as struct
@@ -103,41 +100,17 @@ static struct strand_task *strand_op_task(struct cio__op *op)
 
 /* ---- the queue and the lock ---- */
 
-static void strand_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* Waits for s's lock, which another thread holds, and takes it: test and
- * test-and-set; a holder that was preempted is waited for by yielding. Out
- * of line, so that the uncontended path stays a few instructions. */
-static void __attribute__((noinline)) strand_lock_contended(struct cio_strand *s)
-{
-    do {
-        for (unsigned spins = 0; __atomic_load_n(&s->lock, __ATOMIC_RELAXED); spins++) {
-            if (spins < STRAND_SPINS)
-                strand_cpu_relax();
-            else
-                sched_yield();
-        }
-    } while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE));
-}
-
 /* Takes s's lock when its context may have several runners. */
 static void strand_lock(struct cio_strand *s)
 {
-    if (s->multithreaded && __atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-        strand_lock_contended(s);
+    if (s->multithreaded)
+        cio__spin_lock(&s->lock);
 }
 
 static void strand_unlock(struct cio_strand *s)
 {
     if (s->multithreaded)
-        __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+        cio__spin_unlock(&s->lock);
 }
 
 /* Appends op to s's waiting queue (lock held). */
