@@ -6,7 +6,8 @@
  * longjmps out of a run function. "Never before expiry" is checked by
  * reading the timer's clock inside each handler: a correctness check, not a
  * timing measurement. Order: helpers, expiry order, immediacy, cancellation,
- * destruction, clocks, synchronous waits, scale, re-arming, threads, bad input.
+ * destruction, clocks, the wheel's bound, synchronous waits, scale, re-arming,
+ * threads, bad input.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -543,6 +544,181 @@ Test(timer, expires_after_saturates)
     cio_timer_destroy(&t);
 }
 
+/* ---- The wheel's bound: a turn before it walks nothing. ---- */
+
+/* How late a wait may complete in these tests, loosely: a miss shows as the
+ * far timer's 3 s or the test's timeout. */
+#define LATE_BOUND (500 * MS)
+#define FAR (3000 * MS)
+
+/* Asserts that r ran once with success, not before its expiry and not much
+ * after it. */
+static void assert_on_time(const struct wait_rec *r)
+{
+    assert_expired_ok(r);
+    cr_assert(lt(i64, r->now - r->expiry, LATE_BOUND), "wait %d ran %lld ms late", r->id,
+              (long long)((r->now - r->expiry) / MS));
+}
+
+/* A near wait that, when it completes, cancels the far timer (so that run
+ * returns): a miss waits for the far one, 3 s. */
+struct near_far {
+    struct cio_timer near, far;
+    struct wait_rec rn, rf;
+    int clock;
+};
+
+static void near_done(void *user, cio_error ec, size_t n)
+{
+    struct near_far *nf = user;
+    record(&nf->rn, ec, n);
+    cio_timer_cancel(&nf->far);
+}
+
+static void start_near(void *arg)
+{
+    struct near_far *nf = arg;
+    cio_timer_expires_after(&nf->near, 20 * MS);
+    nf->rn.expiry = cio_timer_expiry(&nf->near);
+    cio_timer_async_wait(&nf->near, cio_handler_make(near_done, nf));
+}
+
+/* Also restarts ctx, which a previous run may have left stopped. */
+static void near_far_init(struct near_far *nf, int clock)
+{
+    cio_context_restart(ctx);
+    memset(nf, 0, sizeof *nf);
+    nf->clock = clock;
+    if (clock == CIO_TIMER_SYSTEM) {
+        cio_system_timer_init(&nf->near, ctx);
+        cio_system_timer_init(&nf->far, ctx);
+    } else {
+        cio_steady_timer_init(&nf->near, ctx);
+        cio_steady_timer_init(&nf->far, ctx);
+    }
+    rec_init(&nf->rn, &nf->near, 0, clock);
+    rec_init(&nf->rf, &nf->far, 1, clock);
+}
+
+/* A far wait sets the bound; a nearer one started after some turns, from a
+ * handler (inside run) and then from outside it, still completes on time. */
+static void earlier_wait_than_bound_completes(int clock)
+{
+    struct near_far nf;
+    near_far_init(&nf, clock);
+    for (int from_handler = 1; from_handler >= 0; from_handler--) {
+        cio_context_restart(ctx);
+        cio_timer_expires_after(&nf.far, FAR);
+        rec_init(&nf.rn, &nf.near, 0, clock);
+        rec_init(&nf.rf, &nf.far, 1, clock);
+        start_wait(&nf.rf);
+        cr_assert(eq(sz, cio_context_run_for(ctx, 2 * MS), 0)); /* turns: nothing due */
+        cr_assert(eq(sz, cio_context_poll(ctx), 0));
+        if (from_handler)
+            cio_context_post(ctx, start_near, &nf);
+        else
+            start_near(&nf);
+        cio_context_run(ctx);
+        assert_on_time(&nf.rn);
+        assert_aborted(&nf.rf);
+        cr_assert(lt(i64, nf.rf.now - nf.rn.expiry, LATE_BOUND));
+    }
+    cio_timer_destroy(&nf.near);
+    cio_timer_destroy(&nf.far);
+}
+
+/* The earliest wait is cancelled after turns that saw it as the bound; a
+ * later one still completes on time, not before its expiry. Then the
+ * earliest is moved after the other (expires_at cancels, a new wait
+ * enters): they complete in their new order. */
+static void earliest_cancelled_later_completes(int clock)
+{
+    struct near_far nf;
+    near_far_init(&nf, clock);
+    cio_timer_expires_after(&nf.near, 20 * MS);
+    cio_timer_expires_after(&nf.far, 60 * MS);
+    start_wait(&nf.rn);
+    start_wait(&nf.rf);
+    cr_assert(eq(sz, cio_context_run_for(ctx, 2 * MS), 0));
+    cr_assert(eq(sz, cio_timer_cancel(&nf.near), 1));
+    cio_context_run(ctx);
+    assert_aborted(&nf.rn);
+    assert_on_time(&nf.rf);
+
+    cio_context_restart(ctx);
+    struct wait_rec moved;
+    rec_init(&nf.rn, &nf.near, 0, clock);
+    rec_init(&nf.rf, &nf.far, 1, clock);
+    rec_init(&moved, &nf.near, 2, clock);
+    cio_timer_expires_after(&nf.near, 20 * MS);
+    cio_timer_expires_after(&nf.far, 40 * MS);
+    start_wait(&nf.rn);
+    start_wait(&nf.rf);
+    cr_assert(eq(sz, cio_context_run_for(ctx, 2 * MS), 0));
+    cr_assert(eq(sz, cio_timer_expires_after(&nf.near, 80 * MS), 1));
+    start_wait(&moved);
+    cr_assert(eq(sz, cio_context_run(ctx), 3));
+    assert_aborted(&nf.rn);
+    assert_on_time(&nf.rf);
+    assert_on_time(&moved);
+    cr_assert(lt(long, nf.rf.order, moved.order), "the moved wait completed first");
+    cr_assert(eq(sz, cio_timer_cancel(&nf.near), 0));
+    cio_timer_destroy(&nf.near);
+    cio_timer_destroy(&nf.far);
+}
+
+/* A posted chain keeps the loop turning (each batch of hops ends in a poll
+ * of the kernel, no sleep) while a timer is pending; the timer still
+ * completes on time and ends the chain. */
+struct chain {
+    struct near_far nf;
+    long hops;
+    int64_t give_up; /* steady time after which the chain stops anyway */
+};
+
+static void chain_hop(void *arg)
+{
+    struct chain *c = arg;
+    c->hops++;
+    if (!atomic_load(&c->nf.rn.calls) && cio_steady_now() < c->give_up)
+        cio_context_post(ctx, chain_hop, c);
+}
+
+static void timer_completes_amid_a_posted_chain(int clock)
+{
+    struct chain c = {.hops = 0};
+    near_far_init(&c.nf, clock);
+    cio_timer_expires_after(&c.nf.far, FAR); /* a second, later timer in the wheel */
+    start_wait(&c.nf.rf);
+    start_near(&c.nf);
+    c.give_up = cio_steady_now() + 5 * LATE_BOUND;
+    cio_context_post(ctx, chain_hop, &c);
+    cio_context_run(ctx);
+    assert_on_time(&c.nf.rn);
+    assert_aborted(&c.nf.rf);
+    cr_assert(gt(long, c.hops, 1), "the chain ran %ld hops", c.hops);
+    cio_timer_destroy(&c.nf.near);
+    cio_timer_destroy(&c.nf.far);
+}
+
+Test(timer, earlier_wait_than_bound_completes)
+{
+    earlier_wait_than_bound_completes(CIO_TIMER_STEADY);
+    earlier_wait_than_bound_completes(CIO_TIMER_SYSTEM);
+}
+
+Test(timer, earliest_cancelled_later_completes)
+{
+    earliest_cancelled_later_completes(CIO_TIMER_STEADY);
+    earliest_cancelled_later_completes(CIO_TIMER_SYSTEM);
+}
+
+Test(timer, timer_completes_amid_a_posted_chain)
+{
+    timer_completes_amid_a_posted_chain(CIO_TIMER_STEADY);
+    timer_completes_amid_a_posted_chain(CIO_TIMER_SYSTEM);
+}
+
 /* ---- Synchronous waits. ---- */
 
 Test(timer, sync_wait_blocks_until_expiry)
@@ -1066,4 +1242,22 @@ Test(timer_single_thread, hundred_thousand_pending_timers_half_cancelled)
 Test(timer_single_thread, rearm_from_own_handler)
 {
     rearm_from_own_handler();
+}
+
+Test(timer_single_thread, earlier_wait_than_bound_completes)
+{
+    earlier_wait_than_bound_completes(CIO_TIMER_STEADY);
+    earlier_wait_than_bound_completes(CIO_TIMER_SYSTEM);
+}
+
+Test(timer_single_thread, earliest_cancelled_later_completes)
+{
+    earliest_cancelled_later_completes(CIO_TIMER_STEADY);
+    earliest_cancelled_later_completes(CIO_TIMER_SYSTEM);
+}
+
+Test(timer_single_thread, timer_completes_amid_a_posted_chain)
+{
+    timer_completes_amid_a_posted_chain(CIO_TIMER_STEADY);
+    timer_completes_amid_a_posted_chain(CIO_TIMER_SYSTEM);
 }

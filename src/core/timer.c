@@ -14,7 +14,10 @@
  * its timers again, lower down; those of the cursor's own tick are sorted
  * into the `ready` list instead. Timers started for a tick the cursor has
  * reached go to the unsorted `late` list, merged into `ready` before anyone
- * looks at it. Only `ready` says what is due, by exact expiry.
+ * looks at it. Only `ready` says what is due, by exact expiry. Each wheel
+ * also keeps a lower bound on its expiries (lowered by every start, set by
+ * every walk): until the clock reaches it, a turn of the run loop reads the
+ * clock and walks nothing.
  *
  * A wait's handler lives in the timer while it is pending (first_, and a
  * small block per further wait), then in the queue's ring of finished waits,
@@ -380,18 +383,33 @@ static void wheel_catch_up(struct cio__timer_wheel *w, uint64_t now_key)
     }
 }
 
-/* The earliest time point at which a timer of w may be due: exact when one
- * is in (or moves into) `ready`, else the start of the earliest occupied
- * slot, a lower bound. w holds a timer. */
-static int64_t wheel_deadline(struct cio__timer_wheel *w, int64_t now)
+/* A lower bound on every expiry in w, `late` merged: exact when `ready`
+ * holds a timer (the slots' timers expire after it), else the start of the
+ * earliest occupied slot, or INT64_MAX when w is empty. */
+static int64_t wheel_earliest(const struct cio__timer_wheel *w)
+{
+    unsigned level, slot;
+    return w->ready ? w->ready->expiry_ : time_of(first_slot(w, &level, &slot));
+}
+
+/* The earliest time point at which a timer of w may be due, after moving
+ * the cursor up to now: see wheel_earliest. w holds a timer. */
+static int64_t __attribute__((noinline)) wheel_deadline(struct cio__timer_wheel *w, int64_t now)
 {
     uint64_t now_key = key_of(now);
     wheel_catch_up(w, now_key);
     ready_update(w);
     while (!w->ready && wheel_step(w, now_key))
         continue;
-    unsigned level, slot;
-    return w->ready ? w->ready->expiry_ : time_of(first_slot(w, &level, &slot));
+    return wheel_earliest(w);
+}
+
+/* True when w must be walked at `now`: its bound is reached (a timer may be
+ * due), or the clock stepped back before the cursor's tick (wheel_catch_up).
+ * Otherwise no timer of w is due and its bound still tells the wait. */
+static bool wheel_reached(const struct cio__timer_wheel *w, int64_t now)
+{
+    return now >= w->bound || tick_of(key_of(now)) < tick_of(w->cursor);
 }
 
 /* ---- The ring of finished waits and its delivery ops. ---- */
@@ -523,9 +541,10 @@ static void next_wait(struct cio_timer *t)
     cio__op_free(w);
 }
 
-/* Gives t its first wait: it enters its wheel. Returns true when it expires
- * before the time point wait_ns last reported for its clock (the backend may
- * sleep past it: the caller tells the scheduler). */
+/* Gives t its first wait: it enters its wheel, whose bound it lowers if it
+ * is earlier. Returns true then: it expires before the time point wait_ns
+ * last reported for its clock (the backend may sleep past it: the caller
+ * tells the scheduler). */
 static bool timer_enter(struct cio__timer_queue *q, struct cio_timer *t, cio_handler h)
 {
     struct cio__timer_wheel *w = &q->wheel[t->clock_];
@@ -533,9 +552,9 @@ static bool timer_enter(struct cio__timer_queue *q, struct cio_timer *t, cio_han
     t->seq_ = q->next_seq++;
     wheel_place(w, t);
     w->count++;
-    if (t->expiry_ >= w->armed)
+    if (t->expiry_ >= w->bound)
         return false;
-    w->armed = t->expiry_;
+    w->bound = t->expiry_;
     return true;
 }
 
@@ -648,7 +667,7 @@ void cio__timer_queue_init(struct cio__timer_queue *q, bool locked)
     cio__lock_init(&q->lock, locked);
     for (int c = 0; c < 2; c++) {
         q->wheel[c].cursor = key_of(clock_now(c));
-        q->wheel[c].armed = INT64_MAX;
+        q->wheel[c].bound = INT64_MAX;
     }
     q->max_delivering = locked ? CIO__TIMER_DELIVERIES : 1;
     for (unsigned i = q->max_delivering; i-- > 0;) {
@@ -692,12 +711,14 @@ static int64_t __attribute__((noinline)) wait_ns_locked(struct cio__timer_queue 
     cio__lock(&q->lock);
     for (int c = 0; c < 2; c++) {
         struct cio__timer_wheel *w = &q->wheel[c];
-        w->armed = INT64_MAX;
-        if (!w->count)
+        if (!w->count) {
+            w->bound = INT64_MAX;
             continue;
+        }
         int64_t now = clock_now(c); /* read under the lock: see wheel_catch_up */
-        w->armed = wheel_deadline(w, now);
-        int64_t left = time_left(w->armed, now);
+        if (wheel_reached(w, now))
+            w->bound = wheel_deadline(w, now);
+        int64_t left = time_left(w->bound, now);
         if (best < 0 || left < best)
             best = left;
     }
@@ -709,12 +730,15 @@ int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q)
 {
     if (!queue_idle(q))
         return wait_ns_locked(q);
-    q->wheel[0].armed = q->wheel[1].armed = INT64_MAX;
+    q->wheel[0].bound = q->wheel[1].bound = INT64_MAX;
     return -1;
 }
 
-/* Finishes the waits of w's timers that expired by `now`, earliest first. */
-static size_t wheel_collect(struct cio__timer_queue *q, struct cio__timer_wheel *w, int64_t now)
+/* Finishes the waits of w's timers that expired by `now`, earliest first,
+ * and sets w's bound from what is left. (Out of line: the turns before the
+ * bound, which skip it, then save fewer registers.) */
+static size_t __attribute__((noinline))
+wheel_collect(struct cio__timer_queue *q, struct cio__timer_wheel *w, int64_t now)
 {
     uint64_t now_key = key_of(now);
     size_t n = 0;
@@ -727,6 +751,7 @@ static size_t wheel_collect(struct cio__timer_queue *q, struct cio__timer_wheel 
             n += finish_waits(q, t, SIZE_MAX, false);
         }
     } while (!w->ready && wheel_step(w, now_key));
+    w->bound = wheel_earliest(w);
     return n;
 }
 
@@ -736,8 +761,12 @@ collect_locked(struct cio__timer_queue *q, struct cio__op_queue *done)
     size_t n = 0;
     cio__lock(&q->lock);
     for (int c = 0; c < 2; c++) {
-        if (q->wheel[c].count)
-            n += wheel_collect(q, &q->wheel[c], clock_now(c));
+        struct cio__timer_wheel *w = &q->wheel[c];
+        if (!w->count)
+            continue;
+        int64_t now = clock_now(c);
+        if (wheel_reached(w, now)) /* else nothing is due: w is left alone */
+            n += wheel_collect(q, w, now);
     }
     struct cio__op_queue post = deliveries_wanted(q);
     cio__unlock(&q->lock);

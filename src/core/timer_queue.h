@@ -9,7 +9,9 @@
  * When the wheel's cursor reaches a slot, its timers move down a level, and
  * those of the cursor's own tick are sorted by (expiry, start order) into the
  * wheel's `ready` list, which alone decides what is due: a wait is never
- * collected before its expiry, and waits complete in expiry order.
+ * collected before its expiry, and waits complete in expiry order. A lower
+ * bound on each wheel's expiries spares the scheduler's calls a walk of the
+ * wheel until it is reached.
  *
  * A finished wait (expired or cancelled) becomes an entry of the `done` ring:
  * its handler and result. The ring's room is reserved when the wait starts,
@@ -56,9 +58,13 @@ struct cio__timer_wheel {
      * starting at or before it has been emptied. Moves forward only, except
      * when the system clock steps back (then every timer is placed again). */
     uint64_t cursor;
-    /* The time point wait_ns last reported for this clock (INT64_MAX when it
-     * reported none): a wait that starts earlier interrupts the backend. */
-    int64_t armed;
+    /* A lower bound on every expiry in the wheel (INT64_MAX when it is
+     * empty): lowered by every start, set by a walk of the wheel (wait_ns or
+     * collect finding it reached), left low by cancellations (one useless
+     * walk later). wait_ns reports it while it lies ahead, and collect skips
+     * the wheel while it does; a wait that starts earlier interrupts the
+     * backend. */
+    int64_t bound;
     size_t count; /* timers in the wheel, `ready` included */
 };
 
@@ -103,12 +109,13 @@ void cio__timer_queue_destroy(struct cio__timer_queue *q);
 
 /* Nanoseconds until the earliest expiry (0 if one is due), or -1 when no
  * timer waits. May be less (never more) than the exact time left: when it
- * is reached, a later call tells the rest. */
+ * is reached, a later call tells the rest. While the wheels' bounds lie
+ * ahead it costs a clock read per clock in use, no walk of a wheel. */
 int64_t cio__timer_queue_wait_ns(struct cio__timer_queue *q);
 
 /* Finishes the waits of every expired timer, in expiry order, with success,
  * and pushes on `done` the delivery ops needed to run them. Returns how many
- * waits it finished. */
+ * waits it finished. Before a wheel's bound it only reads the clock. */
 size_t cio__timer_queue_collect(struct cio__timer_queue *q, struct cio__op_queue *done);
 
 #endif /* CIO__TIMER_QUEUE_H */
