@@ -188,7 +188,9 @@ struct cio_cancellation_signal *cio_handler_cancellation_signal(cio_handler h);
  * the operation wins, taken back without a handler run (so an operation
  * that completes in time costs one timer start and one cancel); nothing is
  * allocated. A deadline that has passed already cancels the operation at
- * the context's next turn.
+ * the context's next turn. If the deadline's timer wait cannot be started
+ * (out of memory), the operation is cancelled at once rather than left to
+ * run without its deadline: it completes with operation_aborted.
  *
  * Ownership: the caller owns ca. Zero it before its first use (a static,
  * `= {0}` or memset); there is nothing to destroy: it holds nothing between

@@ -279,7 +279,7 @@ uint32_t cio__cancel_connect(cio_handler h, struct cio_context *ctx, cio__cancel
 void cio__cancel_started(struct cio_cancellation_signal *sig, uint32_t gen)
 {
     cancel_lock(sig);
-    unsigned type = sig->requested_;
+    unsigned type = sig->requested_ & sig->kinds_;
     bool live = type && sig->armed_ && sig->gen_ == gen;
     struct cio__cancel_target t = cancel_target_of(sig);
     cio__cancel_hook hook = sig->hook_;
@@ -403,7 +403,9 @@ static void deadline_fired(void *user, cio_error ec, size_t n)
 {
     (void)n;
     struct cio_cancel_after *ca = user;
-    if (!cio_failed(ec))
+    /* Expired, or could not wait (no_memory): the operation never runs
+     * without its deadline. Aborted only when its context drops it. */
+    if (!cio_error_is(ec, CIO_COND_OPERATION_ABORTED))
         cio_cancellation_signal_emit(&ca->sig_, ca->type_);
     if (__atomic_sub_fetch(&ca->pending_, 1, __ATOMIC_ACQ_REL) == 0) {
         cio_handler h = ca->binding_.assoc_.inner_;
@@ -417,7 +419,14 @@ static void deadline_start(struct cio_cancel_after *ca, struct cio_context *ctx)
     cio_steady_timer_init(&ca->timer_, ctx); /* it has no wait: nothing is lost */
     __atomic_store_n(&ca->pending_, 2, __ATOMIC_RELAXED);
     cio_timer_expires_at(&ca->timer_, ca->deadline_);
-    cio_timer_async_wait(&ca->timer_, cio_handler_make(deadline_fired, ca));
+    if (cio__timer_wait_start(&ca->timer_, cio_handler_make(deadline_fired, ca), NULL))
+        return;
+    /* Out of memory: rather than run without its deadline, the operation is
+     * cancelled as soon as it is queued (cio__cancel_started asks again). */
+    __atomic_store_n(&ca->pending_, 1, __ATOMIC_RELAXED);
+    cancel_lock(&ca->sig_);
+    ca->sig_.requested_ |= (unsigned char)ca->type_;
+    cancel_unlock(&ca->sig_);
 }
 
 /* The operation's handler: keeps its result; takes the timer's wait back

@@ -920,18 +920,21 @@ int cio_timer_wait(struct cio_timer *t, cio_error *ec)
 
 /* The ring could not grow: h runs with no_memory, or, when even that cannot
  * be allocated, the throw hook is called and no wait starts. */
-static void fail_wait(struct cio_timer *t, cio_handler h, const char *operation)
+static bool fail_wait(struct cio_timer *t, cio_handler h, const char *operation)
 {
     cio_error no_memory = cio_error_from_condition(CIO_COND_NO_MEMORY);
     struct cio__op *op = cio__op_alloc(sizeof *op);
     if (!op) {
-        cio_throw(operation, no_memory);
-        return;
+        cio__assoc_drop(h);
+        if (operation)
+            cio_throw(operation, no_memory);
+        return false;
     }
     cio__op_init(op, h);
     op->ec = no_memory;
     cio__work_started(t->ctx_);
     cio__post_completion(t->ctx_, op);
+    return true;
 }
 
 enum add_result {
@@ -961,18 +964,15 @@ static enum add_result add_wait(struct cio__timer_queue *q, struct cio_timer *t,
     return r;
 }
 
-void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
+/* cio_timer_async_wait's body. Returns whether h will run; given a NULL
+ * operation (a deadline's own wait, cancel.c) a failure raises nothing. */
+bool cio__timer_wait_start(struct cio_timer *t, cio_handler h, const char *operation)
 {
-    static const char operation[] = "cio_timer_async_wait";
-    if (!check_timer(t, operation))
-        return;
-    if (!h.fn) {
-        cio_throw(operation, invalid_argument());
-        return;
-    }
+    cio_error no_memory = cio_error_from_condition(CIO_COND_NO_MEMORY);
     if (t->ex_.ops && !cio__handler_bind_executor(&h, t->ex_)) {
-        cio_throw(operation, cio_error_from_condition(CIO_COND_NO_MEMORY));
-        return;
+        if (operation)
+            cio_throw(operation, no_memory);
+        return false;
     }
     struct cio_cancellation_signal *sig = NULL;
     uint32_t gen = 0;
@@ -990,11 +990,26 @@ void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
     if (r == ADDED_EARLIER)
         cio__timers_changed(t->ctx_);
     else if (r == NO_ROOM)
-        fail_wait(t, h, operation);
+        return fail_wait(t, h, operation);
     else if (r == NO_STATE) {
         cio__assoc_drop(h);
-        cio_throw(operation, cio_error_from_condition(CIO_COND_NO_MEMORY));
+        if (operation)
+            cio_throw(operation, no_memory);
+        return false;
     }
+    return true;
+}
+
+void cio_timer_async_wait(struct cio_timer *t, cio_handler h)
+{
+    static const char operation[] = "cio_timer_async_wait";
+    if (!check_timer(t, operation))
+        return;
+    if (!h.fn) {
+        cio_throw(operation, invalid_argument());
+        return;
+    }
+    cio__timer_wait_start(t, h, operation);
 }
 
 /* ---- Cancelling. ---- */

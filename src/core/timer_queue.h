@@ -102,6 +102,12 @@ void cio__timer_queue_init(struct cio__timer_queue *q, bool locked);
  * (cancel.c) use it for their own timer's wait. */
 bool cio__timer_take_back(struct cio_timer *t, void *key);
 
+/* Starts an asynchronous wait on t (initialised) with h (fn not NULL), as
+ * cio_timer_async_wait does. Returns whether h will run (false: out of
+ * memory, and nothing was started). A NULL operation raises nothing on
+ * failure; else the throw hook is called under that name. */
+bool cio__timer_wait_start(struct cio_timer *t, cio_handler h, const char *operation);
+
 /* Destroys every pending wait and every finished wait not yet run, without
  * running a handler, and frees the ring. Delivery ops still queued in the
  * scheduler then do nothing when destroyed. */
