@@ -1261,3 +1261,71 @@ Test(timer_single_thread, timer_completes_amid_a_posted_chain)
     timer_completes_amid_a_posted_chain(CIO_TIMER_STEADY);
     timer_completes_amid_a_posted_chain(CIO_TIMER_SYSTEM);
 }
+
+/* ---- A timer amid a chain driven one handler at a time. ---- */
+
+/* A posted handler that posts itself again until the timer has fired. */
+struct step_chain {
+    atomic_int fired;
+    long hops;
+};
+
+static void step_hop(void *arg)
+{
+    struct step_chain *c = arg;
+    c->hops++;
+    if (!atomic_load(&c->fired))
+        cio_context_post(ctx, step_hop, c);
+}
+
+static void chain_timer_fired(void *user, cio_error ec, size_t n)
+{
+    (void)n;
+    struct step_chain *c = user;
+    cr_assert(ec.value == 0, "%s", cio_error_message(ec));
+    atomic_store(&c->fired, 1);
+}
+
+/* Each run_one_for call runs one handler of a chain that never runs dry;
+ * the kernel and the timers must still be polled between them, or the
+ * timer waits for ever. */
+static void timer_fires_amid_run_one_calls(bool with_deadline)
+{
+    static struct step_chain c;
+    struct cio_timer t;
+    memset(&c, 0, sizeof c);
+    cio_steady_timer_init(&t, ctx);
+    cio_timer_expires_after(&t, 10 * 1000000LL);
+    cio_timer_async_wait(&t, cio_handler_make(chain_timer_fired, &c));
+    cio_context_post(ctx, step_hop, &c);
+    int64_t give_up = cio_steady_now() + 3000 * 1000000LL;
+    while (!atomic_load(&c.fired) && cio_steady_now() < give_up) {
+        size_t ran = with_deadline ? cio_context_run_one_for(ctx, 100 * 1000000LL)
+                                   : cio_context_run_one(ctx);
+        cr_assert(ran == 1);
+    }
+    cr_assert(atomic_load(&c.fired) != 0, "the timer never fired amid %ld handlers run one by one",
+              c.hops);
+    cio_context_run(ctx); /* the chain ends */
+    cio_timer_destroy(&t);
+}
+
+Test(timer, fires_amid_run_one_for_calls)
+{
+    timer_fires_amid_run_one_calls(true);
+}
+
+Test(timer, fires_amid_run_one_calls)
+{
+    timer_fires_amid_run_one_calls(false);
+}
+
+Test(timer_single_thread, fires_amid_run_one_for_calls)
+{
+    timer_fires_amid_run_one_calls(true);
+}
+
+Test(timer_single_thread, fires_amid_run_one_calls)
+{
+    timer_fires_amid_run_one_calls(false);
+}

@@ -318,7 +318,6 @@ static void take_inbox(struct cio__run_thread *t)
         ordered = op->next;
         cio__queue_push(&t->private_q, op);
     }
-    t->since_poll = 0;
 }
 
 /*
@@ -518,7 +517,9 @@ static inline __attribute__((always_inline)) void run_op(struct cio__run_thread 
  * deadline, or not at all when there is already work to do. */
 static int64_t task_timeout(struct cio__run_thread *t, int64_t deadline)
 {
-    if (!cio__queue_empty(&t->private_q) || deadline == DEADLINE_POLL)
+    /* A poll the batch is due for does not wait: work is queued. */
+    if (!cio__queue_empty(&t->private_q) || deadline == DEADLINE_POLL ||
+        t->since_poll >= RUN_BATCH)
         return 0;
     int64_t timeout = cio__timer_queue_wait_ns(&t->ctx->timers);
     /* While a slot is parked the wait is bounded, so that a resource freed
@@ -665,7 +666,6 @@ static void take_shared(struct cio__run_thread *t)
     cio__queue_splice(&t->private_q, &ctx->shared);
     atomic_store(&ctx->shared_nonempty, false);
     pthread_mutex_unlock(&ctx->mutex);
-    t->since_poll = 0;
 }
 
 /* No work is counted: stops the context unless a post waits in the inbox
@@ -737,18 +737,28 @@ static size_t run_one_shared(struct cio__run_thread *t, int64_t deadline)
             return 0;
         if (run_private_one(t))
             return 1;
-        if (atomic_load_explicit(&ctx->ready_nonempty, memory_order_relaxed) ||
-            atomic_load_explicit(&ctx->inbox, memory_order_relaxed)) {
+        /* Past a batch since the last kernel poll, a poll comes first (unless
+         * another runner is in the kernel): a stream of posts must not
+         * starve I/O and timers. */
+        bool poll_due = t->since_poll >= RUN_BATCH;
+        if (!poll_due && (atomic_load_explicit(&ctx->ready_nonempty, memory_order_relaxed) ||
+                          atomic_load_explicit(&ctx->inbox, memory_order_relaxed))) {
             struct cio__op *op = take_ready(ctx);
             if (op) {
+                t->since_poll++;
                 run_op(t, op);
                 return 1;
             }
         }
         pthread_mutex_lock(&ctx->mutex);
-        struct cio__op *op = pop_shared_locked(ctx);
+        if (poll_due && ctx->task_running) {
+            poll_due = false; /* another runner polls */
+            t->since_poll = 0;
+        }
+        struct cio__op *op = poll_due ? NULL : pop_shared_locked(ctx);
         if (op) {
             pthread_mutex_unlock(&ctx->mutex);
+            t->since_poll++;
             run_op(t, op);
             return 1;
         }
@@ -850,9 +860,11 @@ run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
     if (outer)
         return run_loop_for(outer, deadline, limit);
     struct cio__run_thread t = {.ctx = ctx, .outer = cio__tls_run};
+    t.since_poll = atomic_load_explicit(&ctx->poll_carry, memory_order_relaxed);
     cio__tls_run = &t;
     size_t n = run_loop_for(&t, deadline, limit);
     cio__tls_run = t.outer;
+    atomic_store_explicit(&ctx->poll_carry, t.since_poll, memory_order_relaxed);
     flush_private_work(&t);
     if (!cio__queue_empty(&t.private_q)) {
         /* Left over after a stop, a deadline or a limit: keep them for the next run. */

@@ -46,6 +46,9 @@ struct cio_context {
     _Atomic bool stopped;  /* stop() called, or run ran out of work */
     _Atomic int parked;    /* slots on the parked list (descriptor.c) */
     _Atomic int64_t parked_retry_at; /* steady time of the next retry of those slots */
+    _Atomic unsigned poll_carry;     /* handlers run since the last kernel poll, carried
+                                        from one run call to the next (relaxed: a cadence,
+                                        not a count anything depends on exactly) */
 
     /* A context for several threads: posts taken from the inbox, in order and
      * counted in `work`, that its runners take one at a time (take_ready).
