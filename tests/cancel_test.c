@@ -43,14 +43,22 @@ static void teardown(void)
 
 TestSuite(cancel, .init = setup, .fini = teardown, .timeout = 20);
 
+/* Starts a read of the server's end into buf, its handler recording in *r
+ * and bound to sig. */
+static void bound_read(struct cio_cancellation_signal *sig, char *buf, size_t len,
+                       struct tu_result *r)
+{
+    cio_tcp_socket_async_read_some(&server, buf, len,
+                                   cio_bind_cancellation_slot(sig, tu_handler(r)));
+}
+
 Test(cancel, read_aborted_alone_and_data_kept)
 {
     struct cio_cancellation_signal sig;
     cio_cancellation_signal_init(&sig);
     char a[8], b[8];
     struct tu_result ra = {0}, rb = {0}, rw = {0};
-    cio_tcp_socket_async_read_some(&server, a, sizeof a,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&ra)));
+    bound_read(&sig, a, sizeof a, &ra);
     cio_tcp_socket_async_read_some(&server, b, sizeof b, tu_handler(&rb));
     tu_run_for(ctx, 10);
     cr_assert(cio_cancellation_signal_connected(&sig));
@@ -76,8 +84,7 @@ Test(cancel, finished_operation_ignores_it)
     char buf[8];
     struct tu_result r = {0};
     tu_write_all(&client, "ab", 2);
-    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    bound_read(&sig, buf, sizeof buf, &r);
     tu_wait_result(ctx, &r);
     TU_ASSERT_OK(r.ec);
     cr_assert_eq(r.n, 2);
@@ -93,8 +100,7 @@ Test(cancel, second_read_of_two_cancelled)
     char a[8], b[8];
     struct tu_result ra = {0}, rb = {0};
     cio_tcp_socket_async_read_some(&server, a, sizeof a, tu_handler(&ra));
-    cio_tcp_socket_async_read_some(&server, b, sizeof b,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&rb)));
+    bound_read(&sig, b, sizeof b, &rb);
     cr_assert(cio_cancellation_signal_emit(&sig, CIO_CANCEL_TOTAL));
     tu_wait_result(ctx, &rb);
     TU_ASSERT_IS(rb.ec, OPERATION_ABORTED);
@@ -173,11 +179,10 @@ Test(cancel, timer_destroyed_disconnects)
 Test(cancel, kinds_not_honoured_are_ignored)
 {
     struct cio_cancellation_signal sig;
-    cio_cancellation_signal_init(&sig);
     char buf[4];
     struct tu_result r = {0};
-    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    cio_cancellation_signal_init(&sig);
+    bound_read(&sig, buf, sizeof buf, &r);
     cr_assert(!cio_cancellation_signal_emit(&sig, CIO_CANCEL_NONE));
     cr_assert(!cio_cancellation_signal_emit(&sig, 8u));
     cr_assert_eq(tu_run_for(ctx, 10), 0);
@@ -189,11 +194,10 @@ Test(cancel, kinds_not_honoured_are_ignored)
 Test(cancel, close_with_connected_read)
 {
     struct cio_cancellation_signal sig;
-    cio_cancellation_signal_init(&sig);
     char buf[4];
     struct tu_result r = {0};
-    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    cio_cancellation_signal_init(&sig);
+    bound_read(&sig, buf, sizeof buf, &r);
     cio_tcp_socket_close(&server, NULL);
     cr_assert(cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL) ||
               !cio_cancellation_signal_connected(&sig));
@@ -360,8 +364,7 @@ Test(cancel, misuse_is_reported)
     tu_catch_end();
 
     /* Bound while its operation is pending: already_started. */
-    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    bound_read(&sig, buf, sizeof buf, &r);
     tu_catch_begin();
     if (!setjmp(tu_thrown.jump))
         got = cio_bind_cancellation_slot(&sig, tu_handler(&r));
@@ -461,8 +464,7 @@ Test(cancel, emitted_from_another_thread)
     struct tu_result r = {0};
     char buf[4];
     cio_cancellation_signal_init(&sig);
-    cio_tcp_socket_async_read_some(&server, buf, sizeof buf,
-                                   cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    bound_read(&sig, buf, sizeof buf, &r);
     tu_run_for(ctx, 5);
     struct foreign f = {&sig, false};
     pthread_t th;

@@ -1,3 +1,4 @@
+// cio-test: threaded
 /*
  * fault_test.c - failures injected through the system-call table
  * (core/syscall.h) into every path, checked against what the public headers

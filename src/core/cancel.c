@@ -370,6 +370,18 @@ cio_handler cio_bind_cancellation_slot(struct cio_cancellation_signal *sig, cio_
     return cio_handler_make(cio__assoc_invoke, &sig->binding_);
 }
 
+/* Returns, with sig locked, once no emission (and no starter's hold) is
+ * inside a hook: from then on nothing but the caller uses sig. */
+static void await_emissions(struct cio_cancellation_signal *sig)
+{
+    cancel_lock(sig);
+    while (sig->emitting_) {
+        cancel_unlock(sig);
+        cio__cpu_relax();
+        cancel_lock(sig);
+    }
+}
+
 /* The handler of an operation bound to b->sig_: runs b's inner handler once
  * no emission is in a hook, or holds it back in the signal for the queued
  * one, which runs it. */
@@ -377,12 +389,7 @@ static void cancel_invoke(struct cio__cancel_binding *b, cio_error ec, size_t n)
 {
     struct cio_cancellation_signal *sig = b->sig_;
     cio_handler h = b->assoc_.inner_;
-    cancel_lock(sig);
-    while (sig->emitting_) {
-        cancel_unlock(sig);
-        __builtin_ia32_pause();
-        cancel_lock(sig);
-    }
+    await_emissions(sig);
     if (sig->posted_) {
         sig->held_ = 1;
         sig->held_handler_ = h;
@@ -439,14 +446,8 @@ static void deadline_invoke(struct cio_cancel_after *ca, cio_error ec, size_t n)
         h.fn(h.user, ec, n);
         return;
     }
-    struct cio_cancellation_signal *sig = &ca->sig_;
-    cancel_lock(sig);
-    while (sig->emitting_) {
-        cancel_unlock(sig);
-        __builtin_ia32_pause();
-        cancel_lock(sig);
-    }
-    cancel_unlock(sig);
+    await_emissions(&ca->sig_);
+    cancel_unlock(&ca->sig_);
     ca->ec_ = ec;
     ca->n_ = n;
     unsigned drop = cio__timer_take_back(&ca->timer_, ca) ? 2 : 1;
