@@ -29,7 +29,7 @@ CTEST_JOBS ?= 2
 CMAKE_ARGS ?=
 
 # Debian packages the build and the tests need.
-DEPS := cmake gcc libc6-dev clang libclang-rt-dev pkg-config libcriterion-dev \
+DEPS := cmake gcc libc6-dev clang libclang-rt-dev pkg-config libcriterion-dev libpcre2-dev \
         liburing-dev valgrind
 
 # Ninja when installed, else CMake's default (Unix Makefiles). Only given to a new build tree:

@@ -11,6 +11,7 @@
 #define CIO_H
 
 #include "cio/address.h"
+#include "cio/buffer.h"
 #include "cio/cancel.h"
 #include "cio/context.h"
 #include "cio/error.h"
@@ -18,6 +19,7 @@
 #include "cio/future.h"
 #include "cio/handler.h"
 #include "cio/strand.h"
+#include "cio/stream.h"
 #include "cio/tcp.h"
 #include "cio/thread_pool.h"
 #include "cio/timer.h"

@@ -108,6 +108,11 @@ bool cio__cancel_live(const struct cio__cancel_target *t);
 /* Disconnects whatever is connected to sig. */
 void cio__cancel_disconnect(struct cio_cancellation_signal *sig);
 
+/* Disconnects whatever is connected to sig and returns once no emission is
+ * inside its hook: an operation whose hook reads memory the operation owns
+ * (a composed operation's state) calls it before it frees that memory. */
+void cio__cancel_finish(struct cio_cancellation_signal *sig);
+
 /* A timer wait whose handler is h left timer `obj`: disconnects its signal
  * if the wait is what it is connected to. Cheap for a plain handler. */
 void cio__cancel_left(cio_handler h, void *obj);

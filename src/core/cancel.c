@@ -310,6 +310,21 @@ void cio__cancel_disconnect(struct cio_cancellation_signal *sig)
     cancel_unlock(sig);
 }
 
+void cio__cancel_finish(struct cio_cancellation_signal *sig)
+{
+    cancel_lock(sig);
+    if (sig->armed_) {
+        sig->armed_ = 0;
+        sig->gen_++;
+    }
+    while (sig->emitting_) {
+        cancel_unlock(sig);
+        cio__cpu_relax();
+        cancel_lock(sig);
+    }
+    cancel_unlock(sig);
+}
+
 void cio__cancel_left(cio_handler h, void *obj)
 {
     if (h.fn != cio__assoc_invoke)
