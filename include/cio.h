@@ -12,6 +12,7 @@
 
 #include "cio/address.h"
 #include "cio/buffer.h"
+#include "cio/connect.h"
 #include "cio/cancel.h"
 #include "cio/context.h"
 #include "cio/error.h"

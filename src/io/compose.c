@@ -1,6 +1,7 @@
 /*
- * compose.c - the composed operations over any stream (cio/stream.h): read,
- * write and read_until, synchronous and asynchronous.
+ * compose.c - the composed operations: read, write and read_until over any
+ * stream (cio/stream.h), and connect over endpoints (cio/connect.h),
+ * synchronous and asynchronous.
  *
  * Each operation is a loop of read_some or write_some calls. The loop's
  * decisions are made by one function per operation, shared by both forms:
@@ -24,7 +25,7 @@
  * connection.
  *
  * Order: conditions and buffer windows, the asynchronous machinery, read
- * and write, read_until.
+ * and write, read_until, connect over endpoints (cio/connect.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -33,6 +34,8 @@
 #include "cio/stream.h"
 
 #include "cio/cancel.h"
+#include "cio/connect.h"
+#include "cio/tcp.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -172,7 +175,8 @@ static bool compose_transfer_next(struct compose_transfer *t, cio_error *e, size
 
 /* The part of an asynchronous composed operation's state every kind has. */
 struct compose_op {
-    cio_stream s;
+    cio_executor ex; /* where intermediate steps run and a result known at start is posted */
+    cio_stream s;    /* the stream, for the stream operations */
     cio_handler h; /* the caller's handler, bindings and all */
     cio_error ec;  /* the result, for a posted completion */
     size_t n;
@@ -204,9 +208,9 @@ static void compose_hook(const struct cio__cancel_target *t, unsigned type)
 /* Fills the common state and connects it to the caller's signal, if any.
  * Returns the connection's generation, for cio__cancel_started once the
  * first sub-operation (or the posted completion) has started. */
-static uint32_t compose_begin(struct compose_op *op, cio_stream s, cio_handler h)
+static uint32_t compose_begin(struct compose_op *op, cio_executor ex, cio_handler h)
 {
-    op->s = s;
+    op->ex = ex;
     op->h = h;
     op->ec = cio_error_none();
     op->n = 0;
@@ -216,7 +220,7 @@ static uint32_t compose_begin(struct compose_op *op, cio_stream s, cio_handler h
     op->cancelled = 0;
     if (h.fn != cio__assoc_invoke)
         return 0;
-    struct cio_context *ctx = cio_executor_context(cio_stream_executor(s));
+    struct cio_context *ctx = cio_executor_context(ex);
     uint32_t gen = cio__cancel_connect(h, ctx, compose_hook, op, op, CIO_CANCEL_ALL, &op->outer);
     if (op->outer)
         cio_cancellation_signal_init(&op->sub);
@@ -244,7 +248,7 @@ static void compose_post(struct compose_op *op, cio_error e, size_t n)
 {
     op->ec = e;
     op->n = n;
-    cio_post(cio_stream_executor(op->s), compose_posted, op);
+    cio_post(op->ex, compose_posted, op);
 }
 
 /* Whether op should stop before its next sub-operation. With a signal,
@@ -412,7 +416,8 @@ static void compose_transfer_async(cio_stream s, const cio_const_buffer *bufs, s
     struct compose_transfer_op *x = compose_alloc(sizeof *x, operation);
     if (!x)
         return;
-    uint32_t gen = compose_begin(&x->op, s, h);
+    x->op.s = s;
+    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h);
     struct cio_cancellation_signal *outer = x->op.outer;
     memset(&x->t, 0, sizeof x->t);
     x->t.cond = cond;
@@ -748,7 +753,8 @@ static void compose_until_async(cio_stream s, struct cio_dynamic_buffer *b,
     struct compose_until_op *x = compose_alloc(sizeof *x, operation);
     if (!x)
         return;
-    uint32_t gen = compose_begin(&x->op, s, h);
+    x->op.s = s;
+    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h);
     struct cio_cancellation_signal *outer = x->op.outer;
     if (!compose_until_init(&x->u, b, kind, delim, len, re))
         compose_post(&x->op, compose_invalid(), 0);
@@ -774,4 +780,132 @@ void cio_async_read_until_regex(cio_stream s, struct cio_dynamic_buffer *b,
                                 const struct cio_regex *re, cio_handler h)
 {
     compose_until_async(s, b, COMPOSE_REGEX, NULL, 0, re, h, __func__);
+}
+
+/* ---- connect over endpoints. ---- */
+
+struct compose_connect {
+    struct cio_tcp_socket *s;
+    const struct cio_endpoint *eps;
+    size_t count;
+    size_t i; /* the endpoint tried last, or to try next */
+    cio_connect_condition_fn cond;
+    void *user;
+    bool tried; /* some endpoint was tried */
+};
+
+/* After an attempt with result *e (first: before any): true with the next
+ * endpoint to try in c->i (the socket closed for it), or false with the
+ * result in *e and the index in *n. */
+static bool compose_connect_next(struct compose_connect *c, cio_error *e, size_t *n, bool first)
+{
+    if (!first) {
+        if (!cio_failed(*e) || cio_error_is(*e, CIO_COND_OPERATION_ABORTED)) {
+            *n = cio_failed(*e) ? c->count : c->i;
+            return false;
+        }
+        c->i++;
+    }
+    for (; c->i < c->count; c->i++) {
+        if (c->cond && !c->cond(c->user, *e, &c->eps[c->i]))
+            continue;
+        cio_error ignored;
+        cio_tcp_socket_close(c->s, &ignored);
+        c->tried = true;
+        return true;
+    }
+    if (!c->tried)
+        *e = cio_error_misc(CIO_MISC_NOT_FOUND);
+    *n = c->count;
+    return false;
+}
+
+static bool compose_connect_init(struct compose_connect *c, struct cio_tcp_socket *s,
+                                 const struct cio_endpoint *eps, size_t count,
+                                 cio_connect_condition_fn cond, void *user)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->eps = eps;
+    c->count = count;
+    c->cond = cond;
+    c->user = user;
+    return s && (eps || !count);
+}
+
+int cio_tcp_socket_connect_endpoints(struct cio_tcp_socket *s, const struct cio_endpoint *eps,
+                                     size_t count, cio_connect_condition_fn cond, void *user,
+                                     size_t *index, cio_error *ec)
+{
+    struct compose_connect c;
+    if (!compose_connect_init(&c, s, eps, count, cond, user))
+        return cio__report(ec, __func__, compose_invalid());
+    cio_error e = cio_error_none();
+    size_t n = 0;
+    for (bool first = true; compose_connect_next(&c, &e, &n, first); first = false)
+        cio_tcp_socket_connect(s, &eps[c.i], &e);
+    if (index && !cio_failed(e))
+        *index = n;
+    return cio__report(ec, __func__, e);
+}
+
+struct compose_connect_op {
+    struct compose_op op; /* first */
+    struct compose_connect c;
+};
+
+static void compose_connect_step(void *user, cio_error e, size_t n);
+
+static void compose_connect_continue(struct compose_connect_op *x, cio_error e, bool first)
+{
+    struct compose_op *op = &x->op;
+    bool locked = op->outer != NULL;
+    size_t n = 0;
+    compose_lock(op);
+    bool more = compose_connect_next(&x->c, &e, &n, first);
+    if (more && compose_stopped(op)) {
+        more = false;
+        e = cio_error_system(ECANCELED);
+        n = x->c.count;
+    }
+    if (!more) {
+        if (cio_error_is(e, CIO_COND_OPERATION_ABORTED)) {
+            cio_error ignored;
+            cio_tcp_socket_close(x->c.s, &ignored);
+        }
+        compose_end(op, first, e, n);
+        return;
+    }
+    cio_tcp_socket_async_connect(x->c.s, &x->c.eps[x->c.i],
+                                 compose_sub_handler(op, compose_connect_step));
+    if (locked)
+        cio__spin_unlock(&op->lock);
+}
+
+static void compose_connect_step(void *user, cio_error e, size_t n)
+{
+    (void)n;
+    compose_connect_continue(user, e, false);
+}
+
+void cio_tcp_socket_async_connect_endpoints(struct cio_tcp_socket *s,
+                                            const struct cio_endpoint *eps, size_t count,
+                                            cio_connect_condition_fn cond, void *user,
+                                            cio_handler h)
+{
+    if (!s || !s->ctx || !h.fn) {
+        cio_throw(__func__, compose_invalid());
+        return;
+    }
+    struct compose_connect_op *x = compose_alloc(sizeof *x, __func__);
+    if (!x)
+        return;
+    uint32_t gen = compose_begin(&x->op, cio_tcp_socket_executor(s), h);
+    struct cio_cancellation_signal *outer = x->op.outer;
+    if (!compose_connect_init(&x->c, s, eps, count, cond, user))
+        compose_post(&x->op, compose_invalid(), count);
+    else
+        compose_connect_continue(x, cio_error_none(), true);
+    if (outer)
+        cio__cancel_started(outer, gen);
 }
