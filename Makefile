@@ -12,6 +12,8 @@
 #                   {epoll, io_uring} x {concurrency_hint 0, 1} (tests/CMakeLists.txt)
 #   make valgrind   build/valgrind: gcc, every test under valgrind memcheck (slow)
 #   make bench      cio against libuv, Asio and hand-written epoll/io_uring loops (bench/)
+#   make fuzz       build/fuzz: clang, libFuzzer + ASan+UBSan, each tests/fuzz/ target for
+#                   FUZZ_TIME seconds (default 60); the suite runs them on generated inputs
 #   make install PREFIX=/usr/local
 #   make clean      remove build/ (every build tree)
 #   make deps       check the Debian packages the build needs; install them when root
@@ -49,7 +51,7 @@ define configure
 	cmake --build $(1) --parallel $(JOBS) $(if $(5),--target $(5))
 endef
 
-.PHONY: all build demo test test-asan test-tsan test-release test-clang valgrind bench install \
+.PHONY: all build demo test test-asan test-tsan test-release test-clang valgrind bench fuzz install \
 	clean deps help
 
 all: build
@@ -108,6 +110,17 @@ test-clang:
 # bench/echo.png. bench/run.sh installs what it needs itself; see bench/README.md.
 bench:
 	bash bench/run.sh
+
+# libFuzzer targets (tests/fuzz/*.c) with ASan+UBSan, each for FUZZ_TIME seconds, from the
+# corpus in build/fuzz/corpus-<name> (kept between runs).
+FUZZ_TIME ?= 60
+fuzz: deps
+	$(call configure,build/fuzz,clang,Debug,-DCIO_SANITIZE=address -DCIO_FUZZ=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF)
+	@for t in build/fuzz/*_fuzz; do \
+		name=$$(basename $$t); mkdir -p build/fuzz/corpus-$$name; \
+		echo "fuzz: $$name for $(FUZZ_TIME) s"; \
+		$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 build/fuzz/corpus-$$name || exit 1; \
+	done
 
 valgrind: deps
 	$(call configure,build/valgrind,gcc,Debug,-DCIO_VALGRIND=ON)
