@@ -205,10 +205,12 @@ static void compose_hook(const struct cio__cancel_target *t, unsigned type)
     cio__spin_unlock(&op->lock);
 }
 
-/* Fills the common state and connects it to the caller's signal, if any.
+/* Fills the common state and connects it to the caller's signal, if any,
+ * honouring `kinds`.
  * Returns the connection's generation, for cio__cancel_started once the
  * first sub-operation (or the posted completion) has started. */
-static uint32_t compose_begin(struct compose_op *op, cio_executor ex, cio_handler h)
+static uint32_t compose_begin(struct compose_op *op, cio_executor ex, cio_handler h,
+                              unsigned kinds)
 {
     op->ex = ex;
     op->h = h;
@@ -221,7 +223,7 @@ static uint32_t compose_begin(struct compose_op *op, cio_executor ex, cio_handle
     if (h.fn != cio__assoc_invoke)
         return 0;
     struct cio_context *ctx = cio_executor_context(ex);
-    uint32_t gen = cio__cancel_connect(h, ctx, compose_hook, op, op, CIO_CANCEL_ALL, &op->outer);
+    uint32_t gen = cio__cancel_connect(h, ctx, compose_hook, op, op, kinds, &op->outer);
     if (op->outer)
         cio_cancellation_signal_init(&op->sub);
     return gen;
@@ -251,11 +253,16 @@ static void compose_post(struct compose_op *op, cio_error e, size_t n)
     cio_post(op->ex, compose_posted, op);
 }
 
-/* Whether op should stop before its next sub-operation. With a signal,
- * called under op's lock (compose_lock). */
+/* Whether op should stop before its next sub-operation, op->moved being up
+ * to date. A total request the hook let through while nothing had moved
+ * no longer applies once the sub-operation it came too late for moved
+ * bytes. With a signal, called under op's lock (compose_lock). */
 static bool compose_stopped(const struct compose_op *op)
 {
-    return op->cancelled != 0;
+    unsigned kinds = op->cancelled;
+    if (op->moved)
+        kinds &= ~(unsigned)CIO_CANCEL_TOTAL;
+    return kinds != 0;
 }
 
 static void compose_lock(struct compose_op *op)
@@ -417,7 +424,7 @@ static void compose_transfer_async(cio_stream s, const cio_const_buffer *bufs, s
     if (!x)
         return;
     x->op.s = s;
-    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h);
+    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h, CIO_CANCEL_ALL);
     struct cio_cancellation_signal *outer = x->op.outer;
     memset(&x->t, 0, sizeof x->t);
     x->t.cond = cond;
@@ -754,7 +761,7 @@ static void compose_until_async(cio_stream s, struct cio_dynamic_buffer *b,
     if (!x)
         return;
     x->op.s = s;
-    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h);
+    uint32_t gen = compose_begin(&x->op, cio_stream_executor(s), h, CIO_CANCEL_ALL);
     struct cio_cancellation_signal *outer = x->op.outer;
     if (!compose_until_init(&x->u, b, kind, delim, len, re))
         compose_post(&x->op, compose_invalid(), 0);
@@ -900,7 +907,8 @@ void cio_tcp_socket_async_connect_endpoints(struct cio_tcp_socket *s,
     struct compose_connect_op *x = compose_alloc(sizeof *x, __func__);
     if (!x)
         return;
-    uint32_t gen = compose_begin(&x->op, cio_tcp_socket_executor(s), h);
+    uint32_t gen = compose_begin(&x->op, cio_tcp_socket_executor(s), h,
+                                 CIO_CANCEL_TERMINAL | CIO_CANCEL_PARTIAL);
     struct cio_cancellation_signal *outer = x->op.outer;
     if (!compose_connect_init(&x->c, s, eps, count, cond, user))
         compose_post(&x->op, compose_invalid(), count);
