@@ -7,8 +7,11 @@
  * 127.0.0.1; "0.0.0.0" or "::" for every interface, "::1" for IPv6 loopback;
  * PORT 0 picks a free port) and prints "listening on <address>:<port>" on
  * stdout, so that scripts can read the port. Every connection gets back
- * whatever it sends. SIGINT or SIGTERM stops the server cleanly: every
- * connection is closed and freed before it exits.
+ * whatever it sends. SIGINT or SIGTERM stops the server gracefully: it stops
+ * accepting and reading, lets each connection finish the write it has in
+ * flight, closes and frees every connection, and exits 0 once nothing is
+ * left to do. A second SIGINT or SIGTERM during that ends the process at
+ * once (the default disposition is back by then).
  *
  * The shape is Asio's: one acceptor whose async_accept is started again after
  * each accepted connection, and per connection a struct the program owns (a
@@ -24,7 +27,9 @@
  * one operation outstanding at any time, and starts the next one only as the
  * last thing its handler does. The same holds for the acceptor. The only
  * shared state is the list of open connections (for shutdown), under a mutex
- * taken once per connection, never per message.
+ * taken once per connection, never per message. The acceptor and the signal
+ * set share a strand, so that the signal's handler, which closes the
+ * acceptor, never runs beside an accept's handler.
  *
  * Contexts: with --contexts N, the context-per-core shape instead: N
  * one-thread contexts (concurrency_hint 1: no locks), each run by a thread
@@ -32,9 +37,15 @@
  * the kernel spreads new connections over them). A connection lives and
  * dies on the context that accepted it; the contexts share nothing.
  *
- * Signals: cio has no signal set yet, so SIGINT and SIGTERM are blocked in
- * every thread and a dedicated thread waits for them with sigwait(), then
- * calls cio_context_stop on every context (safe from any thread).
+ * Signals: each context has a cio_signal_set holding SIGINT and SIGTERM
+ * (with --contexts, every set gets the signal). Its handler runs on a thread
+ * of its context: it clears the set (the default dispositions come back),
+ * closes the acceptor, and cancels each connection's read through the
+ * connection's cancellation signal (emitting is safe from any thread, while
+ * the connection's own handlers run elsewhere). A connection whose write is
+ * in flight is not touched: its write handler sees `stopping` and closes it
+ * instead of reading again. The context then runs out of work, and
+ * cio_context_run returns in every thread: nobody calls cio_context_stop.
  *
  * Failed accepts (out of descriptors, say) are logged at most once a second,
  * with a count of those not logged: a server out of descriptors fails every
@@ -44,7 +55,7 @@
  * threads and signals, shutdown, the command line, main.
  */
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
-#define _DEFAULT_SOURCE /* pthread_sigmask, sigwait and SO_REUSEPORT under -std=c11 */
+#define _DEFAULT_SOURCE /* SO_REUSEPORT under -std=c11 */
 #endif
 
 #include <cio.h>
@@ -68,6 +79,7 @@ struct server;
  * starts, freed when the connection closes. Used by one handler at a time. */
 struct connection {
     struct cio_tcp_socket socket;
+    struct cio_cancellation_signal read_cancel; /* bound to every read: shutdown emits */
     struct server *server;
     struct connection *prev; /* in server->connections, under server->lock */
     struct connection *next; /* likewise */
@@ -78,17 +90,18 @@ struct connection {
 
 struct server {
     struct cio_context *ctx;
+    struct cio_strand strand;        /* the acceptor's and the signal set's handlers */
     struct cio_tcp_acceptor acceptor;
+    struct cio_signal_set signals;   /* SIGINT and SIGTERM */
     struct connection *pending;     /* the connection the pending accept fills */
     unsigned long accepted;         /* connections accepted (acceptor handlers only) */
     int64_t next_log_at;            /* before this steady time, accept failures are only
                                        counted (acceptor handlers only) */
     unsigned long unlogged;         /* accept failures counted, not logged (likewise) */
     pthread_mutex_t lock;           /* guards `connections` */
-    struct connection *connections; /* the open connections: closed at shutdown */
-    bool stopping;                  /* set once no thread runs the context but main */
+    struct connection *connections; /* the open connections */
+    atomic_bool stopping;           /* a stop signal arrived: no more reads or accepts */
     int signal;                     /* the signal that stopped the server, or 0 */
-    atomic_bool waking;             /* main's SIGTERM to the signal thread is no real one */
 };
 
 static void on_read(void *user, cio_error ec, size_t n);
@@ -103,6 +116,7 @@ static struct connection *connection_new(struct server *srv)
     if (!c)
         return NULL;
     cio_tcp_socket_init(&c->socket, srv->ctx);
+    cio_cancellation_signal_init(&c->read_cancel);
     c->server = srv;
     c->prev = c->next = NULL;
     return c;
@@ -119,30 +133,53 @@ static void connection_link(struct connection *c)
     pthread_mutex_unlock(&srv->lock);
 }
 
-/* Closes the socket (a no-op if shutdown closed it already), unlinks and
- * frees the connection. Called by the connection's last handler. */
+/* Unlinks the connection (so that shutdown no longer reaches it), closes
+ * its socket and frees it. Called by the connection's last handler. */
 static void connection_close(struct connection *c)
 {
     struct server *srv = c->server;
-    cio_error ec;
-    cio_tcp_socket_close(&c->socket, &ec);
     pthread_mutex_lock(&srv->lock);
     if (c->prev)
         c->prev->next = c->next;
-    else
+    else if (srv->connections == c)
         srv->connections = c->next;
     if (c->next)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&srv->lock);
+    cio_error ec;
+    cio_tcp_socket_close(&c->socket, &ec);
     free(c);
+}
+
+/* Cancels c's read, if c is still open (found in the list: the pointer is
+ * not followed otherwise). Called with srv->lock held. */
+static void connection_stop_locked(struct server *srv, struct connection *c)
+{
+    for (struct connection *o = srv->connections; o; o = o->next)
+        if (o == c)
+            cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
 }
 
 /* ---- Connections: the echo loop. ---- */
 
+/*
+ * Reads the next chunk, its read bound to c->read_cancel. A shutdown that
+ * began just before the read connected to the signal found nothing to
+ * cancel: the check after the start sees it (one atomic load per read) and
+ * cancels the read itself, looking c up first because the read's handler
+ * may already have freed it on another thread.
+ */
 static void start_read(struct connection *c)
 {
-    cio_tcp_socket_async_read_some(&c->socket, c->buf, sizeof c->buf,
-                                   cio_handler_make(on_read, c));
+    struct server *srv = c->server;
+    cio_tcp_socket_async_read_some(
+        &c->socket, c->buf, sizeof c->buf,
+        cio_bind_cancellation_slot(&c->read_cancel, cio_handler_make(on_read, c)));
+    if (!atomic_load(&srv->stopping))
+        return;
+    pthread_mutex_lock(&srv->lock);
+    connection_stop_locked(srv, c);
+    pthread_mutex_unlock(&srv->lock);
 }
 
 static void write_rest(struct connection *c)
@@ -151,7 +188,9 @@ static void write_rest(struct connection *c)
                                     cio_handler_make(on_write, c));
 }
 
-/* A chunk arrived (or eof, or an error: then the connection ends). */
+/* A chunk arrived (or eof, or an error, or the read was cancelled by a
+ * shutdown: then the connection ends). A chunk that arrived is written back
+ * even during a shutdown. */
 static void on_read(void *user, cio_error ec, size_t n)
 {
     struct connection *c = user;
@@ -175,6 +214,8 @@ static void on_write(void *user, cio_error ec, size_t n)
     c->written += n;
     if (c->written < c->len)
         write_rest(c);
+    else if (atomic_load(&c->server->stopping))
+        connection_close(c); /* its write is done: a shutdown reads no more */
     else
         start_read(c);
 }
@@ -210,8 +251,8 @@ static void on_accept(void *user, cio_error ec, size_t n)
     (void)n;
     struct server *srv = user;
     if (cio_failed(ec)) {
-        if (srv->stopping || cio_error_is(ec, CIO_COND_OPERATION_ABORTED))
-            return; /* the acceptor was closed: shutdown frees srv->pending */
+        if (atomic_load(&srv->stopping) || cio_error_is(ec, CIO_COND_OPERATION_ABORTED))
+            return; /* the acceptor was closed: server_finish frees srv->pending */
         log_accept_failure(srv, ec);
         start_accept(srv); /* srv->pending is untouched by a failed accept */
         return;
@@ -219,8 +260,8 @@ static void on_accept(void *user, cio_error ec, size_t n)
     struct connection *c = srv->pending;
     srv->pending = NULL;
     srv->accepted++;
-    if (srv->stopping) {
-        connection_close(c); /* not linked yet: close and free it */
+    if (atomic_load(&srv->stopping)) {
+        connection_close(c); /* not linked: close and free it */
         return;
     }
     cio_tcp_socket_set_no_delay(&c->socket, true, &ec); /* best effort: an echo wants no delay */
@@ -242,14 +283,7 @@ static void start_accept(struct server *srv)
                                   cio_handler_make(on_accept, srv));
 }
 
-/* ---- Threads and signals. ---- */
-
-static void stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-}
+/* ---- Signals and threads. ---- */
 
 /* The servers, one per context (one in all but with --contexts). */
 struct servers {
@@ -257,19 +291,47 @@ struct servers {
     unsigned long count;
 };
 
-/* The signal thread: waits for SIGINT or SIGTERM and stops every context. */
-static void *wait_for_signal(void *arg)
+/* Sets `stopping` and cancels every open connection's read. Thread-safe. */
+static void stop_connections(struct server *srv)
 {
-    struct servers *all = arg;
-    struct server *first = &all->each[0];
-    sigset_t set;
-    stop_signals(&set);
-    int sig = 0;
-    if (sigwait(&set, &sig) == 0 && !atomic_load(&first->waking))
-        first->signal = sig;
-    for (unsigned long i = 0; i < all->count; i++)
-        cio_context_stop(all->each[i].ctx);
-    return NULL;
+    pthread_mutex_lock(&srv->lock);
+    atomic_store(&srv->stopping, true);
+    for (struct connection *c = srv->connections; c; c = c->next)
+        cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/*
+ * SIGINT or SIGTERM arrived (or the wait was cancelled: nothing to do).
+ * Runs inside the strand, so no accept handler runs meanwhile: closing the
+ * acceptor is safe. Each open connection's read is cancelled; one with a
+ * write in flight finishes it and then closes (on_write).
+ */
+static void on_signal(void *user, cio_error ec, size_t n)
+{
+    struct server *srv = user;
+    if (cio_failed(ec))
+        return;
+    srv->signal = (int)n;
+    cio_signal_set_clear(&srv->signals, &ec); /* a second signal: the default action */
+    stop_connections(srv);
+    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+}
+
+/* Holds SIGINT and SIGTERM in srv's set (bound to the strand) and starts
+ * its wait. */
+static bool watch_signals(struct server *srv)
+{
+    cio_error ec;
+    cio_signal_set_init_executor(&srv->signals, cio_strand_executor(&srv->strand));
+    if (cio_signal_set_add(&srv->signals, SIGINT, &ec) < 0 ||
+        cio_signal_set_add(&srv->signals, SIGTERM, &ec) < 0) {
+        fprintf(stderr, "echo_server: cannot watch SIGINT and SIGTERM: %s\n",
+                cio_error_message(ec));
+        return false;
+    }
+    cio_signal_set_async_wait(&srv->signals, cio_handler_make(on_signal, srv));
+    return true;
 }
 
 static void *run_context(void *arg)
@@ -282,22 +344,24 @@ static void *run_context(void *arg)
 /* ---- Shutdown. ---- */
 
 /*
- * Called by main once no other thread runs the context: closes the acceptor
- * and every connection, so each pending operation completes with
- * operation_aborted, then runs the context until those handlers have freed
- * their connections.
+ * Called by main once no thread runs the context (it ran out of work after
+ * a signal, or was stopped): whatever is still open (nothing, after a
+ * signal) is closed, and the context run until those handlers have freed
+ * their connections; then everything is destroyed.
  */
-static void shutdown_server(struct server *srv)
+static void server_finish(struct server *srv)
 {
     cio_error ec;
-    srv->stopping = true;
+    cio_signal_set_destroy(&srv->signals);
     cio_tcp_acceptor_close(&srv->acceptor, &ec);
-    for (struct connection *c = srv->connections; c; c = c->next)
-        cio_tcp_socket_close(&c->socket, &ec);
+    stop_connections(srv);
     cio_context_restart(srv->ctx);
     cio_context_run(srv->ctx);
     free(srv->pending);
     srv->pending = NULL;
+    cio_strand_destroy(&srv->strand);
+    cio_context_destroy(srv->ctx);
+    pthread_mutex_destroy(&srv->lock);
 }
 
 /* ---- The command line. ---- */
@@ -373,7 +437,6 @@ static bool listen_on(struct server *srv, const char *bind, uint16_t *port, bool
                 cio_error_message(ec));
         return false;
     }
-    cio_tcp_acceptor_init(&srv->acceptor, srv->ctx);
     int rc = shared ? listen_shared(&srv->acceptor, &ep, &ec)
                     : cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec);
     if (rc < 0 || cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
@@ -404,7 +467,8 @@ static void usage(void)
             MAX_THREADS);
 }
 
-/* Sets up server i of `all`: its context, its acceptor, its first accept. */
+/* Sets up server i of `all`: its context, strand, acceptor and signal set,
+ * its first accept and its signal wait. */
 static bool server_start(struct servers *all, unsigned long i, const struct options *o,
                          uint16_t *port)
 {
@@ -418,24 +482,14 @@ static bool server_start(struct servers *all, unsigned long i, const struct opti
         return false;
     }
     pthread_mutex_init(&srv->lock, NULL);
-    if (!listen_on(srv, o->bind, port, o->contexts > 1, i == 0)) {
-        cio_context_destroy(srv->ctx);
-        pthread_mutex_destroy(&srv->lock);
+    cio_strand_init(&srv->strand, srv->ctx);
+    cio_tcp_acceptor_init_executor(&srv->acceptor, cio_strand_executor(&srv->strand));
+    if (!watch_signals(srv) || !listen_on(srv, o->bind, port, o->contexts > 1, i == 0)) {
+        server_finish(srv);
         return false;
     }
     start_accept(srv);
     return true;
-}
-
-/* Closes every connection of a server whose context no thread runs, and
- * frees it all. */
-static void server_finish(struct server *srv)
-{
-    cio_error ec;
-    shutdown_server(srv);
-    cio_tcp_acceptor_close(&srv->acceptor, &ec);
-    cio_context_destroy(srv->ctx);
-    pthread_mutex_destroy(&srv->lock);
 }
 
 int main(int argc, char **argv)
@@ -445,12 +499,6 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-
-    /* Block the stop signals before any thread exists, so every thread
-     * inherits the mask and only the signal thread receives them. */
-    sigset_t set;
-    stop_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     static struct server each[MAX_THREADS];
     struct servers all = {each, 0};
@@ -465,12 +513,9 @@ int main(int argc, char **argv)
     }
 
     /* The main thread runs the first context: with --threads, threads - 1
-     * more run it; with --contexts, one thread runs each of the others. */
-    pthread_t signal_thread, runners[MAX_THREADS];
-    if (pthread_create(&signal_thread, NULL, wait_for_signal, &all) != 0) {
-        fprintf(stderr, "echo_server: cannot start the signal thread\n");
-        return 1;
-    }
+     * more run it; with --contexts, one thread runs each of the others. Each
+     * run returns once its context runs out of work after a stop signal. */
+    pthread_t runners[MAX_THREADS];
     unsigned long wanted = o.contexts > 1 ? o.contexts - 1 : o.threads - 1, started = 0;
     while (started < wanted &&
            pthread_create(&runners[started], NULL, run_context,
@@ -485,10 +530,6 @@ int main(int argc, char **argv)
     cio_context_run(each[0].ctx);
     for (unsigned long i = 0; i < started; i++)
         pthread_join(runners[i], NULL);
-    /* Wake the signal thread in case run returned for another reason. */
-    atomic_store(&each[0].waking, true);
-    pthread_kill(signal_thread, SIGTERM);
-    pthread_join(signal_thread, NULL);
 
     unsigned long accepted = 0, unlogged = 0;
     int sig = each[0].signal;

@@ -19,6 +19,7 @@
 #include "cio/executor.h"
 #include "cio/future.h"
 #include "cio/handler.h"
+#include "cio/signal.h"
 #include "cio/strand.h"
 #include "cio/stream.h"
 #include "cio/tcp.h"

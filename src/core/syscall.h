@@ -49,6 +49,7 @@
 #include <time.h>
 
 struct epoll_event;
+struct sigaction;
 struct io_uring;
 struct io_uring_cqe;
 struct io_uring_params;
@@ -58,8 +59,10 @@ struct __kernel_timespec;
  * The entries: X(name, return type, (parameters), default). Groups: sockets,
  * descriptors, readiness (poll, epoll, eventfd), io_uring (liburing's calls
  * that enter the kernel; ENOSYS stubs in a build without liburing), clocks,
- * memory, interface names (libc calls that open a socket inside), threads
- * (pthread_create: its error number, as clock_nanosleep).
+ * memory, signal dispositions (sigaction), interface names (libc calls that
+ * open a socket inside), threads (pthread_create: its error number, as
+ * clock_nanosleep). write is also what the signal sets' handler calls
+ * (core/signal.c): an override of it must stay async-signal-safe.
  */
 #define CIO__SYSCALLS(X)                                                                           \
     X(socket, int, (int domain, int type, int protocol), socket)                                   \
@@ -80,6 +83,7 @@ struct __kernel_timespec;
     X(close, int, (int fd), close)                                                                 \
     X(read, ssize_t, (int fd, void *buf, size_t len), read)                                        \
     X(write, ssize_t, (int fd, const void *buf, size_t len), write)                                \
+    X(pipe2, int, (int fds[2], int flags), pipe2)                                                  \
     X(poll, int, (struct pollfd *fds, nfds_t n, int timeout_ms), poll)                             \
     X(eventfd, int, (unsigned int initval, int flags), eventfd)                                    \
     X(epoll_create1, int, (int flags), epoll_create1)                                              \
@@ -115,6 +119,8 @@ struct __kernel_timespec;
     X(calloc, void *, (size_t n, size_t size), calloc)                                             \
     X(realloc, void *, (void *p, size_t size), realloc)                                            \
     X(aligned_alloc, void *, (size_t align, size_t size), aligned_alloc)                           \
+    X(sigaction, int, (int signo, const struct sigaction *act, struct sigaction *old),             \
+      sigaction)                                                                                   \
     X(if_nametoindex, unsigned, (const char *name), if_nametoindex)                                \
     X(if_indextoname, char *, (unsigned ifindex, char *name), if_indextoname)                      \
     X(pthread_create, int,                                                                         \
