@@ -40,12 +40,20 @@
  * Signals: each context has a cio_signal_set holding SIGINT and SIGTERM
  * (with --contexts, every set gets the signal). Its handler runs on a thread
  * of its context: it clears the set (the default dispositions come back),
- * closes the acceptor, and cancels each connection's read through the
- * connection's cancellation signal (emitting is safe from any thread, while
- * the connection's own handlers run elsewhere). A connection whose write is
- * in flight is not touched: its write handler sees `stopping` and closes it
- * instead of reading again. The context then runs out of work, and
- * cio_context_run returns in every thread: nobody calls cio_context_stop.
+ * closes the acceptor, and cancels each connection's pending read. A
+ * connection whose write is in flight is not touched: its write handler
+ * sees `stopping` and closes it instead of reading again. The context then
+ * runs out of work, and cio_context_run returns in every thread: nobody
+ * calls cio_context_stop. How a read is cancelled depends on the shape.
+ * With one thread per context, the signal's handler runs on the thread of
+ * every connection's handlers, so it simply cancels the socket of each
+ * connection that is reading (the hot path pays two tests). With --threads,
+ * a connection's handlers may be running on another thread meanwhile, so
+ * each read is bound to the connection's cancellation signal, on which
+ * emitting is safe from any thread (that binding costs every read
+ * something: measured with callgrind on one connection, 553 -> 919
+ * instructions per round trip, which is why only --threads pays it; the
+ * one-thread shapes went from 553 before signal sets to 560).
  *
  * Failed accepts (out of descriptors, say) are logged at most once a second,
  * with a count of those not logged: a server out of descriptors fails every
@@ -79,12 +87,12 @@ struct server;
  * starts, freed when the connection closes. Used by one handler at a time. */
 struct connection {
     struct cio_tcp_socket socket;
-    struct cio_cancellation_signal read_cancel; /* bound to every read: shutdown emits */
+    struct cio_cancellation_signal read_cancel; /* --threads: bound to every read */
     struct server *server;
     struct connection *prev; /* in server->connections, under server->lock */
     struct connection *next; /* likewise */
     size_t len;              /* bytes in buf from the last read */
-    size_t written;          /* bytes of those written back so far */
+    size_t written;          /* bytes of those written back so far (== len: reading) */
     char buf[BUFFER_SIZE];
 };
 
@@ -101,6 +109,7 @@ struct server {
     pthread_mutex_t lock;           /* guards `connections` */
     struct connection *connections; /* the open connections */
     atomic_bool stopping;           /* a stop signal arrived: no more reads or accepts */
+    bool threaded;                  /* --threads: several threads run the context */
     int signal;                     /* the signal that stopped the server, or 0 */
 };
 
@@ -118,6 +127,7 @@ static struct connection *connection_new(struct server *srv)
     cio_tcp_socket_init(&c->socket, srv->ctx);
     cio_cancellation_signal_init(&c->read_cancel);
     c->server = srv;
+    c->len = c->written = 0;
     c->prev = c->next = NULL;
     return c;
 }
@@ -151,25 +161,37 @@ static void connection_close(struct connection *c)
     free(c);
 }
 
-/* Cancels c's read, if c is still open (found in the list: the pointer is
- * not followed otherwise). Called with srv->lock held. */
+/* Cancels c's pending read, if any: through its cancellation signal with
+ * --threads (safe from any thread), else directly (the caller runs on the
+ * only thread of c's context, or no thread runs it). */
+static void connection_stop(struct connection *c)
+{
+    cio_error ec;
+    if (c->server->threaded)
+        cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
+    else if (c->written == c->len) /* not writing: reading */
+        cio_tcp_socket_cancel(&c->socket, &ec);
+}
+
+/* With --threads: cancels c's read if c is still open (found in the list:
+ * the pointer is not followed otherwise). Called with srv->lock held. */
 static void connection_stop_locked(struct server *srv, struct connection *c)
 {
     for (struct connection *o = srv->connections; o; o = o->next)
         if (o == c)
-            cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
+            connection_stop(c);
 }
 
 /* ---- Connections: the echo loop. ---- */
 
 /*
- * Reads the next chunk, its read bound to c->read_cancel. A shutdown that
- * began just before the read connected to the signal found nothing to
- * cancel: the check after the start sees it (one atomic load per read) and
- * cancels the read itself, looking c up first because the read's handler
- * may already have freed it on another thread.
+ * --threads: reads the next chunk with the read bound to c->read_cancel. A
+ * shutdown that began just before the read connected to the signal found
+ * nothing to cancel: the check after the start sees it and cancels the read
+ * itself, looking c up first because the read's handler may already have
+ * freed it on another thread.
  */
-static void start_read(struct connection *c)
+static __attribute__((noinline)) void start_read_threaded(struct connection *c)
 {
     struct server *srv = c->server;
     cio_tcp_socket_async_read_some(
@@ -180,6 +202,19 @@ static void start_read(struct connection *c)
     pthread_mutex_lock(&srv->lock);
     connection_stop_locked(srv, c);
     pthread_mutex_unlock(&srv->lock);
+}
+
+/* Reads the next chunk. (The --threads path is a function of its own, kept
+ * out of line, so that this one stays a few instructions, inlined into the
+ * handlers, and saves no registers.) */
+static void start_read(struct connection *c)
+{
+    if (c->server->threaded) {
+        start_read_threaded(c);
+        return;
+    }
+    cio_tcp_socket_async_read_some(&c->socket, c->buf, sizeof c->buf,
+                                   cio_handler_make(on_read, c));
 }
 
 static void write_rest(struct connection *c)
@@ -291,13 +326,13 @@ struct servers {
     unsigned long count;
 };
 
-/* Sets `stopping` and cancels every open connection's read. Thread-safe. */
+/* Sets `stopping` and cancels every open connection's pending read. */
 static void stop_connections(struct server *srv)
 {
     pthread_mutex_lock(&srv->lock);
     atomic_store(&srv->stopping, true);
     for (struct connection *c = srv->connections; c; c = c->next)
-        cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
+        connection_stop(c);
     pthread_mutex_unlock(&srv->lock);
 }
 
@@ -482,6 +517,7 @@ static bool server_start(struct servers *all, unsigned long i, const struct opti
         return false;
     }
     pthread_mutex_init(&srv->lock, NULL);
+    srv->threaded = o->threads > 1;
     cio_strand_init(&srv->strand, srv->ctx);
     cio_tcp_acceptor_init_executor(&srv->acceptor, cio_strand_executor(&srv->strand));
     if (!watch_signals(srv) || !listen_on(srv, o->bind, port, o->contexts > 1, i == 0)) {
