@@ -68,9 +68,11 @@
 #include <sys/socket.h>
 
 #include "cio/address.h"
+#include "cio/buffer.h"
 #include "cio/error.h"
 #include "cio/executor.h"
 #include "cio/handler.h"
+#include "cio/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -245,6 +247,38 @@ void cio_tcp_socket_async_read_some(struct cio_tcp_socket *s, void *buf, size_t 
  */
 void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, size_t len,
                                      cio_handler h);
+
+/*
+ * Scatter/gather forms (cio/buffer.h): the same operations over a sequence
+ * of count buffers, filled or sent in order, as one recvmsg or sendmsg
+ * (sends with MSG_NOSIGNAL). Only the first CIO_MAX_BUFFERS buffers are
+ * used; zero-sized buffers are skipped. A sequence in which at most one
+ * buffer holds bytes costs what the one-buffer form costs (it is that
+ * form). A sequence of 0 bytes in all (count 0 included) moves nothing and
+ * succeeds, at once (synchronous) or posted (asynchronous), as a zero-length
+ * read or write does. Errors: as the one-buffer forms; invalid_argument for
+ * a NULL bufs with count > 0 (after bad_descriptor). The buffers, and the
+ * array bufs itself, are the caller's until the call returns or the handler
+ * has run (an asynchronous operation keeps a copy of a short array, but not
+ * of a long one). Cancellation as read_some and write_some.
+ */
+size_t cio_tcp_socket_read_some_buffers(struct cio_tcp_socket *s, const cio_mutable_buffer *bufs,
+                                        size_t count, cio_error *ec);
+size_t cio_tcp_socket_write_some_buffers(struct cio_tcp_socket *s, const cio_const_buffer *bufs,
+                                         size_t count, cio_error *ec);
+void cio_tcp_socket_async_read_some_buffers(struct cio_tcp_socket *s,
+                                            const cio_mutable_buffer *bufs, size_t count,
+                                            cio_handler h);
+void cio_tcp_socket_async_write_some_buffers(struct cio_tcp_socket *s, const cio_const_buffer *bufs,
+                                             size_t count, cio_handler h);
+
+/*
+ * The socket as a stream (cio/stream.h), for the composed operations
+ * (cio_read, cio_write, cio_read_until...): its functions are the
+ * scatter/gather forms above and cio_tcp_socket_executor. The value points
+ * at s, which must outlive every use of it; it costs nothing to make.
+ */
+cio_stream cio_tcp_socket_stream(struct cio_tcp_socket *s);
 
 /* The local endpoint (getsockname) into *out. */
 int cio_tcp_socket_local_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,

@@ -1,10 +1,11 @@
 /*
  * uring.c - the io_uring backend: a proactor on the kernel's completion ring.
  *
- * A stream recv or send is submitted as it is (IORING_OP_RECV/SEND); any other
- * operation (accept, connect's outcome, what a later object adds) waits for
- * readiness with a one-shot IORING_OP_POLL_ADD and is then performed as the
- * epoll backend would. Either way only the head of a slot's queue in each
+ * A stream recv or send is submitted as it is (IORING_OP_RECV/SEND, or
+ * IORING_OP_RECVMSG/SENDMSG for several buffers, with the msghdr the op
+ * holds); any other operation (accept, connect's outcome, what a later object
+ * adds) waits for readiness with a one-shot IORING_OP_POLL_ADD and is then
+ * performed as the epoll backend would. Either way only the head of a slot's queue in each
  * direction is with the kernel, so operations of one direction complete in
  * the order they were started (Asio's rule), and the next is submitted when
  * the head completes.
@@ -313,15 +314,36 @@ ur_submit_transfer(struct uring_state *st, struct cio__slot *s, struct cio__io_o
     return true;
 }
 
-/* Hands the head of s->ops[dir] to the kernel: a stream transfer as itself
- * (unless `poll`: after the kernel said EAGAIN, it waits for readiness
- * first), anything else as a readiness poll. Slot locked, state locked.
- * Returns false when no submission entry could be had. */
+/* Hands op, a message transfer (RECVMSG or SENDMSG: its msghdr lives in the
+ * op until it completes) at the head of its direction, to the kernel as
+ * itself. State locked. Returns false when no submission entry could be had. */
+static bool ur_submit_msg(struct uring_state *st, struct cio__slot *s, struct cio__io_op *op)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return false;
+    if (op->kind == CIO__IO_RECVMSG)
+        io_uring_prep_recvmsg(sqe, s->fd, op->buf, (unsigned)op->flags);
+    else
+        io_uring_prep_sendmsg(sqe, s->fd, op->buf, (unsigned)op->flags);
+    sqe->user_data = (uint64_t)(uintptr_t)op;
+    s->inflight |= (uint8_t)(1u << op->dir);
+    st->inflight++;
+    UR_HANDED_OVER(op);
+    return true;
+}
+
+/* Hands the head of s->ops[dir] to the kernel: a transfer as itself (unless
+ * `poll`: after the kernel said EAGAIN, it waits for readiness first),
+ * anything else as a readiness poll. Slot locked, state locked. Returns
+ * false when no submission entry could be had. */
 static bool ur_submit_head(struct uring_state *st, struct cio__slot *s, unsigned dir, bool poll)
 {
     struct cio__io_op *op = (struct cio__io_op *)s->ops[dir].head;
     if (op->kind <= CIO__IO_SEND && !poll)
         return ur_submit_transfer(st, s, op);
+    if (cio__io_kind_submitted(op->kind) && !poll)
+        return ur_submit_msg(st, s, op);
     struct io_uring_sqe *sqe = ur_get_sqe(st);
     if (!sqe)
         return false;
@@ -344,7 +366,7 @@ static void ur_advance(struct cio_context *ctx, struct uring_state *st, struct c
     struct cio__io_op *op;
     while ((op = (struct cio__io_op *)q->head) != NULL &&
            !((s->inflight | s->parked) & (1u << dir))) {
-        if (op->kind > CIO__IO_SEND && try && op->speculative) {
+        if (!cio__io_kind_submitted(op->kind) && try && op->speculative) {
             enum cio__perform_result r = op->perform(op, s->fd);
             if (r != CIO__PERFORM_WOULD_BLOCK) {
                 cio__queue_push(done, cio__queue_pop(q));
@@ -509,17 +531,31 @@ static void uring_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 
 /* ---- completions ---- */
 
-/* The result of a stream transfer from the kernel's. */
+/* The kernel wrote the n bytes a recvmsg op received where memcheck cannot
+ * see it: says so, buffer by buffer (see ur_set_result). */
+static void __attribute__((noinline)) ur_mark_message(const struct cio__io_op *op, size_t n)
+{
+    const struct msghdr *m = op->buf;
+    for (size_t i = 0; i < m->msg_iovlen && n > 0; i++) {
+        size_t part = m->msg_iov[i].iov_len < n ? m->msg_iov[i].iov_len : n;
+        VALGRIND_MAKE_MEM_DEFINED(m->msg_iov[i].iov_base, part);
+        n -= part;
+    }
+}
+
+/* The result of a transfer from the kernel's. */
 static inline void ur_set_result(struct cio__io_op *op, int res, bool valgrind)
 {
-    if (res > 0 || (res == 0 && (op->kind == CIO__IO_SEND || op->len == 0))) {
+    if (res > 0 || (res == 0 && (cio__io_kind_sends(op->kind) || op->len == 0))) {
         op->base.ec = cio_error_none();
         op->base.n = (size_t)res;
         /* The kernel wrote the bytes where memcheck cannot see it (no system
          * call of this process did): under valgrind (known at init), say so,
          * or every read of them is an error. */
-        if (op->kind == CIO__IO_RECV && valgrind)
+        if (valgrind && op->kind == CIO__IO_RECV)
             VALGRIND_MAKE_MEM_DEFINED(op->buf, (size_t)res);
+        else if (valgrind && op->kind == CIO__IO_RECVMSG)
+            ur_mark_message(op, (size_t)res);
         return;
     }
     op->base.n = 0;
@@ -585,7 +621,7 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
     } else if (res < 0 && res != -EINTR && res != -EAGAIN) {
         op->base.ec = cio_error_system(-res);
         op->base.n = 0;
-    } else if (op->kind <= CIO__IO_SEND) {
+    } else if (cio__io_kind_submitted(op->kind)) {
         next = RESUBMIT; /* ready now: the transfer itself */
     } else if (s->parked & (1u << dir)) {
         next = WAIT_KICK; /* parked since the poll was submitted */

@@ -50,15 +50,31 @@ enum cio__perform_result {
 /* What an operation is, for backends that submit operations rather than
  * perform them. */
 enum cio__io_kind {
-    CIO__IO_RECV = 0, /* recv of a stream into buf/len with flags (no perform) */
-    CIO__IO_SEND = 1, /* send buf/len with flags, MSG_NOSIGNAL among them (no perform) */
-    CIO__IO_ACCEPT,   /* accept4 */
-    CIO__IO_CONNECT,  /* connect already started; wait for its outcome */
-    CIO__IO_OTHER,    /* anything else: perform on readiness */
+    CIO__IO_RECV = 0,    /* recv of a stream into buf/len with flags (no perform) */
+    CIO__IO_SEND = 1,    /* send buf/len with flags, MSG_NOSIGNAL among them (no perform) */
+    CIO__IO_RECVMSG = 2, /* recvmsg of a stream: buf is the struct msghdr (in the op), len
+                            the total of its buffers; perform does it on readiness */
+    CIO__IO_SENDMSG = 3, /* sendmsg, likewise, MSG_NOSIGNAL among the flags */
+    CIO__IO_ACCEPT,      /* accept4 */
+    CIO__IO_CONNECT,     /* connect already started; wait for its outcome */
+    CIO__IO_OTHER,       /* anything else: perform on readiness */
 };
 
 struct cio__io_op;
 typedef enum cio__perform_result (*cio__perform_fn)(struct cio__io_op *op, int fd);
+
+/* A kind a completion backend hands to the kernel as itself (a recv, send,
+ * recvmsg or sendmsg), rather than as a readiness poll and a perform. */
+static inline bool cio__io_kind_submitted(unsigned kind)
+{
+    return kind <= CIO__IO_SENDMSG;
+}
+
+/* A kind that moves bytes out (a send, whose 0 is no eof). */
+static inline bool cio__io_kind_sends(unsigned kind)
+{
+    return kind == CIO__IO_SEND || kind == CIO__IO_SENDMSG;
+}
 
 /* An operation on a descriptor. Kind-specific ops embed it first. */
 struct cio__io_op {
@@ -71,8 +87,9 @@ struct cio__io_op {
     bool detached;           /* completion backends: cancelled while the kernel held it,
                                 no longer in its slot's queue */
     int flags;               /* send/recv flags */
-    void *buf;               /* caller's buffer (the caller owns it until the handler) */
-    size_t len;              /* its length */
+    void *buf;               /* caller's buffer (the caller owns it until the handler);
+                                RECVMSG, SENDMSG: the struct msghdr, in the op */
+    size_t len;              /* its length (the message's total) */
     struct cio__slot *slot;  /* completion backends: the slot it was started on */
     uint32_t gen;            /* and that slot's generation then */
 };

@@ -72,6 +72,8 @@ struct __kernel_timespec;
     X(accept4, int, (int fd, struct sockaddr *addr, socklen_t *len, int flags), dflt_accept4)      \
     X(recv, ssize_t, (int fd, void *buf, size_t len, int flags), recv)                             \
     X(send, ssize_t, (int fd, const void *buf, size_t len, int flags), send)                       \
+    X(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags), recvmsg)                         \
+    X(sendmsg, ssize_t, (int fd, const struct msghdr *msg, int flags), sendmsg)                   \
     X(getsockopt, int, (int fd, int level, int name, void *value, socklen_t *len), getsockopt)     \
     X(setsockopt, int, (int fd, int level, int name, const void *value, socklen_t len),            \
       setsockopt)                                                                                  \

@@ -9,9 +9,15 @@
  * it (at once if it is speculative, else on readiness) and posts its
  * completion; results known at once are posted too.
  *
- * Order: small helpers; life cycle; state, endpoints and options; the
- * synchronous operations; the perform functions of the asynchronous ones;
- * the accept operation's completion; the asynchronous starters.
+ * A read or write of several buffers is one recvmsg or sendmsg (never readv
+ * or writev: a write to a socket whose peer is gone must not raise SIGPIPE,
+ * and only sendmsg takes MSG_NOSIGNAL); a sequence with at most one buffer
+ * that holds bytes takes the one-buffer path.
+ *
+ * Order: small helpers; transfers of one buffer or a sequence; life cycle;
+ * state, endpoints and options; the synchronous operations; the perform
+ * functions of the asynchronous ones; the accept operation's completion; the
+ * asynchronous starters.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4, MSG_NOSIGNAL under -std=c11 */
@@ -24,9 +30,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/descriptor.h"
@@ -92,6 +100,130 @@ static int wait_ready(const struct cio__socket *so, short events)
     if (so->user_non_blocking)
         return EWOULDBLOCK;
     return poll_wait(so->fd, events);
+}
+
+/* ---- Transfers: one buffer or a sequence. ---- */
+
+/* A buffer sequence is an array of cio_mutable_buffer or cio_const_buffer,
+ * both laid out as struct iovec (cio/buffer.h): the kernel is given it as
+ * one. */
+_Static_assert(sizeof(cio_mutable_buffer) == sizeof(struct iovec) &&
+                   offsetof(cio_mutable_buffer, data) == offsetof(struct iovec, iov_base) &&
+                   offsetof(cio_mutable_buffer, size) == offsetof(struct iovec, iov_len),
+               "cio_mutable_buffer is laid out as struct iovec");
+_Static_assert(sizeof(cio_const_buffer) == sizeof(struct iovec) &&
+                   offsetof(cio_const_buffer, data) == offsetof(struct iovec, iov_base) &&
+                   offsetof(cio_const_buffer, size) == offsetof(struct iovec, iov_len),
+               "cio_const_buffer is laid out as struct iovec");
+
+/* The i-th buffer of a sequence of either buffer type, copied out (so that
+ * neither type is read through the other's). */
+static struct iovec buffer_at(const void *bufs, size_t i)
+{
+    struct iovec v;
+    memcpy(&v, (const struct iovec *)bufs + i, sizeof v);
+    return v;
+}
+
+/* What a sequence comes to for one system call. */
+struct sequence {
+    size_t count;     /* the buffers one call takes: at most CIO_MAX_BUFFERS */
+    size_t total;     /* their bytes */
+    size_t filled;    /* how many of them hold at least one byte */
+    struct iovec one; /* the first that does, or {NULL, 0} */
+};
+
+static struct sequence sequence_of(const void *bufs, size_t count)
+{
+    struct sequence q = {count < CIO_MAX_BUFFERS ? count : CIO_MAX_BUFFERS, 0, 0, {NULL, 0}};
+    for (size_t i = 0; bufs && i < q.count; i++) {
+        struct iovec v = buffer_at(bufs, i);
+        if (v.iov_len == 0)
+            continue;
+        if (q.filled++ == 0)
+            q.one = v;
+        q.total += v.iov_len;
+    }
+    return q;
+}
+
+/* The message kind of a transfer's direction (RECV or SEND). */
+static enum cio__io_kind message_kind(enum cio__io_kind kind)
+{
+    return kind == CIO__IO_RECV ? CIO__IO_RECVMSG : CIO__IO_SENDMSG;
+}
+
+/* A transfer's flags: a send never raises SIGPIPE. */
+static int transfer_flags(enum cio__io_kind kind, int flags)
+{
+    return cio__io_kind_sends(kind) ? flags | MSG_NOSIGNAL : flags;
+}
+
+/* A msghdr over the first count buffers of a sequence, in place. */
+static void msg_init(struct msghdr *m, const void *bufs, size_t count)
+{
+    memset(m, 0, sizeof *m);
+    m->msg_iov = (struct iovec *)(uintptr_t)bufs;
+    m->msg_iovlen = count;
+}
+
+/* One transfer's system call and what it moves: buf/len for RECV and SEND,
+ * msg for RECVMSG and SENDMSG. */
+struct transfer {
+    enum cio__io_kind kind;
+    void *buf;
+    size_t len; /* the bytes asked for (a message's total) */
+    struct msghdr *msg;
+    int flags; /* MSG_NOSIGNAL among them for a send */
+};
+
+/* Tries t once on fd: the system call's result (-1 and errno on failure). */
+static ssize_t transfer_once(int fd, const struct transfer *t)
+{
+    switch (t->kind) {
+    case CIO__IO_RECV:
+        return cio__sys.recv(fd, t->buf, t->len, t->flags);
+    case CIO__IO_SEND:
+        return cio__sys.send(fd, t->buf, t->len, t->flags);
+    case CIO__IO_RECVMSG:
+        return cio__sys.recvmsg(fd, t->msg, t->flags);
+    default:
+        return cio__sys.sendmsg(fd, t->msg, t->flags);
+    }
+}
+
+/* What a transfer call that returned r (errno set when r < 0) comes to: 0
+ * when it finished, with *e and *n set (the bytes moved; eof for a recv's 0;
+ * the error), else EINTR (try again) or EWOULDBLOCK (wait, then try again). */
+static int transfer_outcome(ssize_t r, bool sends, cio_error *e, size_t *n)
+{
+    *n = r > 0 ? (size_t)r : 0;
+    if (r > 0 || (r == 0 && sends)) {
+        *e = cio_error_none();
+        return 0;
+    }
+    int err = r == 0 ? 0 : errno;
+    if (err == EINTR)
+        return EINTR;
+    if (would_block(err))
+        return EWOULDBLOCK;
+    *e = err ? sys_error(err) : cio_error_misc(CIO_MISC_EOF);
+    return 0;
+}
+
+/* A synchronous transfer: tries t until it finishes, waiting for readiness
+ * with poll() when it would block, unless the non_blocking mode is set. */
+static cio_error transfer_sync(struct cio__socket *so, const struct transfer *t, size_t *n)
+{
+    bool sends = cio__io_kind_sends(t->kind);
+    for (;;) {
+        cio_error e;
+        int again = transfer_outcome(transfer_once(so->fd, t), sends, &e, n);
+        if (again == 0)
+            return e;
+        if (again == EWOULDBLOCK && (again = wait_ready(so, sends ? POLLOUT : POLLIN)) != 0)
+            return sys_error(again);
+    }
 }
 
 /* ---- Life cycle. ---- */
@@ -335,20 +467,8 @@ cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int fl
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0)
         return e;
-    for (;;) {
-        ssize_t r = cio__sys.recv(so->fd, buf, len, flags);
-        if (r > 0) {
-            *n = (size_t)r;
-            return cio_error_none();
-        }
-        if (r == 0)
-            return cio_error_misc(CIO_MISC_EOF);
-        int err = errno;
-        if (err == EINTR)
-            continue;
-        if (!would_block(err) || (err = wait_ready(so, POLLIN)) != 0)
-            return sys_error(err);
-    }
+    struct transfer t = {CIO__IO_RECV, buf, len, NULL, flags};
+    return transfer_sync(so, &t, n);
 }
 
 cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, int flags,
@@ -358,18 +478,26 @@ cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, 
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0)
         return e;
-    for (;;) {
-        ssize_t r = cio__sys.send(so->fd, buf, len, flags | MSG_NOSIGNAL);
-        if (r >= 0) {
-            *n = (size_t)r;
-            return cio_error_none();
-        }
-        int err = errno;
-        if (err == EINTR)
-            continue;
-        if (!would_block(err) || (err = wait_ready(so, POLLOUT)) != 0)
-            return sys_error(err);
-    }
+    struct transfer t = {CIO__IO_SEND, cio__send_buffer(buf), len, NULL, flags | MSG_NOSIGNAL};
+    return transfer_sync(so, &t, n);
+}
+
+cio_error cio__socket_transfer_buffers(struct cio__socket *so, const void *bufs, size_t count,
+                                       int flags, enum cio__io_kind kind, size_t *n)
+{
+    *n = 0;
+    cio_error e = check_io(so, bufs, count);
+    if (cio_failed(e))
+        return e;
+    struct sequence q = sequence_of(bufs, count);
+    if (q.filled <= 1 && kind == CIO__IO_RECV)
+        return cio__socket_recv(so, q.one.iov_base, q.one.iov_len, flags, n);
+    if (q.filled <= 1)
+        return cio__socket_send(so, q.one.iov_base, q.one.iov_len, flags, n);
+    struct msghdr m;
+    msg_init(&m, bufs, q.count);
+    struct transfer t = {message_kind(kind), NULL, q.total, &m, transfer_flags(kind, flags)};
+    return transfer_sync(so, &t, n);
 }
 
 /* accept4 errors that concern only the connection being dequeued: try the
@@ -468,8 +596,26 @@ cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ct
 
 /* ---- Perform functions: one non-blocking try, called by the backend. ---- */
 
-/* A stream's recv and send have no perform function here: the backend does
- * them itself (cio__perform_io in backend/backend.h), or submits them. */
+/* A stream's recv and send of one buffer have no perform function here: the
+ * backend does them itself (cio__perform_io in backend/common.h), or submits
+ * them, as a completion backend submits a message too. */
+
+/* A message transfer (RECVMSG, SENDMSG) on a readiness backend. Short, as
+ * a stream's short transfer: the descriptor is drained in its direction. */
+static enum cio__perform_result msg_perform(struct cio__io_op *op, int fd)
+{
+    struct transfer t = {(enum cio__io_kind)op->kind, NULL, op->len, op->buf, op->flags};
+    int again;
+    do
+        again = transfer_outcome(transfer_once(fd, &t), cio__io_kind_sends(t.kind), &op->base.ec,
+                                 &op->base.n);
+    while (again == EINTR);
+    if (again)
+        return CIO__PERFORM_WOULD_BLOCK;
+    if (!cio_failed(op->base.ec) && op->base.n < op->len)
+        return CIO__PERFORM_DONE_DRAINED;
+    return CIO__PERFORM_DONE;
+}
 
 static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
 {
@@ -600,6 +746,60 @@ cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *
     if (!bind_object(so, op, operation))
         return;
     cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
+}
+
+/* A message transfer in flight: its msghdr, and the sequence's buffers when
+ * they are few, live in the op until it completes (a longer sequence is the
+ * caller's array, which the caller keeps until the handler runs). */
+#define MSG_OP_IOVS 8
+struct msg_op {
+    struct cio__io_op io;          /* must be first: io.buf is &msg, io.len the total */
+    struct msghdr msg;             /* msg_iov: iov, or the caller's array */
+    struct iovec iov[MSG_OP_IOVS]; /* a copy of a sequence of at most MSG_OP_IOVS */
+};
+
+/* Starts a RECVMSG or SENDMSG op over the sequence q of bufs. */
+static void start_message(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
+                          const struct sequence *q, int flags, cio_handler h,
+                          enum cio__io_kind kind, const char *operation)
+{
+    enum cio__dir dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
+    struct cio__io_op *io =
+        new_op(sizeof(struct msg_op), h, msg_perform, dir, message_kind(kind), operation);
+    if (!io)
+        return;
+    struct msg_op *op = (struct msg_op *)io;
+    msg_init(&op->msg, bufs, q->count);
+    if (q->count <= MSG_OP_IOVS) {
+        for (size_t i = 0; i < q->count; i++)
+            op->iov[i] = buffer_at(bufs, i);
+        op->msg.msg_iov = op->iov;
+    }
+    io->buf = &op->msg;
+    io->len = q->total;
+    io->flags = transfer_flags(kind, flags);
+    if (!bind_object(so, io, operation))
+        return;
+    cio__slot_start_connected(ctx, so->slot, io, CIO_CANCEL_ALL);
+}
+
+void cio__socket_start_buffers(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
+                               size_t count, int flags, cio_handler h, enum cio__io_kind kind,
+                               const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = check_io(so, bufs, count);
+    if (cio_failed(e)) {
+        cio__socket_post(ctx, so, h, e, operation);
+        return;
+    }
+    struct sequence q = sequence_of(bufs, count);
+    if (q.filled > 1)
+        start_message(ctx, so, bufs, &q, flags, h, kind, operation);
+    else if (!cio__socket_start_transfer(ctx, so, q.one.iov_base, q.one.iov_len, flags, h, kind))
+        cio__socket_start_transfer_checked(ctx, so, q.one.iov_base, q.one.iov_len, flags, h, kind,
+                                           operation);
 }
 
 

@@ -62,6 +62,12 @@ cio_error cio__socket_connect(struct cio_context *ctx, struct cio__socket *so,
 cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int flags, size_t *n);
 cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, int flags,
                            size_t *n);
+/* A recv (kind RECV) or send (SEND) of the first CIO_MAX_BUFFERS buffers of
+ * the sequence bufs (count cio_mutable_buffer or cio_const_buffer, laid out
+ * as struct iovec): a recvmsg or sendmsg when more than one of them holds
+ * bytes, else cio__socket_recv or cio__socket_send of that one. */
+cio_error cio__socket_transfer_buffers(struct cio__socket *so, const void *bufs, size_t count,
+                                       int flags, enum cio__io_kind kind, size_t *n);
 cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ctx,
                              struct cio__socket *peer, struct cio_endpoint *peer_ep);
 
@@ -129,6 +135,14 @@ static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct ci
     cio__slot_start(ctx, s, op);
     return true;
 }
+
+/* The asynchronous form of cio__socket_transfer_buffers: a sequence with at
+ * most one buffer that holds bytes starts as cio__socket_start_transfer
+ * (inline when it can), any other as a RECVMSG or SENDMSG op holding its
+ * msghdr (cio__socket_start_transfer_checked's rules for the rest). */
+void cio__socket_start_buffers(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
+                               size_t count, int flags, cio_handler h, enum cio__io_kind kind,
+                               const char *operation);
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate
  * result: a handler never runs inside its starting call), through so's

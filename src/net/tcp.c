@@ -7,8 +7,8 @@
  * under its own name (__func__). Nothing here touches a descriptor slot or
  * an operation directly.
  *
- * Order: the socket (life cycle, connect, read and write, endpoints and
- * state, options), then the acceptor.
+ * Order: the socket (life cycle, connect, read and write, the stream,
+ * endpoints and state, options), then the acceptor.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -247,6 +247,109 @@ void cio_tcp_socket_async_write_some(struct cio_tcp_socket *s, const void *buf, 
     void *out = cio__send_buffer(buf);
     if (!s || !cio__socket_start_transfer(s->ctx, &s->impl_, out, len, 0, h, CIO__IO_SEND))
         transfer_checked(s, out, len, h, CIO__IO_SEND);
+}
+
+/* A synchronous scatter/gather transfer (kind RECV or SEND), reported
+ * under `operation`. */
+static size_t transfer_buffers(struct cio_tcp_socket *s, const void *bufs, size_t count,
+                               enum cio__io_kind kind, cio_error *ec, const char *operation)
+{
+    size_t n = 0;
+    cio_error e =
+        s ? cio__socket_transfer_buffers(&s->impl_, bufs, count, 0, kind, &n) : null_object();
+    cio__report(ec, operation, e);
+    return n;
+}
+
+size_t cio_tcp_socket_read_some_buffers(struct cio_tcp_socket *s, const cio_mutable_buffer *bufs,
+                                        size_t count, cio_error *ec)
+{
+    return transfer_buffers(s, bufs, count, CIO__IO_RECV, ec, __func__);
+}
+
+size_t cio_tcp_socket_write_some_buffers(struct cio_tcp_socket *s, const cio_const_buffer *bufs,
+                                         size_t count, cio_error *ec)
+{
+    return transfer_buffers(s, bufs, count, CIO__IO_SEND, ec, __func__);
+}
+
+/* The start of a scatter/gather read or write off the one-buffer inline
+ * path (a NULL socket, a sequence of another length, or what
+ * cio__socket_start_buffers sorts out). */
+static void __attribute__((noinline))
+buffers_checked(struct cio_tcp_socket *s, const void *bufs, size_t count, cio_handler h,
+                enum cio__io_kind kind)
+{
+    const char *operation = kind == CIO__IO_SEND ? "cio_tcp_socket_async_write_some_buffers"
+                                                 : "cio_tcp_socket_async_read_some_buffers";
+    if (!s)
+        cio_throw(operation, null_object());
+    else
+        cio__socket_start_buffers(s->ctx, &s->impl_, bufs, count, 0, h, kind, operation);
+}
+
+/* A one-buffer sequence starts as the one-buffer form does, inline. */
+void cio_tcp_socket_async_read_some_buffers(struct cio_tcp_socket *s,
+                                            const cio_mutable_buffer *bufs, size_t count,
+                                            cio_handler h)
+{
+    if (!s || count != 1 || !bufs ||
+        !cio__socket_start_transfer(s->ctx, &s->impl_, bufs[0].data, bufs[0].size, 0, h,
+                                    CIO__IO_RECV))
+        buffers_checked(s, bufs, count, h, CIO__IO_RECV);
+}
+
+void cio_tcp_socket_async_write_some_buffers(struct cio_tcp_socket *s, const cio_const_buffer *bufs,
+                                             size_t count, cio_handler h)
+{
+    if (!s || count != 1 || !bufs ||
+        !cio__socket_start_transfer(s->ctx, &s->impl_, cio__send_buffer(bufs[0].data), bufs[0].size,
+                                    0, h, CIO__IO_SEND))
+        buffers_checked(s, bufs, count, h, CIO__IO_SEND);
+}
+
+/* ---- Socket: the stream. ---- */
+
+static size_t stream_read_some(void *obj, const cio_mutable_buffer *bufs, size_t count,
+                               cio_error *ec)
+{
+    return cio_tcp_socket_read_some_buffers(obj, bufs, count, ec);
+}
+
+static size_t stream_write_some(void *obj, const cio_const_buffer *bufs, size_t count,
+                                cio_error *ec)
+{
+    return cio_tcp_socket_write_some_buffers(obj, bufs, count, ec);
+}
+
+static void stream_async_read_some(void *obj, const cio_mutable_buffer *bufs, size_t count,
+                                   cio_handler h)
+{
+    cio_tcp_socket_async_read_some_buffers(obj, bufs, count, h);
+}
+
+static void stream_async_write_some(void *obj, const cio_const_buffer *bufs, size_t count,
+                                    cio_handler h)
+{
+    cio_tcp_socket_async_write_some_buffers(obj, bufs, count, h);
+}
+
+static cio_executor stream_executor(const void *obj)
+{
+    return cio_tcp_socket_executor(obj);
+}
+
+static const struct cio_stream_ops tcp_stream_ops = {
+    .read_some = stream_read_some,
+    .write_some = stream_write_some,
+    .async_read_some = stream_async_read_some,
+    .async_write_some = stream_async_write_some,
+    .executor = stream_executor,
+};
+
+cio_stream cio_tcp_socket_stream(struct cio_tcp_socket *s)
+{
+    return cio_stream_make(&tcp_stream_ops, s);
 }
 
 /* ---- Socket: endpoints and state. ---- */
