@@ -32,7 +32,7 @@ CMAKE_ARGS ?=
 
 # Debian packages the build and the tests need.
 DEPS := cmake gcc libc6-dev clang libclang-rt-dev pkg-config libcriterion-dev libpcre2-dev \
-        liburing-dev valgrind
+        liburing-dev libc-ares-dev netbase valgrind
 
 # Ninja when installed, else CMake's default (Unix Makefiles). Only given to a new build tree:
 # an existing tree keeps the generator it was made with.

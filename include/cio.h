@@ -2,7 +2,8 @@
  * cio.h - the umbrella header: includes every public header of cio.
  *
  * cio is Asio's model of asynchronous I/O in C: an execution context
- * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/timer.h), every
+ * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/timer.h,
+ * cio/resolver.h), every
  * operation in a synchronous form (an error code, or "throwing" through the
  * hook in cio/error.h) and an asynchronous form whose completion handler
  * (cio/handler.h) runs inside cio_context_run().
@@ -19,6 +20,7 @@
 #include "cio/executor.h"
 #include "cio/future.h"
 #include "cio/handler.h"
+#include "cio/resolver.h"
 #include "cio/signal.h"
 #include "cio/strand.h"
 #include "cio/stream.h"

@@ -253,6 +253,14 @@ static struct mapping *mappings(size_t *count)
         {CIO_COND_NO_MEMORY, {EAI_MEMORY, &cio_addrinfo_category}},
         {CIO_COND_IN_PROGRESS, {EINPROGRESS, &cio_system_category}},
         {CIO_COND_MESSAGE_SIZE, {EMSGSIZE, &cio_system_category}},
+        {CIO_COND_HOST_NOT_FOUND_TRY_AGAIN, {TRY_AGAIN, &cio_netdb_category}},
+        {CIO_COND_HOST_NOT_FOUND_TRY_AGAIN, {EAI_AGAIN, &cio_addrinfo_category}},
+        {CIO_COND_NO_DATA, {NO_DATA, &cio_netdb_category}},
+        {CIO_COND_NO_DATA, {EAI_NODATA, &cio_addrinfo_category}},
+        {CIO_COND_NO_RECOVERY, {NO_RECOVERY, &cio_netdb_category}},
+        {CIO_COND_NO_RECOVERY, {EAI_FAIL, &cio_addrinfo_category}},
+        {CIO_COND_SERVICE_NOT_FOUND, {EAI_SERVICE, &cio_addrinfo_category}},
+        {CIO_COND_SOCKET_TYPE_NOT_SUPPORTED, {EAI_SOCKTYPE, &cio_addrinfo_category}},
     };
     *count = sizeof table / sizeof table[0];
     return table;
@@ -270,7 +278,7 @@ static bool maps_to(cio_error e, enum cio_condition c)
 
 Test(condition, count)
 {
-    cr_assert_eq(CIO_COND_COUNT_, 20);
+    cr_assert_eq(CIO_COND_COUNT_, 25);
 }
 
 Test(condition, every_mapping_matches)
@@ -382,6 +390,11 @@ Test(condition, names)
         "no_memory",
         "in_progress",
         "message_size",
+        "host_not_found_try_again",
+        "no_data",
+        "no_recovery",
+        "service_not_found",
+        "socket_type_not_supported",
     };
     cr_assert_eq(sizeof names / sizeof names[0], (size_t)CIO_COND_COUNT_);
     for (int c = 0; c < CIO_COND_COUNT_; c++)
@@ -421,6 +434,11 @@ Test(condition, from_condition_values)
         {CIO_COND_NO_MEMORY, cio_error_system(ENOMEM)},
         {CIO_COND_IN_PROGRESS, cio_error_system(EINPROGRESS)},
         {CIO_COND_MESSAGE_SIZE, cio_error_system(EMSGSIZE)},
+        {CIO_COND_HOST_NOT_FOUND_TRY_AGAIN, cio_error_netdb(TRY_AGAIN)},
+        {CIO_COND_NO_DATA, cio_error_netdb(NO_DATA)},
+        {CIO_COND_NO_RECOVERY, cio_error_netdb(NO_RECOVERY)},
+        {CIO_COND_SERVICE_NOT_FOUND, cio_error_addrinfo(EAI_SERVICE)},
+        {CIO_COND_SOCKET_TYPE_NOT_SUPPORTED, cio_error_addrinfo(EAI_SOCKTYPE)},
     };
     cr_assert_eq(sizeof expected / sizeof expected[0], (size_t)CIO_COND_COUNT_);
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {

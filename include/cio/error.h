@@ -62,6 +62,26 @@ enum cio_misc_errc {
     CIO_MISC_BACKEND_NOT_IMPLEMENTED = 7, /* one cio plans (poll), not written yet */
 };
 
+/* Values of the netdb category (Asio's netdb_errors): h_errno's, the
+ * numbers glibc's <netdb.h> gives them (error.c checks they agree). */
+enum cio_netdb_errc {
+    CIO_NETDB_HOST_NOT_FOUND = 1,           /* HOST_NOT_FOUND: no such host (authoritative) */
+    CIO_NETDB_HOST_NOT_FOUND_TRY_AGAIN = 2, /* TRY_AGAIN: no answer for now (server failure,
+                                               time out): may work later */
+    CIO_NETDB_NO_RECOVERY = 3,              /* NO_RECOVERY: a non-recoverable error (a
+                                               refused or malformed query or answer) */
+    CIO_NETDB_NO_DATA = 4,                  /* NO_DATA: the name exists but has no address
+                                               of the family asked for */
+};
+
+/* Values of the addrinfo category that cio reports itself (Asio's
+ * addrinfo_errors): getaddrinfo's EAI_* numbers on glibc (error.c checks). */
+enum cio_addrinfo_errc {
+    CIO_ADDRINFO_SERVICE_NOT_FOUND = -8,         /* EAI_SERVICE: unknown or malformed
+                                                    service */
+    CIO_ADDRINFO_SOCKET_TYPE_NOT_SUPPORTED = -7, /* EAI_SOCKTYPE */
+};
+
 /* Constructors. */
 static inline cio_error cio_error_none(void)
 {
@@ -115,7 +135,14 @@ bool cio_error_equal(cio_error a, cio_error b);
     X(NO_DESCRIPTORS, "no_descriptors", "Too many open files")                 \
     X(NO_MEMORY, "no_memory", "Cannot allocate memory")                        \
     X(IN_PROGRESS, "in_progress", "Operation in progress")                     \
-    X(MESSAGE_SIZE, "message_size", "Message too long")
+    X(MESSAGE_SIZE, "message_size", "Message too long")                        \
+    X(HOST_NOT_FOUND_TRY_AGAIN, "host_not_found_try_again",                    \
+      "Host not found (non-authoritative), try again later")                   \
+    X(NO_DATA, "no_data", "The name has no address of the family asked for")  \
+    X(NO_RECOVERY, "no_recovery", "A non-recoverable lookup error occurred")   \
+    X(SERVICE_NOT_FOUND, "service_not_found", "Service not found")             \
+    X(SOCKET_TYPE_NOT_SUPPORTED, "socket_type_not_supported",                  \
+      "Socket type not supported")
 
 enum cio_condition {
 #define CIO__COND_ENUM(id, name, text) CIO_COND_##id,

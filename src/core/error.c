@@ -42,6 +42,14 @@ static const char *system_message(int value)
     X(NO_RECOVERY, "A non-recoverable error occurred during database lookup")                      \
     X(NO_DATA, "The query is valid, but it does not have associated data")
 
+_Static_assert(CIO_NETDB_HOST_NOT_FOUND == HOST_NOT_FOUND &&
+                   CIO_NETDB_HOST_NOT_FOUND_TRY_AGAIN == TRY_AGAIN &&
+                   CIO_NETDB_NO_RECOVERY == NO_RECOVERY && CIO_NETDB_NO_DATA == NO_DATA,
+               "enum cio_netdb_errc is h_errno's numbering");
+_Static_assert(CIO_ADDRINFO_SERVICE_NOT_FOUND == EAI_SERVICE &&
+                   CIO_ADDRINFO_SOCKET_TYPE_NOT_SUPPORTED == EAI_SOCKTYPE,
+               "enum cio_addrinfo_errc is getaddrinfo's numbering");
+
 static const char *netdb_message(int value)
 {
     switch (value) {
@@ -174,7 +182,15 @@ bool cio_error_equal(cio_error a, cio_error b)
     X(NO_MEMORY, system, ENOMEM)                                                                   \
     X(NO_MEMORY, addrinfo, EAI_MEMORY)                                                             \
     X(IN_PROGRESS, system, EINPROGRESS)                                                            \
-    X(MESSAGE_SIZE, system, EMSGSIZE)
+    X(MESSAGE_SIZE, system, EMSGSIZE)                                                              \
+    X(HOST_NOT_FOUND_TRY_AGAIN, netdb, TRY_AGAIN)                                                  \
+    X(HOST_NOT_FOUND_TRY_AGAIN, addrinfo, EAI_AGAIN)                                               \
+    X(NO_DATA, netdb, NO_DATA)                                                                     \
+    X(NO_DATA, addrinfo, EAI_NODATA)                                                               \
+    X(NO_RECOVERY, netdb, NO_RECOVERY)                                                             \
+    X(NO_RECOVERY, addrinfo, EAI_FAIL)                                                             \
+    X(SERVICE_NOT_FOUND, addrinfo, EAI_SERVICE)                                                    \
+    X(SOCKET_TYPE_NOT_SUPPORTED, addrinfo, EAI_SOCKTYPE)
 
 struct condition_value {
     enum cio_condition condition;

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,12 @@ static int dflt_connect(int fd, const struct sockaddr *addr, socklen_t len)
 static int dflt_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     return accept4(fd, addr, len, flags);
+}
+
+static ssize_t dflt_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                             socklen_t *addrlen)
+{
+    return recvfrom(fd, buf, len, flags, addr, addrlen);
 }
 
 static int dflt_getsockname(int fd, struct sockaddr *addr, socklen_t *len)

@@ -49,6 +49,7 @@
 #include <time.h>
 
 struct epoll_event;
+struct ifaddrs;
 struct sigaction;
 struct io_uring;
 struct io_uring_cqe;
@@ -72,6 +73,9 @@ struct __kernel_timespec;
     X(accept4, int, (int fd, struct sockaddr *addr, socklen_t *len, int flags), dflt_accept4)      \
     X(recv, ssize_t, (int fd, void *buf, size_t len, int flags), recv)                             \
     X(send, ssize_t, (int fd, const void *buf, size_t len, int flags), send)                       \
+    X(recvfrom, ssize_t,                                                                           \
+      (int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen),       \
+      dflt_recvfrom)                                                                               \
     X(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags), recvmsg)                         \
     X(sendmsg, ssize_t, (int fd, const struct msghdr *msg, int flags), sendmsg)                   \
     X(getsockopt, int, (int fd, int level, int name, void *value, socklen_t *len), getsockopt)     \
@@ -125,6 +129,7 @@ struct __kernel_timespec;
       sigaction)                                                                                   \
     X(if_nametoindex, unsigned, (const char *name), if_nametoindex)                                \
     X(if_indextoname, char *, (unsigned ifindex, char *name), if_indextoname)                      \
+    X(getifaddrs, int, (struct ifaddrs **ifap), getifaddrs)                                        \
     X(pthread_create, int,                                                                         \
       (pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg),          \
       pthread_create)
