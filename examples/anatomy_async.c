@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     printf("run() returned after %zu handlers: no work was left\n", handlers);
 
     /* A failed connect leaves the socket open (as in Asio); close it either way. */
-    cio_tcp_socket_close(&s.socket, &ec);
+    cio_socket_close(&s.socket.socket, &ec);
     cio_context_destroy(ctx);
     return s.ok ? 0 : 1;
 }

@@ -119,7 +119,7 @@ static int throwing_form(const struct cio_endpoint *server_endpoint)
     printf("connected\n");
 
     echo_line(&socket, NULL);
-    cio_tcp_socket_close(&socket, NULL);
+    cio_socket_close(&socket.socket, NULL);
     cio_context_destroy(ctx);
     return 0;
 }
@@ -152,7 +152,7 @@ static int error_code_form(const struct cio_endpoint *server_endpoint)
             fprintf(stderr, "anatomy_sync: (nothing listens there; try examples/echo_server)\n");
     }
     /* A failed connect leaves the socket open (as in Asio): close it. */
-    cio_tcp_socket_close(&socket, &ec);
+    cio_socket_close(&socket.socket, &ec);
     cio_context_destroy(ctx);
     return status;
 }

@@ -103,7 +103,7 @@ static void echo_start_read(struct echo_conn *c)
 static void echo_close(struct echo_conn *c)
 {
     cio_error ec;
-    cio_tcp_socket_close(&c->socket, &ec);
+    cio_socket_close(&c->socket.socket, &ec);
     struct echo_conn **link = &c->server->conns;
     while (*link != c)
         link = &(*link)->next;
@@ -205,7 +205,7 @@ static bool echo_start(struct echo_server *srv)
     struct cio_endpoint any_port = cio_endpoint_make(&loopback, 0);
     cio_tcp_acceptor_init(&srv->acceptor, srv->ctx);
     if (cio_tcp_acceptor_listen_at(&srv->acceptor, &any_port, &ec) < 0 ||
-        cio_tcp_acceptor_local_endpoint(&srv->acceptor, &srv->endpoint, &ec) < 0) {
+        cio_socket_local_endpoint(&srv->acceptor.socket, &srv->endpoint, &ec) < 0) {
         printf("demo: the echo server cannot listen: %s\n", cio_error_message(ec));
         cio_context_destroy(srv->ctx);
         return false;
@@ -213,7 +213,7 @@ static bool echo_start(struct echo_server *srv)
     echo_start_accept(srv);
     if (pthread_create(&srv->thread, NULL, echo_thread, srv) != 0) {
         printf("demo: cannot start the echo server's thread\n");
-        cio_tcp_acceptor_close(&srv->acceptor, &ec);
+        cio_socket_close(&srv->acceptor.socket, &ec);
         free(srv->pending);
         cio_context_destroy(srv->ctx);
         return false;
@@ -228,9 +228,9 @@ static void echo_shutdown_task(void *arg)
     struct echo_server *srv = arg;
     cio_error ec;
     srv->stopping = true;
-    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+    cio_socket_close(&srv->acceptor.socket, &ec);
     for (struct echo_conn *c = srv->conns; c; c = c->next)
-        cio_tcp_socket_close(&c->socket, &ec);
+        cio_socket_close(&c->socket.socket, &ec);
 }
 
 static void echo_stop(struct echo_server *srv)
@@ -255,9 +255,9 @@ static bool find_closed_port(struct cio_context *ctx, struct cio_endpoint *out)
     cio_tcp_socket_init(&probe, ctx);
     cio_error ec;
     bool ok = cio_tcp_socket_open(&probe, AF_INET, &ec) == 0 &&
-              cio_tcp_socket_bind(&probe, &any_port, &ec) == 0 &&
-              cio_tcp_socket_local_endpoint(&probe, out, &ec) == 0;
-    cio_tcp_socket_close(&probe, NULL);
+              cio_socket_bind(&probe.socket, &any_port, &ec) == 0 &&
+              cio_socket_local_endpoint(&probe.socket, out, &ec) == 0;
+    cio_socket_close(&probe.socket, NULL);
     if (!ok)
         printf("demo: cannot find a closed port: %s\n", cio_error_message(ec));
     return ok;
@@ -299,7 +299,7 @@ static void sync_to_server(struct cio_context *ctx, const struct cio_endpoint *s
     bool echoed = sync_echo(&socket, "hello, synchronously", reply, &ec);
     printf("   wrote \"hello, synchronously\" with write_some, read back \"%s\"\n", reply);
     check(echoed, "the server echoed the line");
-    cio_tcp_socket_close(&socket, &ec);
+    cio_socket_close(&socket.socket, &ec);
 }
 
 static void sync_refused_error_code(struct cio_context *ctx, const struct cio_endpoint *closed)
@@ -317,7 +317,7 @@ static void sync_refused_error_code(struct cio_context *ctx, const struct cio_en
     check(rc == -1 && cio_failed(ec), "cio_failed(ec) is true (Asio's `if (ec)`)");
     check(cio_error_is(ec, CIO_COND_CONNECTION_REFUSED),
           "cio_error_is(ec, CIO_COND_CONNECTION_REFUSED)");
-    cio_tcp_socket_close(&socket, &ec);
+    cio_socket_close(&socket.socket, &ec);
 }
 
 /* The "exception" a throw hook catches. Thread-local: only a thread that set
@@ -376,8 +376,8 @@ static void sync_refused_throwing(struct cio_context *ctx, const struct cio_endp
     check(thrown && cio_error_is(caught_error, CIO_COND_CONNECTION_REFUSED),
           "with connection_refused");
     cio_error ec;
-    bool open = cio_tcp_socket_is_open(&socket);
-    check(cio_tcp_socket_close(&socket, &ec) == 0,
+    bool open = cio_socket_is_open(&socket.socket);
+    check(cio_socket_close(&socket.socket, &ec) == 0,
           open ? "the socket was left consistent (open, as in Asio) and closes cleanly"
                : "the socket was left consistent and closes cleanly");
     cio_set_throw_hook(previous);
@@ -435,7 +435,7 @@ static void async_connected(void *user, cio_error ec, size_t n)
     struct async_session *s = user;
     char text[200];
     s->connect_ran = true;
-    s->inside_run = cio_context_running_in_this_thread(s->socket.ctx);
+    s->inside_run = cio_context_running_in_this_thread(s->socket.socket.ctx);
     s->connect_ec = ec;
     printf("   6. (inside run) your completion handler is called with: %s\n",
            describe(ec, text, sizeof text));
@@ -477,7 +477,7 @@ static void async_to_server(struct cio_context *ctx, const struct cio_endpoint *
     printf("   echo: wrote \"%s\", read back \"%.*s\"\n", s.text, (int)s.got, s.reply);
     check(!cio_failed(s.io_ec) && s.got == s.len && memcmp(s.reply, s.text, s.len) == 0,
           "the server echoed the line");
-    cio_tcp_socket_close(&s.socket, NULL);
+    cio_socket_close(&s.socket.socket, NULL);
 }
 
 static void async_refused(struct cio_context *ctx, const struct cio_endpoint *closed)
@@ -487,7 +487,7 @@ static void async_refused(struct cio_context *ctx, const struct cio_endpoint *cl
     async_sequence(ctx, closed, &s);
     check(cio_error_is(s.connect_ec, CIO_COND_CONNECTION_REFUSED),
           "the handler was called with connection_refused");
-    cio_tcp_socket_close(&s.socket, NULL);
+    cio_socket_close(&s.socket.socket, NULL);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -57,7 +57,8 @@ static size_t moved(size_t n, cio_error ec, const char *operation)
 /* Waits until the socket can be read, or written when `writing`. */
 static void wait_ready(const struct cio_tcp_socket *socket, bool writing)
 {
-    struct pollfd p = {cio_tcp_socket_native_handle(socket), POLLIN | (writing ? POLLOUT : 0), 0};
+    struct pollfd p = {cio_socket_native_handle(&socket->socket), POLLIN | (writing ? POLLOUT : 0),
+                       0};
     while (poll(&p, 1, -1) < 0)
         if (errno != EINTR)
             cio_throw("poll", cio_error_system(errno));
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
     struct cio_tcp_socket socket;
     cio_tcp_socket_init(&socket, ctx);
     cio_tcp_socket_connect(&socket, &server, NULL);
-    cio_tcp_socket_set_non_blocking(&socket, true, NULL);
+    cio_socket_set_non_blocking(&socket.socket, true, NULL);
 
     char *line = NULL, *reply = NULL;
     size_t line_cap = 0, reply_cap = 0;
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 
     free(line);
     free(reply);
-    cio_tcp_socket_close(&socket, NULL);
+    cio_socket_close(&socket.socket, NULL);
     cio_context_destroy(ctx);
     return 0;
 }

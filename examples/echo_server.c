@@ -157,7 +157,7 @@ static void connection_close(struct connection *c)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&srv->lock);
     cio_error ec;
-    cio_tcp_socket_close(&c->socket, &ec);
+    cio_socket_close(&c->socket.socket, &ec);
     free(c);
 }
 
@@ -170,7 +170,7 @@ static void connection_stop(struct connection *c)
     if (c->server->threaded)
         cio_cancellation_signal_emit(&c->read_cancel, CIO_CANCEL_TERMINAL);
     else if (c->written == c->len) /* not writing: reading */
-        cio_tcp_socket_cancel(&c->socket, &ec);
+        cio_socket_cancel(&c->socket.socket, &ec);
 }
 
 /* With --threads: cancels c's read if c is still open (found in the list:
@@ -350,7 +350,7 @@ static void on_signal(void *user, cio_error ec, size_t n)
     srv->signal = (int)n;
     cio_signal_set_clear(&srv->signals, &ec); /* a second signal: the default action */
     stop_connections(srv);
-    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+    cio_socket_close(&srv->acceptor.socket, &ec);
 }
 
 /* Holds SIGINT and SIGTERM in srv's set (bound to the strand) and starts
@@ -388,7 +388,7 @@ static void server_finish(struct server *srv)
 {
     cio_error ec;
     cio_signal_set_destroy(&srv->signals);
-    cio_tcp_acceptor_close(&srv->acceptor, &ec);
+    cio_socket_close(&srv->acceptor.socket, &ec);
     stop_connections(srv);
     cio_context_restart(srv->ctx);
     cio_context_run(srv->ctx);
@@ -449,12 +449,12 @@ static int listen_shared(struct cio_tcp_acceptor *a, const struct cio_endpoint *
     int on = 1;
     if (cio_tcp_acceptor_open(a, cio_endpoint_family(ep), ec) < 0)
         return -1;
-    if (cio_tcp_acceptor_set_reuse_address(a, true, ec) < 0 ||
-        cio_tcp_acceptor_set_option(a, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on, ec) < 0 ||
-        cio_tcp_acceptor_bind(a, ep, ec) < 0 ||
+    if (cio_socket_set_reuse_address(&a->socket, true, ec) < 0 ||
+        cio_socket_set_option(&a->socket, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on, ec) < 0 ||
+        cio_socket_bind(&a->socket, ep, ec) < 0 ||
         cio_tcp_acceptor_listen(a, CIO_TCP_MAX_LISTEN_CONNECTIONS, ec) < 0) {
         cio_error ignored;
-        cio_tcp_acceptor_close(a, &ignored);
+        cio_socket_close(&a->socket, &ignored);
         return -1;
     }
     return 0;
@@ -474,7 +474,7 @@ static bool listen_on(struct server *srv, const char *bind, uint16_t *port, bool
     }
     int rc = shared ? listen_shared(&srv->acceptor, &ep, &ec)
                     : cio_tcp_acceptor_listen_at(&srv->acceptor, &ep, &ec);
-    if (rc < 0 || cio_tcp_acceptor_local_endpoint(&srv->acceptor, &ep, &ec) < 0) {
+    if (rc < 0 || cio_socket_local_endpoint(&srv->acceptor.socket, &ep, &ec) < 0) {
         fprintf(stderr, "echo_server: cannot listen on %s port %u: %s\n", bind, (unsigned)*port,
                 cio_error_message(ec));
         return false;

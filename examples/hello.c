@@ -26,7 +26,7 @@ int main(void)
     else
         printf("connected\n");
 
-    cio_tcp_socket_close(&socket, &ec);
+    cio_socket_close(&socket.socket, &ec);
     cio_context_destroy(ctx);
     return 0;
 }

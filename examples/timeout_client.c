@@ -53,7 +53,7 @@ static bool step_ok(struct client *c, cio_error ec)
         printf("%s: %s\n", c->step, cio_error_message(ec));
         c->outcome = 2;
     }
-    cio_tcp_socket_close(&c->sock, NULL);
+    cio_socket_close(&c->sock.socket, NULL);
     c->done = 1;
     return false;
 }
@@ -65,7 +65,7 @@ static void on_read(void *user, cio_error ec, size_t n)
         return;
     printf("reply: %.*s", (int)n, c->reply);
     c->outcome = 0;
-    cio_tcp_socket_close(&c->sock, NULL);
+    cio_socket_close(&c->sock.socket, NULL);
     c->done = 1;
 }
 
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
         ep = cio_endpoint_make(&lo, 0);
         cio_tcp_acceptor_init(&srv.acc, ctx);
         cio_tcp_acceptor_listen_at(&srv.acc, &ep, NULL); /* throwing form */
-        cio_tcp_acceptor_local_endpoint(&srv.acc, &ep, NULL);
+        cio_socket_local_endpoint(&srv.acc.socket, &ep, NULL);
         cio_tcp_socket_init(&srv.peer, ctx);
         cio_tcp_acceptor_async_accept(&srv.acc, &srv.peer, NULL,
                                       cio_handler_make(on_accept, &srv));
@@ -139,8 +139,8 @@ int main(int argc, char **argv)
     while (!c.done && cio_context_run_one(ctx) > 0)
         ;
     if (argc == 1) {
-        cio_tcp_socket_close(&srv.peer, NULL);
-        cio_tcp_acceptor_close(&srv.acc, NULL);
+        cio_socket_close(&srv.peer.socket, NULL);
+        cio_socket_close(&srv.acc.socket, NULL);
     }
     cio_context_run(ctx);
     cio_context_destroy(ctx);

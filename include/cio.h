@@ -22,6 +22,7 @@
 #include "cio/handler.h"
 #include "cio/resolver.h"
 #include "cio/signal.h"
+#include "cio/socket.h"
 #include "cio/strand.h"
 #include "cio/stream.h"
 #include "cio/tcp.h"

@@ -35,8 +35,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    cio_tcp_socket_close(&client, NULL);
-    cio_tcp_socket_close(&server, NULL);
+    cio_socket_close(&client.socket, NULL);
+    cio_socket_close(&server.socket, NULL);
     tu_run_for(ctx, 100);
     cio_context_destroy(ctx);
 }
@@ -125,8 +125,8 @@ Test(cancel, accept)
     cr_assert(cio_cancellation_signal_emit(&sig, CIO_CANCEL_PARTIAL));
     tu_wait_result(ctx, &r);
     TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
-    cio_tcp_acceptor_close(&acc, NULL);
+    cr_assert(!cio_socket_is_open(&peer.socket));
+    cio_socket_close(&acc.socket, NULL);
 }
 
 Test(cancel, timer_wait_alone)
@@ -198,7 +198,7 @@ Test(cancel, close_with_connected_read)
     struct tu_result r = {0};
     cio_cancellation_signal_init(&sig);
     bound_read(&sig, buf, sizeof buf, &r);
-    cio_tcp_socket_close(&server, NULL);
+    cio_socket_close(&server.socket, NULL);
     cr_assert(cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL) ||
               !cio_cancellation_signal_connected(&sig));
     tu_wait_result(ctx, &r);

@@ -186,8 +186,8 @@ static void rig_open(enum shape s)
     rig.ctx = shape_context(s);
     rig.nrunners = s == SHAPE_TWO ? 2 : 1;
     tu_connected_pair(rig.ctx, AF_INET, &rig.client, &rig.server);
-    rig.peer_fd = cio_tcp_socket_native_handle(&rig.client);
-    rig.server_fd = cio_tcp_socket_native_handle(&rig.server);
+    rig.peer_fd = cio_socket_native_handle(&rig.client.socket);
+    rig.server_fd = cio_socket_native_handle(&rig.server.socket);
     cr_assert(rig.peer_fd >= 0 && rig.server_fd >= 0);
 }
 
@@ -231,8 +231,8 @@ static void rig_quiesce(const char *what)
 static void rig_close(void)
 {
     cio_error ec = {0};
-    cr_assert_eq(cio_tcp_socket_close(&rig.client, &ec), 0, "%s", cio_error_message(ec));
-    cr_assert_eq(cio_tcp_socket_close(&rig.server, &ec), 0, "%s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_close(&rig.client.socket, &ec), 0, "%s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_close(&rig.server.socket, &ec), 0, "%s", cio_error_message(ec));
     tu_run_for(rig.ctx, 10);
     cio_context_destroy(rig.ctx);
     rig.ctx = NULL;

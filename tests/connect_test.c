@@ -29,7 +29,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    cio_tcp_acceptor_close(&acceptor, NULL);
+    cio_socket_close(&acceptor.socket, NULL);
     cio_context_destroy(ctx);
 }
 
@@ -45,9 +45,9 @@ Test(connect_endpoints, sync_skips_refused_endpoints)
     TU_ASSERT_OK(ec);
     cr_assert_eq(index, 2);
     struct cio_endpoint peer;
-    cr_assert_eq(cio_tcp_socket_remote_endpoint(&s, &peer, &ec), 0);
+    cr_assert_eq(cio_socket_remote_endpoint(&s.socket, &peer, &ec), 0);
     cr_assert_eq(cio_endpoint_port(&peer), cio_endpoint_port(&eps[2]));
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(connect_endpoints, async_reports_the_index)
@@ -60,8 +60,8 @@ Test(connect_endpoints, async_reports_the_index)
     tu_wait_result(ctx, &r);
     TU_ASSERT_OK(r.ec);
     cr_assert_eq(r.n, 2);
-    cr_assert(cio_tcp_socket_is_open(&s));
-    cio_tcp_socket_close(&s, NULL);
+    cr_assert(cio_socket_is_open(&s.socket));
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(connect_endpoints, every_endpoint_refused_reports_the_last_error)
@@ -78,7 +78,7 @@ Test(connect_endpoints, every_endpoint_refused_reports_the_last_error)
     tu_wait_result(ctx, &r);
     TU_ASSERT_IS(r.ec, CONNECTION_REFUSED);
     cr_assert_eq(r.n, 2);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 struct seen {
@@ -107,7 +107,7 @@ Test(connect_endpoints, a_condition_skips_endpoints)
     cr_assert_eq(index, 2);
     cr_assert_eq(seen.calls, 3);
     cr_assert_eq(seen.refused, 2, "after eps[0] was refused, the condition is told so");
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
     /* Everything skipped: not_found. */
     seen = (struct seen){.family = 0};
     struct tu_result r = {0};
@@ -178,7 +178,7 @@ Test(connect_endpoints, cancellation_reaches_the_attempt_in_flight)
     tu_wait_result(ctx, &r);
     TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
     cr_assert_eq(r.n, 2);
-    cr_assert(!cio_tcp_socket_is_open(&s), "a cancelled connect leaves the socket closed");
+    cr_assert(!cio_socket_is_open(&s.socket), "a cancelled connect leaves the socket closed");
     close(fds[1]);
     close(fds[0]);
 }
@@ -192,7 +192,8 @@ Test(connect_endpoints, a_deadline_covers_the_whole_operation)
     struct cio_cancel_after ca = {0};
     struct tu_result r = {0};
     cio_tcp_socket_async_connect_endpoints(
-        &s, list, 1, NULL, NULL, cio_cancel_after(&ca, 5 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
+        &s, list, 1, NULL, NULL,
+        cio_cancel_after(&ca, 5 * TU_MS, CIO_CANCEL_TERMINAL, tu_handler(&r)));
     tu_wait_result(ctx, &r);
     TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
     close(fds[1]);

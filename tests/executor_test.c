@@ -451,8 +451,8 @@ static void strand_waited(void *user, cio_error ec, size_t n)
  * (cio_steady_timer_init_executor). */
 static void strand_timers(bool object)
 {
-    struct cio_context *mt = cio_context_create(&(struct cio_context_options){.concurrency_hint = 2},
-                                                NULL);
+    struct cio_context *mt =
+        cio_context_create(&(struct cio_context_options){.concurrency_hint = 2}, NULL);
     cr_assert_not_null(mt);
     struct cio_strand s;
     cio_strand_init(&s, mt);
@@ -637,7 +637,7 @@ static void sc_start(void *arg)
     cio_error ec = {0};
     struct cio_endpoint ep = tu_loopback(AF_INET);
     cr_assert_eq(cio_tcp_acceptor_listen_at(&c->acc, &ep, &ec), 0, "%s", cio_error_message(ec));
-    cio_tcp_acceptor_local_endpoint(&c->acc, &ep, NULL);
+    cio_socket_local_endpoint(&c->acc.socket, &ep, NULL);
     cio_tcp_acceptor_async_accept(&c->acc, &c->b, NULL, cio_handler_make(sc_accepted, c));
     cio_tcp_socket_async_connect(&c->a, &ep, cio_handler_make(sc_connected, c));
 }
@@ -645,8 +645,8 @@ static void sc_start(void *arg)
 // a context run by two threads: hint 0 only
 Test(executor, sockets_initialised_from_a_strand_deliver_through_it)
 {
-    struct cio_context *mt = cio_context_create(&(struct cio_context_options){.concurrency_hint = 2},
-                                                NULL);
+    struct cio_context *mt =
+        cio_context_create(&(struct cio_context_options){.concurrency_hint = 2}, NULL);
     cr_assert_not_null(mt);
     struct cio_strand s;
     cio_strand_init(&s, mt);
@@ -656,9 +656,9 @@ Test(executor, sockets_initialised_from_a_strand_deliver_through_it)
     cio_tcp_acceptor_init_executor(&c.acc, c.strand);
     cio_tcp_socket_init_executor(&c.a, c.strand);
     cio_tcp_socket_init_executor(&c.b, c.strand);
-    cr_assert_eq(c.a.ctx, mt);
-    cr_assert(cio_executor_equal(cio_tcp_socket_executor(&c.a), c.strand));
-    cr_assert(cio_executor_equal(cio_tcp_acceptor_executor(&c.acc), c.strand));
+    cr_assert_eq(c.a.socket.ctx, mt);
+    cr_assert(cio_executor_equal(cio_socket_executor(&c.a.socket), c.strand));
+    cr_assert(cio_executor_equal(cio_socket_executor(&c.acc.socket), c.strand));
     cio_strand_post(&s, sc_start, &c);
     pthread_t th;
     pthread_create(&th, NULL, run_ctx, mt);
@@ -668,9 +668,9 @@ Test(executor, sockets_initialised_from_a_strand_deliver_through_it)
     cr_assert_eq(c.rounds, 50);
     cr_assert_eq(atomic_load(&c.overlaps), 0);
     cr_assert_eq(atomic_load(&c.outside), 0);
-    cio_tcp_socket_close(&c.a, NULL);
-    cio_tcp_socket_close(&c.b, NULL);
-    cio_tcp_acceptor_close(&c.acc, NULL);
+    cio_socket_close(&c.a.socket, NULL);
+    cio_socket_close(&c.b.socket, NULL);
+    cio_socket_close(&c.acc.socket, NULL);
     cio_strand_destroy(&s);
     cio_context_destroy(mt);
 }
@@ -680,8 +680,8 @@ Test(executor, objects_bound_to_their_context_or_nothing)
     struct cio_tcp_socket so;
     struct cio_timer t;
     cio_tcp_socket_init_executor(&so, cio_context_executor(ctx));
-    cr_assert(cio_executor_equal(cio_tcp_socket_executor(&so), cio_context_executor(ctx)));
-    cr_assert_eq(so.impl_.ex.ops, NULL, "the context's own executor is stored as none");
+    cr_assert(cio_executor_equal(cio_socket_executor(&so.socket), cio_context_executor(ctx)));
+    cr_assert_eq(so.socket.impl_.ex.ops, NULL, "the context's own executor is stored as none");
     cio_steady_timer_init_executor(&t, cio_context_executor(ctx));
     cr_assert(cio_executor_equal(cio_timer_executor(&t), cio_context_executor(ctx)));
     cio_timer_destroy(&t);
@@ -693,7 +693,7 @@ Test(executor, objects_bound_to_their_context_or_nothing)
         cio_steady_timer_init_executor(&t, cio_context_executor(NULL));
     cr_assert_eq(tu_thrown.count, 2);
     tu_catch_end();
-    cr_assert(cio_executor_is_null(cio_tcp_socket_executor(NULL)));
+    cr_assert(cio_executor_is_null(cio_socket_executor(NULL)));
 }
 
 /* A destroyed context frees the bindings of operations it never ran. */
@@ -708,7 +708,7 @@ Test(executor, unrun_bound_operations_are_freed)
     cio_strand_init(&s, c2);
     tu_connected_pair(c2, AF_INET, &a, &b);
     struct cio_tcp_socket bs;
-    int fd = cio_tcp_socket_release(&b, NULL);
+    int fd = cio_socket_release(&b.socket, NULL);
     cio_tcp_socket_init_executor(&bs, cio_strand_executor(&s));
     cr_assert_eq(cio_tcp_socket_assign(&bs, AF_INET, fd, NULL), 0);
     cio_tcp_socket_async_read_some(&bs, buf, sizeof buf, tu_handler(&r1));

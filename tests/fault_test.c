@@ -288,10 +288,10 @@ static void setup(void)
 
 static void close_sockets(void)
 {
-    cio_tcp_socket_close(&client, NULL);
-    cio_tcp_socket_close(&server, NULL);
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_acceptor_close(&acceptor, NULL);
+    cio_socket_close(&client.socket, NULL);
+    cio_socket_close(&server.socket, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&acceptor.socket, NULL);
 }
 
 static void teardown(void)
@@ -493,8 +493,8 @@ static void accept_succeeds(bool async)
         cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &peer, NULL, &ec), 0, "%s",
                      cio_error_message(ec));
     }
-    cr_assert(cio_tcp_socket_is_open(&peer));
-    cio_tcp_socket_close(&peer, NULL);
+    cr_assert(cio_socket_is_open(&peer.socket));
+    cio_socket_close(&peer.socket, NULL);
 }
 
 /* An interrupted accept4 is made again; a connection aborted before it was
@@ -539,7 +539,7 @@ static void connect_succeeds(bool async)
                      cio_error_message(ec));
     }
     struct cio_endpoint remote;
-    cr_assert_eq(cio_tcp_socket_remote_endpoint(&client, &remote, &ec), 0, "not connected: %s",
+    cr_assert_eq(cio_socket_remote_endpoint(&client.socket, &remote, &ec), 0, "not connected: %s",
                  cio_error_message(ec));
     cio__syscall_reset();
     cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &peer, NULL, &ec), 0);
@@ -594,7 +594,7 @@ Test(fault, async_accept_parks_on_eagain_and_completes)
     connect_now(&client);
     wait_for(&r);
     TU_ASSERT_OK(r.ec);
-    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert(cio_socket_is_open(&peer.socket));
     cr_assert_geq(fault_accept4.calls, 2);
     finish();
 }
@@ -603,14 +603,14 @@ Test(fault, sync_eagain_is_would_block_in_non_blocking_mode)
 {
     connected_pair();
     tu_write_all(&client, "x", 1);
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&server, true, NULL), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&server.socket, true, NULL), 0);
     INJECT(recv, EAGAIN, 1);
     cio_error ec;
     char buf[4];
     cr_assert_eq(cio_tcp_socket_read_some(&server, buf, sizeof buf, &ec), 0);
     TU_ASSERT_IS(ec, WOULD_BLOCK);
     INJECT(send, EAGAIN, 1);
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&client, true, NULL), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&client.socket, true, NULL), 0);
     cr_assert_eq(cio_tcp_socket_write_some(&client, "y", 1, &ec), 0);
     TU_ASSERT_IS(ec, WOULD_BLOCK);
     finish();
@@ -731,8 +731,8 @@ Test(fault, async_connect_refused_and_its_outcome_unreadable)
     cio_tcp_socket_async_connect(&client, &listen_ep, tu_handler(&r));
     wait_for(&r);
     TU_ASSERT_IS(r.ec, CONNECTION_REFUSED);
-    cr_assert(cio_tcp_socket_is_open(&client), "open stays open after a failed connect (Asio)");
-    cio_tcp_socket_close(&client, NULL);
+    cr_assert(cio_socket_is_open(&client.socket), "open stays open after a failed connect (Asio)");
+    cio_socket_close(&client.socket, NULL);
     /* The outcome of a connect in progress is read with getsockopt(SO_ERROR). */
     INJECT(getsockopt, ENOBUFS, 1);
     r = (struct tu_result){0};
@@ -749,17 +749,17 @@ Test(fault, option_endpoint_and_state_calls_report_the_system_error)
     connected_pair();
     cio_error ec;
     INJECT(shutdown, ENOTCONN, 1);
-    cr_assert_eq(cio_tcp_socket_shutdown(&client, CIO_SHUTDOWN_SEND, &ec), -1);
+    cr_assert_eq(cio_socket_shutdown(&client.socket, CIO_SHUTDOWN_SEND, &ec), -1);
     TU_ASSERT_IS(ec, NOT_CONNECTED);
     INJECT(getpeername, ENOTCONN, 1);
     struct cio_endpoint ep;
-    cr_assert_eq(cio_tcp_socket_remote_endpoint(&client, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_remote_endpoint(&client.socket, &ep, &ec), -1);
     TU_ASSERT_IS(ec, NOT_CONNECTED);
     INJECT(getsockname, ENOBUFS, 1);
-    cr_assert_eq(cio_tcp_socket_local_endpoint(&client, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_local_endpoint(&client.socket, &ep, &ec), -1);
     assert_system(ec, ENOBUFS);
     INJECT(ioctl, EINVAL, 1);
-    cr_assert_eq(cio_tcp_socket_available(&client, &ec), 0);
+    cr_assert_eq(cio_socket_available(&client.socket, &ec), 0);
     TU_ASSERT_IS(ec, INVALID_ARGUMENT);
     INJECT(setsockopt, ENOPROTOOPT, 1);
     cr_assert_eq(cio_tcp_socket_set_no_delay(&client, true, &ec), -1);
@@ -773,11 +773,11 @@ Test(fault, option_endpoint_and_state_calls_report_the_system_error)
     INJECT(bind, EADDRINUSE, 1);
     cr_assert_eq(cio_tcp_acceptor_listen_at(&acceptor, &any, &ec), -1);
     TU_ASSERT_IS(ec, ADDRESS_IN_USE);
-    cr_assert(!cio_tcp_acceptor_is_open(&acceptor), "listen_at closes a again on failure");
+    cr_assert(!cio_socket_is_open(&acceptor.socket), "listen_at closes a again on failure");
     INJECT(listen, EADDRINUSE, 1);
     cr_assert_eq(cio_tcp_acceptor_listen_at(&acceptor, &any, &ec), -1);
     TU_ASSERT_IS(ec, ADDRESS_IN_USE);
-    cr_assert(!cio_tcp_acceptor_is_open(&acceptor));
+    cr_assert(!cio_socket_is_open(&acceptor.socket));
     finish();
 }
 
@@ -819,7 +819,7 @@ Test(fault, no_memory_for_an_operation_goes_to_the_throw_hook)
     listen_now();
     ASSERT_NO_MEMORY_THROWN("cio_tcp_acceptor_async_accept",
                             cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL, tu_handler(&r)));
-    cio_tcp_socket_close(&client, NULL);
+    cio_socket_close(&client.socket, NULL);
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, NULL), 0);
     ASSERT_NO_MEMORY_THROWN("cio_tcp_socket_async_connect",
                             cio_tcp_socket_async_connect(&client, &listen_ep, tu_handler(&r)));
@@ -850,7 +850,7 @@ Test(fault, no_memory_for_the_descriptor_table)
     cio_error ec;
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, &ec), -1);
     TU_ASSERT_IS(ec, NO_MEMORY);
-    cr_assert(!cio_tcp_socket_is_open(&client));
+    cr_assert(!cio_socket_is_open(&client.socket));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
     cr_assert_eq(cio_tcp_socket_assign(&client, AF_INET, fd, &ec), -1);
@@ -874,12 +874,12 @@ Test(fault, no_memory_for_the_accepted_peer)
     cio_error ec;
     cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &other_peer, NULL, &ec), -1);
     TU_ASSERT_IS(ec, NO_MEMORY);
-    cr_assert(!cio_tcp_socket_is_open(&other_peer));
+    cr_assert(!cio_socket_is_open(&other_peer.socket));
     struct tu_result r = {0};
     cio_tcp_acceptor_async_accept(&acceptor, &other_peer, NULL, tu_handler(&r));
     wait_for(&r);
     TU_ASSERT_IS(r.ec, NO_MEMORY);
-    cr_assert(!cio_tcp_socket_is_open(&other_peer));
+    cr_assert(!cio_socket_is_open(&other_peer.socket));
     cr_assert_geq(fault_calloc.calls, 2);
     cio_context_destroy(other);
     finish();
@@ -907,7 +907,7 @@ Test(fault, open_and_connect_out_of_descriptors)
     cio_tcp_socket_async_connect(&client, &ep, tu_handler(&r));
     wait_for(&r);
     TU_ASSERT_IS(r.ec, NO_DESCRIPTORS);
-    cr_assert(!cio_tcp_socket_is_open(&client));
+    cr_assert(!cio_socket_is_open(&client.socket));
     finish();
 }
 
@@ -962,7 +962,7 @@ Test(fault, async_accept_out_of_descriptors_waits_without_spinning)
     cr_assert_leq(fault_accept4.calls, 20, "%d accept4 calls in 300 ms", fault_accept4.calls);
     fault_accept4.times = 0; /* descriptors free again */
     cr_assert(tu_run_until(ctx, &sv.accepted, 3000), "the parked accept never completed");
-    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert(cio_socket_is_open(&peer.socket));
     finish();
 }
 
@@ -975,7 +975,7 @@ Test(fault, open_and_assign_failures_leak_nothing)
     INJECT(fcntl, EBADF, 1);
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, &ec), -1);
     TU_ASSERT_IS(ec, BAD_DESCRIPTOR);
-    cr_assert(!cio_tcp_socket_is_open(&client));
+    cr_assert(!cio_socket_is_open(&client.socket));
     /* assign: the caller still owns fd. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
@@ -986,7 +986,7 @@ Test(fault, open_and_assign_failures_leak_nothing)
     cio__syscall_reset();
     cr_assert_eq(cio_tcp_socket_assign(&client, AF_INET, fd, &ec), 0, "%s",
                  cio_error_message(ec));
-    cio_tcp_socket_close(&client, NULL);
+    cio_socket_close(&client.socket, NULL);
     cr_assert_eq(fcntl(fd, F_GETFD), -1, "close left the assigned descriptor open");
     finish();
 }
@@ -999,7 +999,7 @@ Test(fault, registering_with_epoll_fails)
     INJECT(epoll_ctl, ENOSPC, 1); /* max_user_watches reached */
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, &ec), -1);
     assert_system(ec, ENOSPC);
-    cr_assert(!cio_tcp_socket_is_open(&client));
+    cr_assert(!cio_socket_is_open(&client.socket));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     INJECT(epoll_ctl, ENOMEM, 1);
     cr_assert_eq(cio_tcp_socket_assign(&client, AF_INET, fd, &ec), -1);
@@ -1017,16 +1017,16 @@ Test(fault, registering_with_epoll_fails)
 Test(fault, close_reports_an_error_but_closes)
 {
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, NULL), 0);
-    int fd = cio_tcp_socket_native_handle(&client);
+    int fd = cio_socket_native_handle(&client.socket);
     INJECT(close, EIO, 1);
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_close(&client, &ec), -1);
+    cr_assert_eq(cio_socket_close(&client.socket, &ec), -1);
     assert_system(ec, EIO);
-    cr_assert(!cio_tcp_socket_is_open(&client), "closed all the same (tcp.h)");
+    cr_assert(!cio_socket_is_open(&client.socket), "closed all the same (tcp.h)");
     cr_assert_eq(fcntl(fd, F_GETFD), -1);
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, NULL), 0);
     INJECT(close, EINTR, 1);
-    cr_assert_eq(cio_tcp_socket_close(&client, &ec), 0, "EINTR from close is not a failure");
+    cr_assert_eq(cio_socket_close(&client.socket, &ec), 0, "EINTR from close is not a failure");
     TU_ASSERT_OK(ec);
     finish();
 }
@@ -1348,7 +1348,7 @@ static void listen_through(cio_executor ex)
     listen_ep = tu_loopback(AF_INET);
     cr_assert_eq(cio_tcp_acceptor_listen_at(&acceptor, &listen_ep, &ec), 0, "%s",
                  cio_error_message(ec));
-    cr_assert_eq(cio_tcp_acceptor_local_endpoint(&acceptor, &listen_ep, &ec), 0, "%s",
+    cr_assert_eq(cio_socket_local_endpoint(&acceptor.socket, &listen_ep, &ec), 0, "%s",
                  cio_error_message(ec));
 }
 
@@ -1413,12 +1413,12 @@ Test(fault, no_memory_for_an_accept_of_an_acceptor_bound_to_a_strand)
     connect_now(&client);
     cr_assert_eq(tu_run_for(ctx, 10), 0, "an accept whose start threw ran");
     cr_assert_eq(r.r.calls, 0);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
+    cr_assert(!cio_socket_is_open(&peer.socket));
     /* Memory again: the connection waiting is accepted, through the strand. */
     cio_tcp_acceptor_async_accept(&acceptor, &peer, NULL, in_strand_handler(&r));
     wait_for(&r.r);
     TU_ASSERT_OK(r.r.ec);
-    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert(cio_socket_is_open(&peer.socket));
     cr_assert_eq(r.outside, 0, "the handler ran outside the acceptor's strand");
     cio_strand_destroy(&st);
     finish();
@@ -1707,12 +1707,12 @@ Test(fault, async_connect_on_two_runners_with_an_interrupted_check)
         cr_assert_geq(atomic_load(&poll_calls), 2,
                       "round %d: the check was not made again after EINTR", round);
         struct cio_endpoint remote;
-        cr_assert_eq(cio_tcp_socket_remote_endpoint(&s, &remote, &ec), 0,
+        cr_assert_eq(cio_socket_remote_endpoint(&s.socket, &remote, &ec), 0,
                      "round %d: not connected: %s", round, cio_error_message(ec));
         cr_assert_eq(cio_tcp_acceptor_accept(&acceptor, &peer, NULL, &ec), 0, "%s",
                      cio_error_message(ec));
-        cio_tcp_socket_close(&peer, NULL);
-        cio_tcp_socket_close(&s, NULL);
+        cio_socket_close(&peer.socket, NULL);
+        cio_socket_close(&s.socket, NULL);
     }
     cio__syscall_reset();
     cio_context_destroy(mt);
@@ -1760,7 +1760,7 @@ Test(fault, async_accept_out_of_descriptors_on_a_strand_resumes_inside_it)
     fault_accept4.times = 0; /* descriptors free again */
     cr_assert(tu_run_until(ctx, &s.sv.accepted, 3000), "the parked accept never completed");
     cr_assert_eq(s.sv.accepted, 1);
-    cr_assert(cio_tcp_socket_is_open(&peer));
+    cr_assert(cio_socket_is_open(&peer.socket));
     cr_assert_eq(s.outside, 0, "%d handler runs outside the acceptor's strand", s.outside);
     cio_strand_destroy(&st);
     finish();

@@ -72,7 +72,7 @@ static void on_runner(void (*fn)(void *), void *arg)
 
 static void close_socket(void *arg)
 {
-    cio_tcp_socket_close(arg, NULL);
+    cio_socket_close(&((struct cio_tcp_socket *)arg)->socket, NULL);
 }
 
 struct pair {

@@ -551,7 +551,7 @@ static void cancel_read_task(void *arg)
 {
     (void)arg;
     cio_error ec = {0};
-    if (cio_tcp_socket_cancel(&pr.client, &ec) != 0)
+    if (cio_socket_cancel(&pr.client.socket, &ec) != 0)
         atomic_fetch_add(&pr.errors, 1);
 }
 
@@ -560,7 +560,8 @@ static void close_pair_task(void *arg)
 {
     (void)arg;
     cio_error ec = {0};
-    if (cio_tcp_socket_close(&pr.client, &ec) != 0 || cio_tcp_socket_close(&pr.server, &ec) != 0)
+    if (cio_socket_close(&pr.client.socket, &ec) != 0 ||
+        cio_socket_close(&pr.server.socket, &ec) != 0)
         atomic_fetch_add(&pr.errors, 1);
 }
 
@@ -607,7 +608,7 @@ static void act_cancel(long round)
         return;
     }
     cio_error ec = {0};
-    cr_assert_eq(cio_tcp_socket_cancel(&pr.client, &ec), 0, WHERE ": cancel: %s", AT(round),
+    cr_assert_eq(cio_socket_cancel(&pr.client.socket, &ec), 0, WHERE ": cancel: %s", AT(round),
                  cio_error_message(ec));
 }
 
@@ -621,7 +622,7 @@ static void cancel_rounds(int hint, enum mode mode)
     for (; budget_left(&b, round); round++)
         read_round(round, act_cancel,
                    hint == 1 ? "a cancel posted from another thread"
-                             : "cio_tcp_socket_cancel from another thread");
+                             : "cio_socket_cancel from another thread");
     read_rounds_end(round);
 }
 
@@ -633,7 +634,7 @@ static struct cio_endpoint listen_ep;
 static void act_close(long round)
 {
     cio_error ec = {0};
-    cr_assert_eq(cio_tcp_socket_close(&pr.client, &ec), 0, WHERE ": close: %s", AT(round),
+    cr_assert_eq(cio_socket_close(&pr.client.socket, &ec), 0, WHERE ": close: %s", AT(round),
                  cio_error_message(ec));
     memset(&pr.client, 0xa5, sizeof pr.client);
 }
@@ -661,12 +662,12 @@ static void close_rounds(enum mode mode)
     long round = 0;
     for (; budget_left(&b, round); round++) {
         connect_pair(round);
-        read_round(round, act_close, "cio_tcp_socket_close from another thread");
-        cr_assert_eq(cio_tcp_socket_close(&pr.server, NULL), 0);
+        read_round(round, act_close, "cio_socket_close from another thread");
+        cr_assert_eq(cio_socket_close(&pr.server.socket, NULL), 0);
     }
     connect_pair(round); /* for read_rounds_end to close */
     read_rounds_end(round);
-    cr_assert_eq(cio_tcp_acceptor_close(&acceptor, NULL), 0);
+    cr_assert_eq(cio_socket_close(&acceptor.socket, NULL), 0);
 }
 
 /* ---- A timer re-armed or cancelled from another thread ---- */

@@ -43,8 +43,8 @@ static void setup(void)
 static void teardown(void)
 {
     cio__syscall_reset();
-    cio_tcp_socket_close(&client, NULL);
-    cio_tcp_socket_close(&server, NULL);
+    cio_socket_close(&client.socket, NULL);
+    cio_socket_close(&server.socket, NULL);
     cio_context_destroy(ctx);
 }
 
@@ -67,7 +67,7 @@ static void skip_async_fault_on_uring(void)
 static void wait_available(struct cio_tcp_socket *s, size_t n)
 {
     int64_t deadline = cio_steady_now() + 5000 * TU_MS;
-    while (cio_tcp_socket_available(s, NULL) < n)
+    while (cio_socket_available(&s->socket, NULL) < n)
         cr_assert(cio_steady_now() < deadline, "%zu bytes never arrived", n);
 }
 
@@ -226,7 +226,7 @@ Test(buffers, async_write_of_too_many_buffers_uses_the_first_max)
 /* A peer's close reads as eof through a sequence too. */
 Test(buffers, scatter_read_reports_eof)
 {
-    cr_assert_eq(cio_tcp_socket_close(&client, NULL), 0);
+    cr_assert_eq(cio_socket_close(&client.socket, NULL), 0);
     char a[2], b[2];
     cio_mutable_buffer in[2] = {cio_buffer(a, 2), cio_buffer(b, 2)};
     cio_error ec;
@@ -343,7 +343,7 @@ static struct big *big_new(void)
         b->bufs[i] = cio_const_buffer_make(b->out[i], BIG);
     }
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_set_send_buffer_size(&client, 4096, &ec), 0);
+    cr_assert_eq(cio_socket_set_send_buffer_size(&client.socket, 4096, &ec), 0);
     return b;
 }
 
@@ -367,7 +367,7 @@ Test(buffers, sync_gather_write_is_short_against_a_small_send_buffer)
 {
     struct big *b = big_new();
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&client, true, &ec), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&client.socket, true, &ec), 0);
     size_t n = cio_tcp_socket_write_some_buffers(&client, b->bufs, 3, &ec);
     TU_ASSERT_OK(ec);
     cr_assert_gt(n, 0);
@@ -454,7 +454,7 @@ Test(buffers, sync_gather_writes_deliver_every_byte)
      * thread, blocking: it runs the context between its writes. */
     on_read(&r, cio_error_none(), 0);
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&client, true, &ec), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&client.socket, true, &ec), 0);
     size_t first = 0, written = 0;
     int64_t deadline = cio_steady_now() + 10000 * TU_MS;
     while (first < 3 && cio_steady_now() < deadline) {
@@ -482,13 +482,13 @@ Test(buffers, cancel_and_close_abort_a_pending_scatter_read)
     struct tu_result r1 = {0}, r2 = {0};
     cio_tcp_socket_async_read_some_buffers(&server, in, 2, tu_handler(&r1));
     tu_run_for(ctx, 10);
-    cr_assert_eq(cio_tcp_socket_cancel(&server, NULL), 0);
+    cr_assert_eq(cio_socket_cancel(&server.socket, NULL), 0);
     tu_wait_result(ctx, &r1);
     TU_ASSERT_IS(r1.ec, OPERATION_ABORTED);
     cr_assert_eq(r1.n, 0);
     cio_tcp_socket_async_read_some_buffers(&server, in, 2, tu_handler(&r2));
     tu_run_for(ctx, 10);
-    cr_assert_eq(cio_tcp_socket_close(&server, NULL), 0);
+    cr_assert_eq(cio_socket_close(&server.socket, NULL), 0);
     tu_wait_result(ctx, &r2);
     TU_ASSERT_IS(r2.ec, OPERATION_ABORTED);
 }
@@ -688,8 +688,8 @@ Test(buffers, sync_eagain_is_would_block_in_non_blocking_mode)
 {
     inject_msg(1, EAGAIN, 0);
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&server, true, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&client, true, &ec), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&server.socket, true, &ec), 0);
+    cr_assert_eq(cio_socket_set_non_blocking(&client.socket, true, &ec), 0);
     struct pair_io io;
     write_then_read(false, &io);
     TU_ASSERT_IS(io.wec, WOULD_BLOCK);
@@ -770,7 +770,7 @@ Test(buffers, the_socket_as_a_stream)
     cio_stream cs = cio_tcp_socket_stream(&client);
     cio_stream ss = cio_tcp_socket_stream(&server);
     cr_assert_eq(cs.obj, &client);
-    cr_assert(cio_executor_equal(cio_stream_executor(cs), cio_tcp_socket_executor(&client)));
+    cr_assert(cio_executor_equal(cio_stream_executor(cs), cio_socket_executor(&client.socket)));
     cio_const_buffer out[2] = {cio_const_buffer_make("stre", 4), cio_const_buffer_make("am", 2)};
     cio_error ec;
     cr_assert_eq(cio_stream_write_some(cs, out, 2, &ec), 6);

@@ -84,7 +84,7 @@ Test(tcp, seed_synchronous_connect_in_both_forms)
     struct cio_tcp_socket socket;
     cio_tcp_socket_init(&socket, ctx);
     cr_assert_eq(cio_tcp_socket_connect(&socket, &server_endpoint, NULL), 0);
-    cr_assert(cio_tcp_socket_is_open(&socket));
+    cr_assert(cio_socket_is_open(&socket.socket));
 
     /* socket.connect(server_endpoint, ec): ec is set, nothing is thrown. */
     struct cio_tcp_socket socket2;
@@ -96,10 +96,10 @@ Test(tcp, seed_synchronous_connect_in_both_forms)
     struct cio_tcp_socket peer;
     cio_tcp_socket_init(&peer, ctx);
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &peer, NULL, NULL), 0);
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_socket_close(&socket, NULL);
-    cio_tcp_socket_close(&socket2, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&socket.socket, NULL);
+    cio_socket_close(&socket2.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, seed_asynchronous_connect)
@@ -112,7 +112,7 @@ Test(tcp, seed_asynchronous_connect)
     struct result r = {0};
     cio_tcp_socket_async_connect(&socket, &server_endpoint, to(&r));
     cr_assert_eq(r.calls, 0, "a handler never runs inside its starting call");
-    cr_assert(cio_tcp_socket_is_open(&socket), "async_connect opens a closed socket");
+    cr_assert(cio_socket_is_open(&socket.socket), "async_connect opens a closed socket");
 
     /* The handler runs inside run, and run returns when no work is left. */
     cio_context_run(ctx);
@@ -124,13 +124,13 @@ Test(tcp, seed_asynchronous_connect)
     struct cio_tcp_socket peer;
     cio_tcp_socket_init(&peer, ctx);
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &peer, &peer_ep, NULL), 0);
-    cio_tcp_socket_local_endpoint(&socket, &local, NULL);
-    cio_tcp_socket_remote_endpoint(&socket, &remote, NULL);
+    cio_socket_local_endpoint(&socket.socket, &local, NULL);
+    cio_socket_remote_endpoint(&socket.socket, &remote, NULL);
     cr_assert(cio_endpoint_equal(&local, &peer_ep));
     cr_assert(cio_endpoint_equal(&remote, &server_endpoint));
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_socket_close(&socket, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&socket.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 /* ---- Echo. ---- */
@@ -147,10 +147,10 @@ Test(tcp, sync_connect_accept_read_write_echo)
     struct cio_endpoint peer_ep;
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &server, &peer_ep, &ec), 0);
     assert_ok(ec);
-    cr_assert(cio_tcp_socket_is_open(&server));
+    cr_assert(cio_socket_is_open(&server.socket));
 
     struct cio_endpoint client_local;
-    cio_tcp_socket_local_endpoint(&client, &client_local, NULL);
+    cio_socket_local_endpoint(&client.socket, &client_local, NULL);
     cr_assert(cio_endpoint_equal(&peer_ep, &client_local));
 
     for (int i = 0; i < 50; i++) {
@@ -163,9 +163,9 @@ Test(tcp, sync_connect_accept_read_write_echo)
         tu_read_all(&client, back, (size_t)len);
         cr_assert_eq(memcmp(msg, back, (size_t)len), 0);
     }
-    cr_assert_eq(cio_tcp_socket_close(&client, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_close(&server, &ec), 0);
-    cr_assert_eq(cio_tcp_acceptor_close(&a, &ec), 0);
+    cr_assert_eq(cio_socket_close(&client.socket, &ec), 0);
+    cr_assert_eq(cio_socket_close(&server.socket, &ec), 0);
+    cr_assert_eq(cio_socket_close(&a.socket, &ec), 0);
 }
 
 /* An echo session: the client sends `size` bytes, the server echoes them,
@@ -263,8 +263,8 @@ static void echo_start(struct echo *e, int family, int rounds, size_t size)
 
 static void echo_finish(struct echo *e)
 {
-    cio_tcp_socket_close(&e->client, NULL);
-    cio_tcp_socket_close(&e->server, NULL);
+    cio_socket_close(&e->client.socket, NULL);
+    cio_socket_close(&e->server.socket, NULL);
     tu_run_for(ctx, 1000);
 }
 
@@ -294,7 +294,7 @@ static void accepted_then_read(void *user, cio_error ec, size_t n)
     if (cio_failed(ec))
         return;
     /* The peer is usable inside the handler. */
-    cr_assert(cio_tcp_socket_is_open(&s->peer));
+    cr_assert(cio_socket_is_open(&s->peer.socket));
     cio_tcp_socket_async_read_some(&s->peer, s->buf, sizeof s->buf, to(&s->read));
 }
 
@@ -324,12 +324,12 @@ Test(tcp, async_accept_connect_read_write)
     cr_assert_eq(memcmp(s.buf, "ping", 4), 0);
 
     struct cio_endpoint c_local;
-    cio_tcp_socket_local_endpoint(&c, &c_local, NULL);
+    cio_socket_local_endpoint(&c.socket, &c_local, NULL);
     cr_assert(cio_endpoint_equal(&c_local, &s.peer_ep));
 
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s.peer, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.peer.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, async_accept_opens_the_peer_on_its_own_context)
@@ -354,9 +354,9 @@ Test(tcp, async_accept_opens_the_peer_on_its_own_context)
     cr_assert(tu_run_until(other, &read.calls, 5000));
     cr_assert_eq(read.n, 3);
 
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
     cio_context_destroy(other);
 }
 
@@ -368,8 +368,8 @@ Test(tcp, async_bulk_transfer_with_partial_writes)
     };
     struct cio_tcp_socket c, s;
     tu_connected_pair(ctx, AF_INET, &c, &s);
-    cio_tcp_socket_set_send_buffer_size(&c, 64 << 10, NULL);
-    cio_tcp_socket_set_receive_buffer_size(&s, 64 << 10, NULL);
+    cio_socket_set_send_buffer_size(&c.socket, 64 << 10, NULL);
+    cio_socket_set_receive_buffer_size(&s.socket, 64 << 10, NULL);
     unsigned char *out = malloc(TOTAL), *in = malloc(TOTAL);
     for (size_t i = 0; i < TOTAL; i++)
         out[i] = (unsigned char)(i * 7 + i / 251);
@@ -399,8 +399,8 @@ Test(tcp, async_bulk_transfer_with_partial_writes)
     cr_assert_gt(partial, 0, "a 1 MiB write into a 64 KiB buffer completes partially");
     free(out);
     free(in);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* Opens `count` async connects to ep in turn until one stays pending for 100
@@ -428,9 +428,9 @@ Test(tcp, async_connect_waits_for_room_in_a_full_backlog)
     cio_tcp_acceptor_init(&a, ctx);
     struct cio_endpoint ep = tu_loopback(AF_INET);
     cr_assert_eq(cio_tcp_acceptor_open(&a, AF_INET, NULL), 0);
-    cr_assert_eq(cio_tcp_acceptor_bind(&a, &ep, NULL), 0);
+    cr_assert_eq(cio_socket_bind(&a.socket, &ep, NULL), 0);
     cr_assert_eq(cio_tcp_acceptor_listen(&a, 1, NULL), 0);
-    cio_tcp_acceptor_local_endpoint(&a, &ep, NULL);
+    cio_socket_local_endpoint(&a.socket, &ep, NULL);
 
     struct cio_tcp_socket c[MAX + 1];
     struct result r[MAX + 1] = {0};
@@ -438,7 +438,7 @@ Test(tcp, async_connect_waits_for_room_in_a_full_backlog)
     cr_assert_geq(pending, 1, "a backlog of 1 takes a connection and drops a later one");
 
     /* Closing the socket aborts its pending connect. */
-    cr_assert_eq(cio_tcp_socket_close(&c[pending], NULL), 0);
+    cr_assert_eq(cio_socket_close(&c[pending].socket, NULL), 0);
     wait_for(&r[pending]);
     assert_is(r[pending].ec, OPERATION_ABORTED);
 
@@ -456,10 +456,10 @@ Test(tcp, async_connect_waits_for_room_in_a_full_backlog)
     cr_assert(tu_run_until(ctx, &r[last].calls, 10000), "the connect never completed");
     assert_ok(r[last].ec);
 
-    cio_tcp_socket_close(&peer, NULL);
+    cio_socket_close(&peer.socket, NULL);
     for (int i = 0; i <= last; i++)
-        cio_tcp_socket_close(&c[i], NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+        cio_socket_close(&c[i].socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 /* ---- Refused connections, in both failure forms. ---- */
@@ -472,14 +472,14 @@ Test(tcp, connect_to_closed_port_is_refused_with_ec)
     cio_error ec = {0};
     cr_assert_eq(cio_tcp_socket_connect(&s, &ep, &ec), -1);
     assert_is(ec, CONNECTION_REFUSED);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 
     struct result r = {0};
     cio_tcp_socket_async_connect(&s, &ep, to(&r));
     cr_assert_eq(r.calls, 0);
     wait_for(&r);
     assert_is(r.ec, CONNECTION_REFUSED);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, connect_to_closed_port_throws_through_the_hook)
@@ -499,8 +499,8 @@ Test(tcp, connect_to_closed_port_throws_through_the_hook)
     cr_assert_str_eq(tu_thrown.operation, "cio_tcp_socket_connect");
     assert_is(tu_thrown.error, CONNECTION_REFUSED);
     /* The library is consistent after the jump: the socket can be used and closed. */
-    cr_assert(cio_tcp_socket_is_open(&s));
-    cr_assert_eq(cio_tcp_socket_close(&s, NULL), 0);
+    cr_assert(cio_socket_is_open(&s.socket));
+    cr_assert_eq(cio_socket_close(&s.socket, NULL), 0);
 }
 
 Test(tcp, throwing_form_of_read_names_the_function)
@@ -543,39 +543,39 @@ static void check_bad_descriptor(struct cio_tcp_socket *s)
     struct cio_endpoint ep = tu_loopback(AF_INET);
     bool on;
     int v;
-    cr_assert(!cio_tcp_socket_is_open(s));
-    cr_assert_eq(cio_tcp_socket_native_handle(s), -1);
+    cr_assert(!cio_socket_is_open(&s->socket));
+    cr_assert_eq(cio_socket_native_handle(&s->socket), -1);
     cr_assert_eq(cio_tcp_socket_read_some(s, buf, sizeof buf, &ec), 0);
     assert_is(ec, BAD_DESCRIPTOR);
     cr_assert_eq(cio_tcp_socket_read_some(s, buf, 0, &ec), 0);
     assert_is(ec, BAD_DESCRIPTOR);
     cr_assert_eq(cio_tcp_socket_write_some(s, buf, sizeof buf, &ec), 0);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_bind(s, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_bind(&s->socket, &ep, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_shutdown(s, CIO_SHUTDOWN_BOTH, &ec), -1);
+    cr_assert_eq(cio_socket_shutdown(&s->socket, CIO_SHUTDOWN_BOTH, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_cancel(s, &ec), -1);
+    cr_assert_eq(cio_socket_cancel(&s->socket, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_local_endpoint(s, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_local_endpoint(&s->socket, &ep, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_remote_endpoint(s, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_remote_endpoint(&s->socket, &ep, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_available(s, &ec), 0);
+    cr_assert_eq(cio_socket_available(&s->socket, &ec), 0);
     assert_is(ec, BAD_DESCRIPTOR);
     cr_assert_eq(cio_tcp_socket_set_no_delay(s, true, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_get_reuse_address(s, &on, &ec), -1);
+    cr_assert_eq(cio_socket_get_reuse_address(&s->socket, &on, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(s, &v, &ec), -1);
+    cr_assert_eq(cio_socket_get_send_buffer_size(&s->socket, &v, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_set_linger(s, true, -1, &ec), -1);
+    cr_assert_eq(cio_socket_set_linger(&s->socket, true, -1, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(s, true, &ec), -1);
+    cr_assert_eq(cio_socket_set_non_blocking(&s->socket, true, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_socket_release(s, &ec), -1);
+    cr_assert_eq(cio_socket_release(&s->socket, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert(!cio_tcp_socket_non_blocking(s));
+    cr_assert(!cio_socket_non_blocking(&s->socket));
 
     struct result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0};
     struct cio_tcp_socket peer;
@@ -596,10 +596,10 @@ static void check_bad_descriptor(struct cio_tcp_socket *s)
     assert_is(r2.ec, BAD_DESCRIPTOR);
     assert_is(r3.ec, BAD_DESCRIPTOR);
     assert_is(r4.ec, BAD_DESCRIPTOR);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
+    cr_assert(!cio_socket_is_open(&peer.socket));
 
     /* Closing a closed socket succeeds (Asio). */
-    cr_assert_eq(cio_tcp_socket_close(s, &ec), 0);
+    cr_assert_eq(cio_socket_close(&s->socket, &ec), 0);
     assert_ok(ec);
 }
 
@@ -614,9 +614,9 @@ Test(tcp, closed_socket_is_bad_descriptor)
 {
     struct cio_tcp_socket c, s;
     tu_connected_pair(ctx, AF_INET, &c, &s);
-    cr_assert_eq(cio_tcp_socket_close(&c, NULL), 0);
+    cr_assert_eq(cio_socket_close(&c.socket, NULL), 0);
     check_bad_descriptor(&c);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, acceptor_never_opened_is_bad_descriptor)
@@ -626,15 +626,15 @@ Test(tcp, acceptor_never_opened_is_bad_descriptor)
     struct cio_tcp_socket peer;
     cio_tcp_socket_init(&peer, ctx);
     cio_error ec;
-    cr_assert(!cio_tcp_acceptor_is_open(&a));
-    cr_assert_eq(cio_tcp_acceptor_native_handle(&a), -1);
+    cr_assert(!cio_socket_is_open(&a.socket));
+    cr_assert_eq(cio_socket_native_handle(&a.socket), -1);
     cr_assert_eq(cio_tcp_acceptor_listen(&a, 5, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &peer, NULL, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_acceptor_cancel(&a, &ec), -1);
+    cr_assert_eq(cio_socket_cancel(&a.socket, &ec), -1);
     assert_is(ec, BAD_DESCRIPTOR);
-    cr_assert_eq(cio_tcp_acceptor_close(&a, &ec), 0);
+    cr_assert_eq(cio_socket_close(&a.socket, &ec), 0);
 }
 
 Test(tcp, open_checks_family_and_already_open)
@@ -645,13 +645,13 @@ Test(tcp, open_checks_family_and_already_open)
     cr_assert_eq(cio_tcp_socket_open(&s, AF_UNIX, &ec), -1);
     assert_is(ec, ADDRESS_FAMILY_NOT_SUPPORTED);
     cr_assert_eq(cio_tcp_socket_open(&s, AF_INET, &ec), 0);
-    int fd = cio_tcp_socket_native_handle(&s);
+    int fd = cio_socket_native_handle(&s.socket);
     cr_assert_geq(fd, 0);
     cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
     cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     cr_assert_eq(cio_tcp_socket_open(&s, AF_INET, &ec), -1);
     cr_assert(cio_error_equal(ec, cio_error_misc(CIO_MISC_ALREADY_OPEN)));
-    cr_assert_eq(cio_tcp_socket_close(&s, &ec), 0);
+    cr_assert_eq(cio_socket_close(&s.socket, &ec), 0);
 }
 
 Test(tcp, accept_into_open_peer_is_already_open)
@@ -675,11 +675,11 @@ Test(tcp, accept_into_open_peer_is_already_open)
     cr_assert_eq(r2.calls, 1);
     assert_is(r2.ec, INVALID_ARGUMENT);
     /* The connection is still there for a closed peer. */
-    cio_tcp_socket_close(&peer, NULL);
+    cio_socket_close(&peer.socket, NULL);
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &peer, NULL, &ec), 0);
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, zero_length_and_null_buffers)
@@ -719,8 +719,8 @@ Test(tcp, zero_length_and_null_buffers)
     cr_assert_eq(wn.calls, 1);
     assert_is(wn.ec, INVALID_ARGUMENT);
 
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, null_endpoint_is_invalid_argument)
@@ -738,7 +738,7 @@ Test(tcp, null_endpoint_is_invalid_argument)
     cio_tcp_socket_async_connect(&s, NULL, to(&r));
     wait_for(&r);
     assert_is(r.ec, INVALID_ARGUMENT);
-    cr_assert(!cio_tcp_socket_is_open(&s));
+    cr_assert(!cio_socket_is_open(&s.socket));
 }
 
 /* ---- NULL objects. ---- */
@@ -765,48 +765,48 @@ Test(tcp, null_socket_is_invalid_argument)
 
     check_null_result(cio_tcp_socket_open(NULL, AF_INET, &ec), -1, &ec, "open");
     check_null_result(cio_tcp_socket_assign(NULL, AF_INET, 0, &ec), -1, &ec, "assign");
-    check_null_result(cio_tcp_socket_release(NULL, &ec), -1, &ec, "release");
-    check_null_result(cio_tcp_socket_close(NULL, &ec), -1, &ec, "close");
-    check_null_result(cio_tcp_socket_cancel(NULL, &ec), -1, &ec, "cancel");
-    check_null_result(cio_tcp_socket_shutdown(NULL, CIO_SHUTDOWN_BOTH, &ec), -1, &ec, "shutdown");
-    check_null_result(cio_tcp_socket_bind(NULL, &ep, &ec), -1, &ec, "bind");
+    check_null_result(cio_socket_release(NULL, &ec), -1, &ec, "release");
+    check_null_result(cio_socket_close(NULL, &ec), -1, &ec, "close");
+    check_null_result(cio_socket_cancel(NULL, &ec), -1, &ec, "cancel");
+    check_null_result(cio_socket_shutdown(NULL, CIO_SHUTDOWN_BOTH, &ec), -1, &ec, "shutdown");
+    check_null_result(cio_socket_bind(NULL, &ep, &ec), -1, &ec, "bind");
     check_null_result(cio_tcp_socket_connect(NULL, &ep, &ec), -1, &ec, "connect");
     check_null_result((long long)cio_tcp_socket_read_some(NULL, buf, sizeof buf, &ec), 0, &ec,
                       "read_some");
     check_null_result((long long)cio_tcp_socket_write_some(NULL, buf, sizeof buf, &ec), 0, &ec,
                       "write_some");
-    check_null_result(cio_tcp_socket_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
-    check_null_result(cio_tcp_socket_remote_endpoint(NULL, &ep, &ec), -1, &ec, "remote_endpoint");
-    check_null_result((long long)cio_tcp_socket_available(NULL, &ec), 0, &ec, "available");
-    check_null_result(cio_tcp_socket_set_non_blocking(NULL, true, &ec), -1, &ec,
+    check_null_result(cio_socket_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
+    check_null_result(cio_socket_remote_endpoint(NULL, &ep, &ec), -1, &ec, "remote_endpoint");
+    check_null_result((long long)cio_socket_available(NULL, &ec), 0, &ec, "available");
+    check_null_result(cio_socket_set_non_blocking(NULL, true, &ec), -1, &ec,
                       "set_non_blocking");
-    check_null_result(cio_tcp_socket_set_reuse_address(NULL, true, &ec), -1, &ec,
+    check_null_result(cio_socket_set_reuse_address(NULL, true, &ec), -1, &ec,
                       "set_reuse_address");
-    check_null_result(cio_tcp_socket_get_reuse_address(NULL, &on, &ec), -1, &ec,
+    check_null_result(cio_socket_get_reuse_address(NULL, &on, &ec), -1, &ec,
                       "get_reuse_address");
     check_null_result(cio_tcp_socket_set_no_delay(NULL, true, &ec), -1, &ec, "set_no_delay");
     check_null_result(cio_tcp_socket_get_no_delay(NULL, &on, &ec), -1, &ec, "get_no_delay");
-    check_null_result(cio_tcp_socket_set_keep_alive(NULL, true, &ec), -1, &ec, "set_keep_alive");
-    check_null_result(cio_tcp_socket_get_keep_alive(NULL, &on, &ec), -1, &ec, "get_keep_alive");
-    check_null_result(cio_tcp_socket_set_linger(NULL, true, 1, &ec), -1, &ec, "set_linger");
-    check_null_result(cio_tcp_socket_get_linger(NULL, &on, &secs, &ec), -1, &ec, "get_linger");
-    check_null_result(cio_tcp_socket_set_send_buffer_size(NULL, 4096, &ec), -1, &ec,
+    check_null_result(cio_socket_set_keep_alive(NULL, true, &ec), -1, &ec, "set_keep_alive");
+    check_null_result(cio_socket_get_keep_alive(NULL, &on, &ec), -1, &ec, "get_keep_alive");
+    check_null_result(cio_socket_set_linger(NULL, true, 1, &ec), -1, &ec, "set_linger");
+    check_null_result(cio_socket_get_linger(NULL, &on, &secs, &ec), -1, &ec, "get_linger");
+    check_null_result(cio_socket_set_send_buffer_size(NULL, 4096, &ec), -1, &ec,
                       "set_send_buffer_size");
-    check_null_result(cio_tcp_socket_get_send_buffer_size(NULL, &v, &ec), -1, &ec,
+    check_null_result(cio_socket_get_send_buffer_size(NULL, &v, &ec), -1, &ec,
                       "get_send_buffer_size");
-    check_null_result(cio_tcp_socket_set_receive_buffer_size(NULL, 4096, &ec), -1, &ec,
+    check_null_result(cio_socket_set_receive_buffer_size(NULL, 4096, &ec), -1, &ec,
                       "set_receive_buffer_size");
-    check_null_result(cio_tcp_socket_get_receive_buffer_size(NULL, &v, &ec), -1, &ec,
+    check_null_result(cio_socket_get_receive_buffer_size(NULL, &v, &ec), -1, &ec,
                       "get_receive_buffer_size");
-    check_null_result(cio_tcp_socket_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
+    check_null_result(cio_socket_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
                       &ec, "set_option");
-    check_null_result(cio_tcp_socket_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec), -1,
+    check_null_result(cio_socket_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec), -1,
                       &ec, "get_option");
 
     /* The getters without an ec give their defaults; outputs are untouched. */
-    cr_assert(!cio_tcp_socket_is_open(NULL));
-    cr_assert_eq(cio_tcp_socket_native_handle(NULL), -1);
-    cr_assert(!cio_tcp_socket_non_blocking(NULL));
+    cr_assert(!cio_socket_is_open(NULL));
+    cr_assert_eq(cio_socket_native_handle(NULL), -1);
+    cr_assert(!cio_socket_non_blocking(NULL));
     cr_assert(on);
     cr_assert_eq(v, 7);
     cr_assert_eq(secs, 7);
@@ -825,31 +825,31 @@ Test(tcp, null_acceptor_is_invalid_argument)
 
     check_null_result(cio_tcp_acceptor_open(NULL, AF_INET, &ec), -1, &ec, "open");
     check_null_result(cio_tcp_acceptor_assign(NULL, AF_INET, 0, &ec), -1, &ec, "assign");
-    check_null_result(cio_tcp_acceptor_close(NULL, &ec), -1, &ec, "close");
-    check_null_result(cio_tcp_acceptor_cancel(NULL, &ec), -1, &ec, "cancel");
-    check_null_result(cio_tcp_acceptor_bind(NULL, &ep, &ec), -1, &ec, "bind");
-    check_null_result(cio_tcp_acceptor_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
-    check_null_result(cio_tcp_acceptor_set_non_blocking(NULL, true, &ec), -1, &ec,
+    check_null_result(cio_socket_close(NULL, &ec), -1, &ec, "close");
+    check_null_result(cio_socket_cancel(NULL, &ec), -1, &ec, "cancel");
+    check_null_result(cio_socket_bind(NULL, &ep, &ec), -1, &ec, "bind");
+    check_null_result(cio_socket_local_endpoint(NULL, &ep, &ec), -1, &ec, "local_endpoint");
+    check_null_result(cio_socket_set_non_blocking(NULL, true, &ec), -1, &ec,
                       "set_non_blocking");
-    check_null_result(cio_tcp_acceptor_set_reuse_address(NULL, true, &ec), -1, &ec,
+    check_null_result(cio_socket_set_reuse_address(NULL, true, &ec), -1, &ec,
                       "set_reuse_address");
-    check_null_result(cio_tcp_acceptor_get_reuse_address(NULL, &on, &ec), -1, &ec,
+    check_null_result(cio_socket_get_reuse_address(NULL, &on, &ec), -1, &ec,
                       "get_reuse_address");
-    check_null_result(cio_tcp_acceptor_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
+    check_null_result(cio_socket_set_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, len, &ec), -1,
                       &ec, "set_option");
-    check_null_result(cio_tcp_acceptor_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec),
+    check_null_result(cio_socket_get_option(NULL, SOL_SOCKET, SO_KEEPALIVE, &v, &len, &ec),
                       -1, &ec, "get_option");
     check_null_result(cio_tcp_acceptor_listen(NULL, 5, &ec), -1, &ec, "listen");
     check_null_result(cio_tcp_acceptor_listen_at(NULL, &ep, &ec), -1, &ec, "listen_at");
     check_null_result(cio_tcp_acceptor_accept(NULL, &peer, &ep, &ec), -1, &ec, "accept");
 
-    cr_assert(!cio_tcp_acceptor_is_open(NULL));
-    cr_assert_eq(cio_tcp_acceptor_native_handle(NULL), -1);
-    cr_assert(!cio_tcp_acceptor_non_blocking(NULL));
+    cr_assert(!cio_socket_is_open(NULL));
+    cr_assert_eq(cio_socket_native_handle(NULL), -1);
+    cr_assert(!cio_socket_non_blocking(NULL));
     cr_assert(on);
     cr_assert_eq(v, 7);
     cr_assert_eq(len, sizeof v);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
+    cr_assert(!cio_socket_is_open(&peer.socket));
 }
 
 /* The calls on a NULL object that have no ec (init and the asynchronous
@@ -940,7 +940,7 @@ Test(tcp, null_object_without_ec_goes_to_the_hook)
         expect_null_thrown(&null_calls[i]);
     cr_assert_eq(tu_run_for(ctx, 10), 0, "nothing was posted");
     cr_assert_eq(null_result.calls, 0);
-    cr_assert(!cio_tcp_socket_is_open(&null_peer));
+    cr_assert(!cio_socket_is_open(&null_peer.socket));
 }
 
 /* A hook that returns (instead of jumping) counts the invalid_arguments. */
@@ -965,7 +965,7 @@ Test(tcp, null_object_returns_when_the_hook_returns)
     cr_assert_eq(returning_hook_calls, (int)NULL_CALLS + 2);
     cr_assert_eq(tu_run_for(ctx, 10), 0, "nothing was posted");
     cr_assert_eq(null_result.calls, 0);
-    cr_assert(!cio_tcp_socket_is_open(&null_peer));
+    cr_assert(!cio_socket_is_open(&null_peer.socket));
 }
 
 /* init with a NULL context throws, and leaves the object closed and bound to
@@ -983,18 +983,18 @@ Test(tcp, init_without_a_context_goes_to_the_hook)
     cr_assert_eq(returning_hook_calls, 2);
 
     cio_error ec;
-    cr_assert(!cio_tcp_socket_is_open(&s));
-    cr_assert_eq(cio_tcp_socket_native_handle(&s), -1);
-    cr_assert_null(s.ctx);
+    cr_assert(!cio_socket_is_open(&s.socket));
+    cr_assert_eq(cio_socket_native_handle(&s.socket), -1);
+    cr_assert_null(s.socket.ctx);
     cr_assert_eq(cio_tcp_socket_open(&s, AF_INET, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
-    cr_assert_eq(cio_tcp_socket_close(&s, &ec), 0);
-    cr_assert(!cio_tcp_acceptor_is_open(&a));
-    cr_assert_eq(cio_tcp_acceptor_native_handle(&a), -1);
-    cr_assert_null(a.ctx);
+    cr_assert_eq(cio_socket_close(&s.socket, &ec), 0);
+    cr_assert(!cio_socket_is_open(&a.socket));
+    cr_assert_eq(cio_socket_native_handle(&a.socket), -1);
+    cr_assert_null(a.socket.ctx);
     cr_assert_eq(cio_tcp_acceptor_open(&a, AF_INET, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
-    cr_assert_eq(cio_tcp_acceptor_close(&a, &ec), 0);
+    cr_assert_eq(cio_socket_close(&a.socket, &ec), 0);
 }
 
 /* ---- eof, shutdown, close, cancel. ---- */
@@ -1007,7 +1007,7 @@ Test(tcp, eof_when_the_peer_closes)
     char buf[16];
     cio_tcp_socket_async_read_some(&c, buf, sizeof buf, to(&r));
     tu_write_all(&s, "last", 4);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
     wait_for(&r);
     assert_ok(r.ec);
     cr_assert_eq(r.n, 4);
@@ -1022,7 +1022,7 @@ Test(tcp, eof_when_the_peer_closes)
     cio_error ec;
     cr_assert_eq(cio_tcp_socket_read_some(&c, buf, sizeof buf, &ec), 0);
     assert_is(ec, EOF);
-    cio_tcp_socket_close(&c, NULL);
+    cio_socket_close(&c.socket, NULL);
 }
 
 Test(tcp, shutdown_send_gives_the_peer_eof)
@@ -1031,17 +1031,17 @@ Test(tcp, shutdown_send_gives_the_peer_eof)
     tu_connected_pair(ctx, AF_INET, &c, &s);
     cio_error ec;
     char buf[8];
-    cr_assert_eq(cio_tcp_socket_shutdown(&c, CIO_SHUTDOWN_SEND, &ec), 0);
+    cr_assert_eq(cio_socket_shutdown(&c.socket, CIO_SHUTDOWN_SEND, &ec), 0);
     cr_assert_eq(cio_tcp_socket_read_some(&s, buf, sizeof buf, &ec), 0);
     assert_is(ec, EOF);
     /* The other direction still works. */
     tu_write_all(&s, "back", 4);
     tu_read_all(&c, buf, 4);
     cr_assert_eq(memcmp(buf, "back", 4), 0);
-    cr_assert_eq(cio_tcp_socket_shutdown(&c, (enum cio_shutdown_type)7, &ec), -1);
+    cr_assert_eq(cio_socket_shutdown(&c.socket, (enum cio_shutdown_type)7, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, close_with_pending_read_aborts_and_frees_the_struct)
@@ -1052,7 +1052,7 @@ Test(tcp, close_with_pending_read_aborts_and_frees_the_struct)
     struct result r = {0}, w = {0};
     cio_tcp_socket_async_read_some(c, buf, sizeof buf, to(&r));
     cio_tcp_socket_async_write_some(c, "x", 1, to(&w));
-    cr_assert_eq(cio_tcp_socket_close(c, NULL), 0);
+    cr_assert_eq(cio_socket_close(&c->socket, NULL), 0);
     /* No operation points into the struct any more. */
     memset(c, 0xA5, sizeof *c);
     free(c);
@@ -1060,7 +1060,7 @@ Test(tcp, close_with_pending_read_aborts_and_frees_the_struct)
     cr_assert_eq(r.calls, 1);
     assert_is(r.ec, OPERATION_ABORTED);
     cr_assert_eq(w.calls, 1);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, poll_alone_delivers_a_read_on_a_one_thread_context)
@@ -1089,8 +1089,8 @@ Test(tcp, poll_alone_delivers_a_read_on_a_one_thread_context)
     assert_ok(r.ec);
     cr_assert_eq(r.n, 2);
     cr_assert(memcmp(buf, "hi", 2) == 0);
-    cio_tcp_socket_close(&a, NULL);
-    cio_tcp_socket_close(&b, NULL);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&b.socket, NULL);
     cio_context_destroy(one);
 }
 
@@ -1102,13 +1102,13 @@ Test(tcp, close_acceptor_with_pending_accept_aborts)
     cio_tcp_socket_init(&peer, ctx);
     struct result r = {0};
     cio_tcp_acceptor_async_accept(a, &peer, NULL, to(&r));
-    cr_assert_eq(cio_tcp_acceptor_close(a, NULL), 0);
+    cr_assert_eq(cio_socket_close(&a->socket, NULL), 0);
     memset(a, 0xA5, sizeof *a);
     free(a);
     tu_run_for(ctx, 1000);
     cr_assert_eq(r.calls, 1);
     assert_is(r.ec, OPERATION_ABORTED);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
+    cr_assert(!cio_socket_is_open(&peer.socket));
 }
 
 Test(tcp, cancel_aborts_pending_and_keeps_the_socket_open)
@@ -1120,11 +1120,11 @@ Test(tcp, cancel_aborts_pending_and_keeps_the_socket_open)
     cio_tcp_socket_async_read_some(&c, buf, sizeof buf, to(&r));
     tu_run_for(ctx, 20);
     cr_assert_eq(r.calls, 0, "nothing to read yet");
-    cr_assert_eq(cio_tcp_socket_cancel(&c, NULL), 0);
+    cr_assert_eq(cio_socket_cancel(&c.socket, NULL), 0);
     cr_assert_eq(r.calls, 0, "cancel posts, it does not run handlers");
     wait_for(&r);
     assert_is(r.ec, OPERATION_ABORTED);
-    cr_assert(cio_tcp_socket_is_open(&c));
+    cr_assert(cio_socket_is_open(&c.socket));
 
     r = (struct result){0};
     cio_tcp_socket_async_read_some(&c, buf, sizeof buf, to(&r));
@@ -1139,13 +1139,13 @@ Test(tcp, cancel_aborts_pending_and_keeps_the_socket_open)
     cio_tcp_socket_init(&peer, ctx);
     r = (struct result){0};
     cio_tcp_acceptor_async_accept(&a, &peer, NULL, to(&r));
-    cr_assert_eq(cio_tcp_acceptor_cancel(&a, NULL), 0);
+    cr_assert_eq(cio_socket_cancel(&a.socket, NULL), 0);
     wait_for(&r);
     assert_is(r.ec, OPERATION_ABORTED);
-    cr_assert(cio_tcp_acceptor_is_open(&a));
-    cio_tcp_acceptor_close(&a, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cr_assert(cio_socket_is_open(&a.socket));
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* ---- Peer reset and SIGPIPE. ---- */
@@ -1153,8 +1153,8 @@ Test(tcp, cancel_aborts_pending_and_keeps_the_socket_open)
 /* Closes s so that the peer sees a reset (SO_LINGER on, 0 seconds). */
 static void reset_close(struct cio_tcp_socket *s)
 {
-    cr_assert_eq(cio_tcp_socket_set_linger(s, true, 0, NULL), 0);
-    cr_assert_eq(cio_tcp_socket_close(s, NULL), 0);
+    cr_assert_eq(cio_socket_set_linger(&s->socket, true, 0, NULL), 0);
+    cr_assert_eq(cio_socket_close(&s->socket, NULL), 0);
 }
 
 Test(tcp, peer_reset_gives_connection_reset_and_no_sigpipe)
@@ -1185,7 +1185,7 @@ Test(tcp, peer_reset_gives_connection_reset_and_no_sigpipe)
     cio_tcp_socket_async_write_some(&c, chunk, sizeof chunk, to(&w));
     wait_for(&w);
     assert_is(w.ec, BROKEN_PIPE);
-    cio_tcp_socket_close(&c, NULL);
+    cio_socket_close(&c.socket, NULL);
 }
 
 Test(tcp, peer_reset_mid_transfer)
@@ -1193,7 +1193,7 @@ Test(tcp, peer_reset_mid_transfer)
     signal(SIGPIPE, SIG_DFL);
     struct cio_tcp_socket c, s;
     tu_connected_pair(ctx, AF_INET, &c, &s);
-    cio_tcp_socket_set_send_buffer_size(&c, 16 << 10, NULL);
+    cio_socket_set_send_buffer_size(&c.socket, 16 << 10, NULL);
     enum {
         BIG = 1 << 20
     };
@@ -1235,7 +1235,7 @@ Test(tcp, peer_reset_mid_transfer)
         cio_tcp_socket_write_some(&c, big, BIG, &ec);
     cr_assert(cio_failed(ec));
     free(big);
-    cio_tcp_socket_close(&c, NULL);
+    cio_socket_close(&c.socket, NULL);
 }
 
 /* ---- Options, endpoints, modes. ---- */
@@ -1248,11 +1248,11 @@ Test(tcp, options_round_trip)
     int v = 0, secs = -1;
     cio_error ec;
 
-    cr_assert_eq(cio_tcp_socket_set_reuse_address(&c, true, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_reuse_address(&c, &on, &ec), 0);
+    cr_assert_eq(cio_socket_set_reuse_address(&c.socket, true, &ec), 0);
+    cr_assert_eq(cio_socket_get_reuse_address(&c.socket, &on, &ec), 0);
     cr_assert(on);
-    cr_assert_eq(cio_tcp_socket_set_reuse_address(&c, false, &ec), 0);
-    cio_tcp_socket_get_reuse_address(&c, &on, &ec);
+    cr_assert_eq(cio_socket_set_reuse_address(&c.socket, false, &ec), 0);
+    cio_socket_get_reuse_address(&c.socket, &on, &ec);
     cr_assert(!on);
 
     cr_assert_eq(cio_tcp_socket_set_no_delay(&c, true, &ec), 0);
@@ -1262,31 +1262,32 @@ Test(tcp, options_round_trip)
     cio_tcp_socket_get_no_delay(&c, &on, &ec);
     cr_assert(!on);
 
-    cr_assert_eq(cio_tcp_socket_set_keep_alive(&c, true, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_keep_alive(&c, &on, &ec), 0);
+    cr_assert_eq(cio_socket_set_keep_alive(&c.socket, true, &ec), 0);
+    cr_assert_eq(cio_socket_get_keep_alive(&c.socket, &on, &ec), 0);
     cr_assert(on);
 
-    cr_assert_eq(cio_tcp_socket_set_linger(&c, true, 7, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_linger(&c, &on, &secs, &ec), 0);
+    cr_assert_eq(cio_socket_set_linger(&c.socket, true, 7, &ec), 0);
+    cr_assert_eq(cio_socket_get_linger(&c.socket, &on, &secs, &ec), 0);
     cr_assert(on);
     cr_assert_eq(secs, 7);
-    cr_assert_eq(cio_tcp_socket_set_linger(&c, false, 0, &ec), 0);
-    cio_tcp_socket_get_linger(&c, &on, &secs, &ec);
+    cr_assert_eq(cio_socket_set_linger(&c.socket, false, 0, &ec), 0);
+    cio_socket_get_linger(&c.socket, &on, &secs, &ec);
     cr_assert(!on);
-    cr_assert_eq(cio_tcp_socket_set_linger(&c, true, -1, &ec), -1);
+    cr_assert_eq(cio_socket_set_linger(&c.socket, true, -1, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
 
-    cr_assert_eq(cio_tcp_socket_set_send_buffer_size(&c, 65536, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(cio_socket_set_send_buffer_size(&c.socket, 65536, &ec), 0);
+    cr_assert_eq(cio_socket_get_send_buffer_size(&c.socket, &v, &ec), 0);
     cr_assert_geq(v, 65536);
-    cr_assert_eq(cio_tcp_socket_set_receive_buffer_size(&c, 32768, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_receive_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(cio_socket_set_receive_buffer_size(&c.socket, 32768, &ec), 0);
+    cr_assert_eq(cio_socket_get_receive_buffer_size(&c.socket, &v, &ec), 0);
     cr_assert_geq(v, 32768);
 
     int one = 1, got = 0;
     socklen_t len = sizeof got;
-    cr_assert_eq(cio_tcp_socket_set_option(&c, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_option(&c, SOL_SOCKET, SO_OOBINLINE, &got, &len, &ec), 0);
+    cr_assert_eq(cio_socket_set_option(&c.socket, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one, &ec),
+                 0);
+    cr_assert_eq(cio_socket_get_option(&c.socket, SOL_SOCKET, SO_OOBINLINE, &got, &len, &ec), 0);
     cr_assert_eq(got, 1);
     cr_assert_eq(len, sizeof got);
     cr_assert_eq(cio_tcp_socket_get_no_delay(&c, NULL, &ec), -1);
@@ -1294,14 +1295,14 @@ Test(tcp, options_round_trip)
 
     struct cio_tcp_acceptor a;
     tu_listen(&a, ctx, AF_INET);
-    cr_assert_eq(cio_tcp_acceptor_get_reuse_address(&a, &on, &ec), 0);
+    cr_assert_eq(cio_socket_get_reuse_address(&a.socket, &on, &ec), 0);
     cr_assert(on, "listen_at sets reuse_address");
-    cr_assert_eq(cio_tcp_acceptor_set_reuse_address(&a, false, &ec), 0);
-    cio_tcp_acceptor_get_reuse_address(&a, &on, &ec);
+    cr_assert_eq(cio_socket_set_reuse_address(&a.socket, false, &ec), 0);
+    cio_socket_get_reuse_address(&a.socket, &on, &ec);
     cr_assert(!on);
-    cio_tcp_acceptor_close(&a, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* As in Asio, a buffer size set reads back unchanged, though Linux stores
@@ -1314,26 +1315,26 @@ Test(tcp, buffer_sizes_read_back_as_set)
     int v = 0, raw = 0;
     socklen_t len = sizeof raw;
 
-    cr_assert_eq(cio_tcp_socket_set_send_buffer_size(&c, 40000, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(cio_socket_set_send_buffer_size(&c.socket, 40000, &ec), 0);
+    cr_assert_eq(cio_socket_get_send_buffer_size(&c.socket, &v, &ec), 0);
     cr_assert_eq(v, 40000);
-    cr_assert_eq(cio_tcp_socket_get_option(&c, SOL_SOCKET, SO_SNDBUF, &raw, &len, &ec), 0);
+    cr_assert_eq(cio_socket_get_option(&c.socket, SOL_SOCKET, SO_SNDBUF, &raw, &len, &ec), 0);
     cr_assert_eq(raw, 2 * 40000, "the generic getter reports the kernel's value: %d", raw);
 
-    cr_assert_eq(cio_tcp_socket_set_receive_buffer_size(&c, 30000, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_get_receive_buffer_size(&c, &v, &ec), 0);
+    cr_assert_eq(cio_socket_set_receive_buffer_size(&c.socket, 30000, &ec), 0);
+    cr_assert_eq(cio_socket_get_receive_buffer_size(&c.socket, &v, &ec), 0);
     cr_assert_eq(v, 30000);
 
     /* Never set: the kernel's default, halved, and still positive. */
-    cr_assert_eq(cio_tcp_socket_get_receive_buffer_size(&s, &v, &ec), 0);
+    cr_assert_eq(cio_socket_get_receive_buffer_size(&s.socket, &v, &ec), 0);
     cr_assert_gt(v, 0);
     v = -7;
-    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, NULL, &ec), -1);
+    cr_assert_eq(cio_socket_get_send_buffer_size(&c.socket, NULL, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
-    cio_tcp_socket_close(&c, NULL);
-    cr_assert_eq(cio_tcp_socket_get_send_buffer_size(&c, &v, &ec), -1);
+    cio_socket_close(&c.socket, NULL);
+    cr_assert_eq(cio_socket_get_send_buffer_size(&c.socket, &v, &ec), -1);
     cr_assert_eq(v, -7, "a failed get stores nothing");
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, local_and_remote_endpoints)
@@ -1350,26 +1351,26 @@ Test(tcp, local_and_remote_endpoints)
     cio_error ec;
     cr_assert_eq(cio_tcp_socket_open(&c, AF_INET, NULL), 0);
     struct cio_endpoint out;
-    cr_assert_eq(cio_tcp_socket_remote_endpoint(&c, &out, &ec), -1);
+    cr_assert_eq(cio_socket_remote_endpoint(&c.socket, &out, &ec), -1);
     assert_is(ec, NOT_CONNECTED);
     cr_assert_eq(cio_tcp_socket_connect(&c, &ep, NULL), 0);
     struct cio_endpoint peer_ep;
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &s, &peer_ep, NULL), 0);
 
     struct cio_endpoint c_local, c_remote, s_local, s_remote;
-    cio_tcp_socket_local_endpoint(&c, &c_local, NULL);
-    cio_tcp_socket_remote_endpoint(&c, &c_remote, NULL);
-    cio_tcp_socket_local_endpoint(&s, &s_local, NULL);
-    cio_tcp_socket_remote_endpoint(&s, &s_remote, NULL);
+    cio_socket_local_endpoint(&c.socket, &c_local, NULL);
+    cio_socket_remote_endpoint(&c.socket, &c_remote, NULL);
+    cio_socket_local_endpoint(&s.socket, &s_local, NULL);
+    cio_socket_remote_endpoint(&s.socket, &s_remote, NULL);
     cr_assert(cio_endpoint_equal(&c_remote, &ep));
     cr_assert(cio_endpoint_equal(&s_local, &ep));
     cr_assert(cio_endpoint_equal(&s_remote, &c_local));
     cr_assert(cio_endpoint_equal(&peer_ep, &c_local));
-    cr_assert_eq(cio_tcp_socket_local_endpoint(&c, NULL, &ec), -1);
+    cr_assert_eq(cio_socket_local_endpoint(&c.socket, NULL, &ec), -1);
     assert_is(ec, INVALID_ARGUMENT);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, bind_to_a_chosen_local_endpoint)
@@ -1381,7 +1382,7 @@ Test(tcp, bind_to_a_chosen_local_endpoint)
     cio_tcp_socket_init(&s, ctx);
     struct cio_endpoint local = tu_closed_port(ctx, AF_INET);
     cr_assert_eq(cio_tcp_socket_open(&c, AF_INET, NULL), 0);
-    cr_assert_eq(cio_tcp_socket_bind(&c, &local, NULL), 0);
+    cr_assert_eq(cio_socket_bind(&c.socket, &local, NULL), 0);
     cr_assert_eq(cio_tcp_socket_connect(&c, &ep, NULL), 0);
     struct cio_endpoint peer_ep;
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &s, &peer_ep, NULL), 0);
@@ -1392,12 +1393,12 @@ Test(tcp, bind_to_a_chosen_local_endpoint)
     cio_tcp_acceptor_init(&b, ctx);
     cio_error ec;
     cr_assert_eq(cio_tcp_acceptor_open(&b, AF_INET, NULL), 0);
-    cr_assert_eq(cio_tcp_acceptor_bind(&b, &ep, &ec), -1);
+    cr_assert_eq(cio_socket_bind(&b.socket, &ep, &ec), -1);
     assert_is(ec, ADDRESS_IN_USE);
-    cio_tcp_acceptor_close(&b, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&b.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, non_blocking_mode_gives_would_block)
@@ -1409,21 +1410,21 @@ Test(tcp, non_blocking_mode_gives_would_block)
     cio_tcp_socket_init(&c, ctx);
     cio_tcp_socket_init(&s, ctx);
 
-    cr_assert(!cio_tcp_acceptor_non_blocking(&a));
-    cr_assert_eq(cio_tcp_acceptor_set_non_blocking(&a, true, &ec), 0);
-    cr_assert(cio_tcp_acceptor_non_blocking(&a));
+    cr_assert(!cio_socket_non_blocking(&a.socket));
+    cr_assert_eq(cio_socket_set_non_blocking(&a.socket, true, &ec), 0);
+    cr_assert(cio_socket_non_blocking(&a.socket));
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &s, NULL, &ec), -1);
     assert_is(ec, WOULD_BLOCK);
-    cr_assert(!cio_tcp_socket_is_open(&s));
+    cr_assert(!cio_socket_is_open(&s.socket));
 
     cr_assert_eq(cio_tcp_socket_connect(&c, &ep, NULL), 0);
-    struct pollfd p = {.fd = cio_tcp_acceptor_native_handle(&a), .events = POLLIN};
+    struct pollfd p = {.fd = cio_socket_native_handle(&a.socket), .events = POLLIN};
     cr_assert_eq(poll(&p, 1, 5000), 1);
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &s, NULL, &ec), 0);
 
     char buf[8];
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&c, true, &ec), 0);
-    cr_assert(cio_tcp_socket_non_blocking(&c));
+    cr_assert_eq(cio_socket_set_non_blocking(&c.socket, true, &ec), 0);
+    cr_assert(cio_socket_non_blocking(&c.socket));
     cr_assert_eq(cio_tcp_socket_read_some(&c, buf, sizeof buf, &ec), 0);
     assert_is(ec, WOULD_BLOCK);
 
@@ -1446,12 +1447,12 @@ Test(tcp, non_blocking_mode_gives_would_block)
     assert_is(ec, WOULD_BLOCK);
     cr_assert_gt(total, 0);
 
-    cr_assert_eq(cio_tcp_socket_set_non_blocking(&c, false, &ec), 0);
-    cr_assert(!cio_tcp_socket_non_blocking(&c));
-    cio_tcp_socket_close(&c, NULL);
-    cr_assert(!cio_tcp_socket_non_blocking(&c));
-    cio_tcp_socket_close(&s, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cr_assert_eq(cio_socket_set_non_blocking(&c.socket, false, &ec), 0);
+    cr_assert(!cio_socket_non_blocking(&c.socket));
+    cio_socket_close(&c.socket, NULL);
+    cr_assert(!cio_socket_non_blocking(&c.socket));
+    cio_socket_close(&s.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 Test(tcp, available_counts_readable_bytes)
@@ -1459,18 +1460,18 @@ Test(tcp, available_counts_readable_bytes)
     struct cio_tcp_socket c, s;
     tu_connected_pair(ctx, AF_INET, &c, &s);
     cio_error ec;
-    cr_assert_eq(cio_tcp_socket_available(&s, &ec), 0);
+    cr_assert_eq(cio_socket_available(&s.socket, &ec), 0);
     assert_ok(ec);
     tu_write_all(&c, "0123456789", 10);
-    struct pollfd p = {.fd = cio_tcp_socket_native_handle(&s), .events = POLLIN};
+    struct pollfd p = {.fd = cio_socket_native_handle(&s.socket), .events = POLLIN};
     cr_assert_eq(poll(&p, 1, 5000), 1);
-    cr_assert_eq(cio_tcp_socket_available(&s, &ec), 10);
+    cr_assert_eq(cio_socket_available(&s.socket, &ec), 10);
     assert_ok(ec);
     char buf[4];
     tu_read_all(&s, buf, 4);
-    cr_assert_eq(cio_tcp_socket_available(&s, &ec), 6);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cr_assert_eq(cio_socket_available(&s.socket, &ec), 6);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 Test(tcp, release_and_assign_move_a_descriptor)
@@ -1478,23 +1479,23 @@ Test(tcp, release_and_assign_move_a_descriptor)
     struct cio_tcp_socket c, s, moved;
     tu_connected_pair(ctx, AF_INET, &c, &s);
     cio_error ec;
-    int fd = cio_tcp_socket_release(&c, &ec);
+    int fd = cio_socket_release(&c.socket, &ec);
     assert_ok(ec);
     cr_assert_geq(fd, 0);
-    cr_assert(!cio_tcp_socket_is_open(&c));
+    cr_assert(!cio_socket_is_open(&c.socket));
     cr_assert_eq(cio_tcp_socket_assign(&s, AF_INET, fd, &ec), -1, "s is open");
     cr_assert(cio_error_equal(ec, cio_error_misc(CIO_MISC_ALREADY_OPEN)));
     cio_tcp_socket_init(&moved, ctx);
     cr_assert_eq(cio_tcp_socket_assign(&moved, AF_INET, fd, &ec), 0);
-    cr_assert_eq(cio_tcp_socket_native_handle(&moved), fd);
+    cr_assert_eq(cio_socket_native_handle(&moved.socket), fd);
     struct result r = {0};
     char buf[8];
     cio_tcp_socket_async_read_some(&moved, buf, sizeof buf, to(&r));
     tu_write_all(&s, "moved", 5);
     wait_for(&r);
     cr_assert_eq(r.n, 5);
-    cio_tcp_socket_close(&moved, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&moved.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* ---- IPv6. ---- */
@@ -1507,16 +1508,16 @@ Test(tcp, ipv6_loopback_echo)
     cio_error ec;
     if (cio_tcp_acceptor_listen_at(&a, &ep, &ec) < 0)
         cr_skip_test("no IPv6 loopback here: %s", cio_error_message(ec));
-    cio_tcp_acceptor_local_endpoint(&a, &ep, NULL);
+    cio_socket_local_endpoint(&a.socket, &ep, NULL);
     cr_assert_eq(cio_endpoint_family(&ep), AF_INET6);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&a.socket, NULL);
 
     struct echo *e = malloc(sizeof *e);
     echo_start(e, AF_INET6, 20, 64);
     cr_assert(tu_run_until(ctx, &e->done, 10000));
     assert_ok(e->error);
     struct cio_endpoint remote;
-    cio_tcp_socket_remote_endpoint(&e->client, &remote, NULL);
+    cio_socket_remote_endpoint(&e->client.socket, &remote, NULL);
     cr_assert_eq(cio_endpoint_family(&remote), AF_INET6);
     struct cio_ip_address addr = cio_endpoint_address(&remote);
     cr_assert(cio_ip_address_is_loopback(&addr));
@@ -1565,8 +1566,8 @@ Test(tcp, read_some_and_write_some_longer_than_int_max_move_part_of_it)
     cr_assert(n > 0);
 
     munmap(big, HUGE_LEN);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* ---- Running out of descriptors while accepting. ---- */
@@ -1616,7 +1617,7 @@ static void starving_accepted(void *user, cio_error ec, size_t n)
         sv->last_error = ec;
     } else {
         sv->accepted++;
-        cio_tcp_socket_close(&sv->peer, NULL);
+        cio_socket_close(&sv->peer.socket, NULL);
     }
     if (sv->accepted < sv->want)
         cio_tcp_acceptor_async_accept(&sv->a, &sv->peer, NULL,
@@ -1655,7 +1656,7 @@ Test(tcp, accept_out_of_descriptors_does_not_spin_and_recovers)
 
     /* Closing a descriptor in the context lets the parked accept try again,
      * and the queued connections are accepted. */
-    cio_tcp_socket_close(&spare, NULL);
+    cio_socket_close(&spare.socket, NULL);
     cr_assert(tu_run_until(ctx, &sv.accepted, 5000), "no accept after a descriptor was freed");
     for (int i = 0; i < 200 && sv.accepted < CLIENTS; i++)
         tu_run_for(ctx, 10);
@@ -1663,8 +1664,8 @@ Test(tcp, accept_out_of_descriptors_does_not_spin_and_recovers)
     cr_assert_lt(sv.errors, 10);
 
     for (int i = 0; i < CLIENTS; i++)
-        cio_tcp_socket_close(&clients[i], NULL);
-    cio_tcp_acceptor_close(&sv.a, NULL);
+        cio_socket_close(&clients[i].socket, NULL);
+    cio_socket_close(&sv.a.socket, NULL);
     tu_run_for(ctx, 100);
 }
 
@@ -1706,7 +1707,7 @@ Test(tcp, accept_out_of_descriptors_parks_any_number_of_acceptors)
 
     /* One descriptor closed in the context: the limit is back, so every
      * parked acceptor is retried and takes its connection. */
-    cio_tcp_socket_close(&spare, NULL);
+    cio_socket_close(&spare.socket, NULL);
     int accepted = 0;
     for (int round = 0; round < 500 && accepted < SERVERS; round++) {
         tu_run_for(ctx, 10);
@@ -1716,8 +1717,8 @@ Test(tcp, accept_out_of_descriptors_parks_any_number_of_acceptors)
     }
     cr_assert_eq(accepted, SERVERS);
     for (int i = 0; i < SERVERS; i++) {
-        cio_tcp_socket_close(&clients[i], NULL);
-        cio_tcp_acceptor_close(&sv[i].a, NULL);
+        cio_socket_close(&clients[i].socket, NULL);
+        cio_socket_close(&sv[i].a.socket, NULL);
     }
     tu_run_for(ctx, 100);
     free(clients);
@@ -1740,11 +1741,11 @@ Test(tcp, sync_accept_out_of_descriptors_reports_no_descriptors)
     setrlimit(RLIMIT_NOFILE, &saved);
     cr_assert_eq(rc, -1);
     assert_is(ec, NO_DESCRIPTORS);
-    cr_assert(!cio_tcp_socket_is_open(&peer));
+    cr_assert(!cio_socket_is_open(&peer.socket));
     cr_assert_eq(cio_tcp_acceptor_accept(&a, &peer, NULL, &ec), 0, "the connection waited");
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 /* ---- Zero malloc in steady state. ---- */
@@ -1795,8 +1796,8 @@ Test(tcp, three_hundred_reads_started_at_once_all_complete)
         assert_ok(r[i].ec);
         cr_assert_eq(r[i].n, 1, "read %d", i);
         cr_assert_eq((unsigned char)buf[i][0], (unsigned char)i, "read %d", i);
-        cio_tcp_socket_close(&a[i], NULL);
-        cio_tcp_socket_close(&b[i], NULL);
+        cio_socket_close(&a[i].socket, NULL);
+        cio_socket_close(&b[i].socket, NULL);
     }
     cio_context_destroy(one);
     free(a);

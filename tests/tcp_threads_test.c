@@ -72,8 +72,8 @@ Test(tcp_threads, sync_read_waits_for_data)
     cr_assert_eq(n, 4);
     cr_assert_eq(memcmp(buf, "late", 4), 0);
     cr_assert_geq(waited, 20 * TU_MS, "read_some blocked until the data came");
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 struct delayed_connect {
@@ -107,11 +107,11 @@ Test(tcp_threads, sync_accept_waits_for_a_connection)
     cr_assert_eq(rc, 0, "%s", cio_error_message(ec));
     cr_assert(!cio_failed(d.ec), "%s", cio_error_message(d.ec));
     struct cio_endpoint local;
-    cio_tcp_socket_local_endpoint(&d.s, &local, NULL);
+    cio_socket_local_endpoint(&d.s.socket, &local, NULL);
     cr_assert(cio_endpoint_equal(&local, &peer_ep));
-    cio_tcp_socket_close(&d.s, NULL);
-    cio_tcp_socket_close(&peer, NULL);
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&d.s.socket, NULL);
+    cio_socket_close(&peer.socket, NULL);
+    cio_socket_close(&a.socket, NULL);
 }
 
 enum {
@@ -135,7 +135,7 @@ Test(tcp_threads, sync_write_waits_for_buffer_space)
 {
     struct cio_tcp_socket c, s;
     tu_connected_pair(ctx, AF_INET, &c, &s);
-    cio_tcp_socket_set_send_buffer_size(&c, 32 << 10, NULL);
+    cio_socket_set_send_buffer_size(&c.socket, 32 << 10, NULL);
     unsigned char *out = malloc(BULK), *in = malloc(BULK);
     for (size_t i = 0; i < BULK; i++)
         out[i] = (unsigned char)(i ^ (i >> 9));
@@ -147,8 +147,8 @@ Test(tcp_threads, sync_write_waits_for_buffer_space)
     cr_assert_eq(memcmp(in, out, BULK), 0);
     free(out);
     free(in);
-    cio_tcp_socket_close(&c, NULL);
-    cio_tcp_socket_close(&s, NULL);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
 }
 
 /* ---- One context, two threads, several sessions. ---- */
@@ -175,7 +175,7 @@ static void s_server_wrote(void *user, cio_error ec, size_t n)
     struct session *x = user;
     if (cio_failed(ec)) {
         x->failed = 1;
-        cio_tcp_socket_close(&x->server, NULL);
+        cio_socket_close(&x->server.socket, NULL);
         return;
     }
     cio_tcp_socket_async_read_some(&x->server, x->sbuf, sizeof x->sbuf,
@@ -188,7 +188,7 @@ static void s_server_read(void *user, cio_error ec, size_t n)
     if (cio_failed(ec)) {
         if (!cio_error_is(ec, CIO_COND_EOF))
             x->failed = 1;
-        cio_tcp_socket_close(&x->server, NULL);
+        cio_socket_close(&x->server.socket, NULL);
         return;
     }
     cio_tcp_socket_async_write_some(&x->server, x->sbuf, n, cio_handler_make(s_server_wrote, x));
@@ -201,7 +201,7 @@ static void s_client_read(void *user, cio_error ec, size_t n)
     struct session *x = user;
     if (cio_failed(ec)) {
         x->failed = 1;
-        cio_tcp_socket_close(&x->client, NULL);
+        cio_socket_close(&x->client.socket, NULL);
         return;
     }
     x->got += n;
@@ -213,7 +213,7 @@ static void s_client_read(void *user, cio_error ec, size_t n)
     if (memcmp(x->in, x->out, sizeof x->out) != 0)
         x->failed = 1;
     if (++x->rounds == x->target || x->failed) {
-        cio_tcp_socket_close(&x->client, NULL);
+        cio_socket_close(&x->client.socket, NULL);
         x->done = 1;
         return;
     }
@@ -271,8 +271,8 @@ Test(tcp_threads, two_threads_run_one_context_with_echo_sessions)
         cr_assert_eq(xs[i].failed, 0, "session %d failed", i);
         cr_assert_eq(xs[i].done, 1, "session %d stuck after %d rounds", i, xs[i].rounds);
         cr_assert_eq(xs[i].rounds, ROUNDS);
-        cr_assert(!cio_tcp_socket_is_open(&xs[i].client));
-        cr_assert(!cio_tcp_socket_is_open(&xs[i].server));
+        cr_assert(!cio_socket_is_open(&xs[i].client.socket));
+        cr_assert(!cio_socket_is_open(&xs[i].server.socket));
     }
     free(xs);
 }
@@ -298,7 +298,7 @@ static void shard_read(void *user, cio_error ec, size_t n)
     if (!cio_failed(ec))
         cio_tcp_socket_write_some(&c->peer, c->buf, n, &e);
     cio_error closed = cio_error_none();
-    if (cio_tcp_socket_close(&c->peer, &closed) != 0 || cio_failed(e))
+    if (cio_socket_close(&c->peer.socket, &closed) != 0 || cio_failed(e))
         atomic_store(&c->close_failed, 1);
 }
 
@@ -350,7 +350,7 @@ Test(tcp_threads, peers_accepted_into_a_one_thread_context_run_by_another_thread
             tu_read_all(cl, back, sizeof back);
             cr_assert_eq(memcmp(back, &(int){i - WINDOW}, sizeof back), 0,
                          "connection %d echoed another's bytes", i - WINDOW);
-            cio_tcp_socket_close(cl, NULL);
+            cio_socket_close(&cl->socket, NULL);
         }
         if (i >= CONNS)
             continue;
@@ -368,9 +368,9 @@ Test(tcp_threads, peers_accepted_into_a_one_thread_context_run_by_another_thread
     pthread_join(th, NULL);
     for (int i = 0; i < CONNS; i++) {
         cr_assert_eq(atomic_load(&conns[i].close_failed), 0, "peer %d: echo or close failed", i);
-        cr_assert(!cio_tcp_socket_is_open(&conns[i].peer));
+        cr_assert(!cio_socket_is_open(&conns[i].peer.socket));
     }
-    cio_tcp_acceptor_close(&a, NULL);
+    cio_socket_close(&a.socket, NULL);
     cio_context_destroy(shard);
     free(conns);
 }
@@ -459,8 +459,8 @@ static void check_handover(int hint, bool first_stays)
         pthread_mutex_unlock(&h->mutex);
         pthread_join(first, NULL);
     }
-    cio_tcp_socket_close(&h->client, NULL);
-    cio_tcp_socket_close(&h->server, NULL);
+    cio_socket_close(&h->client.socket, NULL);
+    cio_socket_close(&h->server.socket, NULL);
     cio_context_destroy(h->ctx);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mutex);
@@ -514,7 +514,7 @@ static void check_destroy_in_flight(int hint)
     memset(bufs, '#', sizeof bufs);
     for (int i = 0; i < PAIRS; i++) {
         tu_connected_pair(c, AF_INET, &clients[i], &servers[i]);
-        raw[i] = cio_tcp_socket_release(&clients[i], NULL);
+        raw[i] = cio_socket_release(&clients[i].socket, NULL);
         cio_tcp_socket_async_read_some(&servers[i], bufs[i], sizeof bufs[i],
                                        cio_handler_make(must_not_run, &ran));
     }

@@ -81,7 +81,7 @@ static inline struct cio_endpoint tu_listen(struct cio_tcp_acceptor *a, struct c
     cio_tcp_acceptor_init(a, ctx);
     cr_assert_eq(cio_tcp_acceptor_listen_at(a, &ep, &ec), 0, "listen_at: %s",
                  cio_error_message(ec));
-    cr_assert_eq(cio_tcp_acceptor_local_endpoint(a, &ep, &ec), 0, "local_endpoint: %s",
+    cr_assert_eq(cio_socket_local_endpoint(&a->socket, &ep, &ec), 0, "local_endpoint: %s",
                  cio_error_message(ec));
     return ep;
 }
@@ -95,9 +95,9 @@ static inline struct cio_endpoint tu_closed_port(struct cio_context *ctx, int fa
     struct cio_endpoint ep = tu_loopback(family);
     cio_tcp_socket_init(&s, ctx);
     cr_assert_eq(cio_tcp_socket_open(&s, family, &ec), 0, "%s", cio_error_message(ec));
-    cr_assert_eq(cio_tcp_socket_bind(&s, &ep, &ec), 0, "%s", cio_error_message(ec));
-    cr_assert_eq(cio_tcp_socket_local_endpoint(&s, &ep, &ec), 0, "%s", cio_error_message(ec));
-    cr_assert_eq(cio_tcp_socket_close(&s, &ec), 0, "%s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_bind(&s.socket, &ep, &ec), 0, "%s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_local_endpoint(&s.socket, &ep, &ec), 0, "%s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_close(&s.socket, &ec), 0, "%s", cio_error_message(ec));
     return ep;
 }
 
@@ -114,7 +114,7 @@ static inline void tu_connected_pair(struct cio_context *ctx, int family,
     cr_assert_eq(cio_tcp_socket_connect(client, &ep, &ec), 0, "connect: %s", cio_error_message(ec));
     cr_assert_eq(cio_tcp_acceptor_accept(&a, server, NULL, &ec), 0, "accept: %s",
                  cio_error_message(ec));
-    cr_assert_eq(cio_tcp_acceptor_close(&a, &ec), 0, "close: %s", cio_error_message(ec));
+    cr_assert_eq(cio_socket_close(&a.socket, &ec), 0, "close: %s", cio_error_message(ec));
 }
 
 /* Writes all of buf synchronously; asserts on failure. */

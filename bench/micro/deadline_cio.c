@@ -167,8 +167,8 @@ int main(int argc, char **argv)
     }
     printf("MICRO bench=deadline impl=cio variant=%s n=%ld secs=%.6f ns_per=%.1f\n", variant, n,
            secs, secs * 1e9 / (double)n);
-    cio_tcp_socket_close(&A.s, NULL);
-    cio_tcp_socket_close(&B.s, NULL);
+    cio_socket_close(&A.s.socket, NULL);
+    cio_socket_close(&B.s.socket, NULL);
     cio_context_destroy(ctx);
     return 0;
 }

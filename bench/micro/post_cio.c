@@ -119,7 +119,7 @@ int main(int argc, char **argv)
            xthread ? "post_xthread" : "post_chain", with_socket ? "socket" : "nosocket",
            n_total, secs, secs * 1e9 / (double)n_total);
     if (with_socket)
-        cio_tcp_socket_close(&sock, &ec);
+        cio_socket_close(&sock.socket, &ec);
     cio_context_destroy(ctx);
     return 0;
 }

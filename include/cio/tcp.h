@@ -7,6 +7,15 @@
  * to free) until it is opened, connected or accepted into. Every operation
  * comes in a synchronous and an asynchronous form, as in Asio.
  *
+ * Where its functions are: each object embeds a struct cio_socket as its
+ * member `socket`. This header holds what TCP adds (init, open, assign,
+ * connect, the reads and writes, no_delay, the stream, and the acceptor's
+ * listen and accept); what every socket shares (close, cancel, release,
+ * shutdown, bind, endpoints, non_blocking, options, the executor, the
+ * descriptor, readiness waits) is in cio/socket.h, called on that member:
+ * cio_socket_close(&s.socket, &ec). Those two headers hold every function
+ * of a TCP socket or acceptor.
+ *
  * Synchronous functions return int (0 on success, -1 on failure), or size_t
  * for reads and writes (bytes transferred; 0 on failure), and take a
  * `cio_error *ec` last. Given an ec, they fill it (success included) and never
@@ -55,10 +64,9 @@
  * function reports it as any failure (in ec, or through the throw hook when ec
  * is NULL) and returns -1 (0 for size_t). init and the asynchronous functions
  * call the throw hook and return, doing nothing (no handler ever runs).
- * is_open, native_handle and non_blocking return false, -1 and false.
  *
- * Order: the private state, the socket (life cycle, connect, read and write,
- * endpoints and state, options), then the acceptor.
+ * Order: the socket (life cycle, connect, read and write, the stream, its
+ * option), then the acceptor.
  */
 #ifndef CIO_TCP_H
 #define CIO_TCP_H
@@ -72,51 +80,25 @@
 #include "cio/error.h"
 #include "cio/executor.h"
 #include "cio/handler.h"
+#include "cio/socket.h"
 #include "cio/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct cio_context;
-struct cio__slot;
-
-/*
- * The private state of a socket object: never read or write it. It is here
- * only so that sockets can be embedded; every field is owned by the thread
- * that uses the object.
- */
-struct cio__socket {
-    struct cio__slot *slot; /* the context's descriptor slot while open, else NULL */
-    struct cio__slot *fast; /* slot when a read or write may start inline (the object
-                               has no executor of its own), else NULL */
-    cio_executor ex;        /* the object's executor, or null: its context's */
-    int fd;                 /* the descriptor while open, else -1 (always O_NONBLOCK) */
-    int family;             /* AF_INET or AF_INET6 while open, else 0 */
-    bool user_non_blocking; /* the caller's non_blocking mode (see set_non_blocking) */
-};
-
-/* Which directions cio_tcp_socket_shutdown shuts (Asio's shutdown_type). */
-enum cio_shutdown_type {
-    CIO_SHUTDOWN_RECEIVE = 0, /* no more receives (SHUT_RD) */
-    CIO_SHUTDOWN_SEND = 1,    /* no more sends: the peer reads eof (SHUT_WR) */
-    CIO_SHUTDOWN_BOTH = 2,    /* both (SHUT_RDWR) */
-};
-
 /* ------------------------------------------------------------------------ */
 /* The socket                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* A TCP stream socket. */
+/* A TCP stream socket: a socket (cio/socket.h) of the TCP protocol. */
 struct cio_tcp_socket {
-    struct cio_context *ctx;  /* the context it is bound to: set by init, then read-only */
-    void *data;               /* the caller's: cio never reads or writes it */
-    struct cio__socket impl_; /* private */
+    struct cio_socket socket; /* what every socket has: ctx, data, the private state */
 };
 
 /* Binds s to ctx, closed. Call it once before any other function on s (and
- * not on an open socket: that would leak its descriptor). Leaves s->data
- * alone. A NULL ctx calls the throw hook with invalid_argument; s is then
+ * not on an open socket: that would leak its descriptor). Leaves
+ * s->socket.data alone. A NULL ctx calls the throw hook with invalid_argument; s is then
  * closed and bound to no context, and cannot be opened. */
 void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx);
 
@@ -133,10 +115,6 @@ void cio_tcp_socket_init(struct cio_tcp_socket *s, struct cio_context *ctx);
  */
 void cio_tcp_socket_init_executor(struct cio_tcp_socket *s, cio_executor ex);
 
-/* The executor of s: the one it was initialised with, or its context's.
- * The null executor for a NULL s. */
-cio_executor cio_tcp_socket_executor(const struct cio_tcp_socket *s);
-
 /*
  * Opens s as a TCP socket of `family` (AF_INET or AF_INET6). The descriptor
  * is close-on-exec and, inside the library, non-blocking.
@@ -152,43 +130,6 @@ int cio_tcp_socket_open(struct cio_tcp_socket *s, int family, cio_error *ec);
  * for a negative fd.
  */
 int cio_tcp_socket_assign(struct cio_tcp_socket *s, int family, int fd, cio_error *ec);
-
-/*
- * Gives up the descriptor without closing it (Asio's release): pending
- * operations finish with operation_aborted, s is closed, and the caller owns
- * the returned descriptor (still non-blocking). Returns -1 with
- * bad_descriptor when s is not open.
- */
-int cio_tcp_socket_release(struct cio_tcp_socket *s, cio_error *ec);
-
-/* True while s is open. */
-bool cio_tcp_socket_is_open(const struct cio_tcp_socket *s);
-
-/* The descriptor while open, else -1. The caller must not close it. */
-int cio_tcp_socket_native_handle(const struct cio_tcp_socket *s);
-
-/*
- * Closes s: every pending operation finishes with operation_aborted (its
- * handler runs later, inside run), the context stops watching the descriptor,
- * and the descriptor is closed. Once close returns the struct may be freed or
- * reused. Closing a closed socket does nothing and succeeds (Asio). If close()
- * itself reports an error it is returned, but s is closed all the same.
- */
-int cio_tcp_socket_close(struct cio_tcp_socket *s, cio_error *ec);
-
-/* Finishes every pending asynchronous operation on s with operation_aborted
- * (handlers run later, inside run); s stays open. */
-int cio_tcp_socket_cancel(struct cio_tcp_socket *s, cio_error *ec);
-
-/*
- * Shuts down one or both directions of the connection (shutdown(2)).
- * Errors: invalid_argument for another `what`; not_connected.
- */
-int cio_tcp_socket_shutdown(struct cio_tcp_socket *s, enum cio_shutdown_type what, cio_error *ec);
-
-/* Binds s to a local endpoint. Errors: address_in_use, EADDRNOTAVAIL, EACCES,
- * invalid_argument (NULL or unknown-family endpoint, or already bound). */
-int cio_tcp_socket_bind(struct cio_tcp_socket *s, const struct cio_endpoint *ep, cio_error *ec);
 
 /*
  * Connects s to `ep`, blocking until the connection is made or fails (the
@@ -275,71 +216,15 @@ void cio_tcp_socket_async_write_some_buffers(struct cio_tcp_socket *s, const cio
 /*
  * The socket as a stream (cio/stream.h), for the composed operations
  * (cio_read, cio_write, cio_read_until...): its functions are the
- * scatter/gather forms above and cio_tcp_socket_executor. The value points
+ * scatter/gather forms above and cio_socket_executor. The value points
  * at s, which must outlive every use of it; it costs nothing to make.
  */
 cio_stream cio_tcp_socket_stream(struct cio_tcp_socket *s);
 
-/* The local endpoint (getsockname) into *out. */
-int cio_tcp_socket_local_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
-                                  cio_error *ec);
-
-/* The peer's endpoint (getpeername) into *out. Errors: not_connected. */
-int cio_tcp_socket_remote_endpoint(const struct cio_tcp_socket *s, struct cio_endpoint *out,
-                                   cio_error *ec);
-
-/* How many bytes can be read without blocking (FIONREAD); 0 on failure. */
-size_t cio_tcp_socket_available(const struct cio_tcp_socket *s, cio_error *ec);
-
-/*
- * The non_blocking mode (Asio's non_blocking()): when true, synchronous
- * reads, writes and accepts fail with would_block instead of waiting.
- * Asynchronous operations are not affected, and the descriptor itself is
- * always non-blocking inside the library. The mode is cleared by close.
- * set_non_blocking fails only with bad_descriptor; non_blocking returns false
- * for a closed socket.
- */
-int cio_tcp_socket_set_non_blocking(struct cio_tcp_socket *s, bool mode, cio_error *ec);
-bool cio_tcp_socket_non_blocking(const struct cio_tcp_socket *s);
-
-/*
- * Options, each a pair of set and get (Asio's socket options):
- *   reuse_address        SO_REUSEADDR
- *   no_delay             TCP_NODELAY (disables Nagle's algorithm)
- *   keep_alive           SO_KEEPALIVE
- *   linger               SO_LINGER: on with 0 seconds makes close reset the
- *                        connection; seconds must be >= 0 (invalid_argument)
- *   send_buffer_size     SO_SNDBUF, bytes. A value set reads back unchanged,
- *                        as in Asio: Linux doubles it (for its bookkeeping)
- *                        and the getter halves what the kernel reports. A
- *                        value beyond the kernel's limits is clamped (to at
- *                        most net.core.wmem_max, at least a small minimum),
- *                        and the getter reports the clamped value. get_option
- *                        below reports the kernel's doubled value as it is.
- *   receive_buffer_size  SO_RCVBUF, bytes (likewise; net.core.rmem_max)
- * Getters store nothing on failure.
- */
-int cio_tcp_socket_set_reuse_address(struct cio_tcp_socket *s, bool on, cio_error *ec);
-int cio_tcp_socket_get_reuse_address(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
+/* TCP_NODELAY (disables Nagle's algorithm), a pair of set and get as the
+ * options of cio/socket.h. The getter stores nothing on failure. */
 int cio_tcp_socket_set_no_delay(struct cio_tcp_socket *s, bool on, cio_error *ec);
 int cio_tcp_socket_get_no_delay(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
-int cio_tcp_socket_set_keep_alive(struct cio_tcp_socket *s, bool on, cio_error *ec);
-int cio_tcp_socket_get_keep_alive(const struct cio_tcp_socket *s, bool *on, cio_error *ec);
-int cio_tcp_socket_set_linger(struct cio_tcp_socket *s, bool on, int seconds, cio_error *ec);
-int cio_tcp_socket_get_linger(const struct cio_tcp_socket *s, bool *on, int *seconds,
-                              cio_error *ec);
-int cio_tcp_socket_set_send_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec);
-int cio_tcp_socket_get_send_buffer_size(const struct cio_tcp_socket *s, int *bytes, cio_error *ec);
-int cio_tcp_socket_set_receive_buffer_size(struct cio_tcp_socket *s, int bytes, cio_error *ec);
-int cio_tcp_socket_get_receive_buffer_size(const struct cio_tcp_socket *s, int *bytes,
-                                           cio_error *ec);
-
-/* Any other option: setsockopt/getsockopt with the caller's level, name and
- * value. get_option reads *len as the buffer size and stores the size used. */
-int cio_tcp_socket_set_option(struct cio_tcp_socket *s, int level, int name, const void *value,
-                              socklen_t len, cio_error *ec);
-int cio_tcp_socket_get_option(const struct cio_tcp_socket *s, int level, int name, void *value,
-                              socklen_t *len, cio_error *ec);
 
 /* ------------------------------------------------------------------------ */
 /* The acceptor                                                               */
@@ -347,15 +232,13 @@ int cio_tcp_socket_get_option(const struct cio_tcp_socket *s, int level, int nam
 
 /* A listening TCP socket that accepts connections into TCP sockets. */
 struct cio_tcp_acceptor {
-    struct cio_context *ctx;  /* the context it is bound to: set by init, then read-only */
-    void *data;               /* the caller's: cio never reads or writes it */
-    struct cio__socket impl_; /* private */
+    struct cio_socket socket; /* what every socket has: ctx, data, the private state */
 };
 
 /* The largest backlog the system allows (Asio's max_listen_connections). */
 #define CIO_TCP_MAX_LISTEN_CONNECTIONS SOMAXCONN
 
-/* As the socket functions of the same names. */
+/* As the socket functions of the same names (init, open and assign). */
 void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx);
 
 /* As cio_tcp_socket_init_executor, for an acceptor: accept handlers run
@@ -363,25 +246,8 @@ void cio_tcp_acceptor_init(struct cio_tcp_acceptor *a, struct cio_context *ctx);
  * with). */
 void cio_tcp_acceptor_init_executor(struct cio_tcp_acceptor *a, cio_executor ex);
 
-/* The executor of a, as cio_tcp_socket_executor. */
-cio_executor cio_tcp_acceptor_executor(const struct cio_tcp_acceptor *a);
 int cio_tcp_acceptor_open(struct cio_tcp_acceptor *a, int family, cio_error *ec);
 int cio_tcp_acceptor_assign(struct cio_tcp_acceptor *a, int family, int fd, cio_error *ec);
-bool cio_tcp_acceptor_is_open(const struct cio_tcp_acceptor *a);
-int cio_tcp_acceptor_native_handle(const struct cio_tcp_acceptor *a);
-int cio_tcp_acceptor_close(struct cio_tcp_acceptor *a, cio_error *ec);
-int cio_tcp_acceptor_cancel(struct cio_tcp_acceptor *a, cio_error *ec);
-int cio_tcp_acceptor_bind(struct cio_tcp_acceptor *a, const struct cio_endpoint *ep, cio_error *ec);
-int cio_tcp_acceptor_local_endpoint(const struct cio_tcp_acceptor *a, struct cio_endpoint *out,
-                                    cio_error *ec);
-int cio_tcp_acceptor_set_non_blocking(struct cio_tcp_acceptor *a, bool mode, cio_error *ec);
-bool cio_tcp_acceptor_non_blocking(const struct cio_tcp_acceptor *a);
-int cio_tcp_acceptor_set_reuse_address(struct cio_tcp_acceptor *a, bool on, cio_error *ec);
-int cio_tcp_acceptor_get_reuse_address(const struct cio_tcp_acceptor *a, bool *on, cio_error *ec);
-int cio_tcp_acceptor_set_option(struct cio_tcp_acceptor *a, int level, int name, const void *value,
-                                socklen_t len, cio_error *ec);
-int cio_tcp_acceptor_get_option(const struct cio_tcp_acceptor *a, int level, int name, void *value,
-                                socklen_t *len, cio_error *ec);
 
 /* Starts listening, with a queue of at most `backlog` pending connections
  * (capped by the system; CIO_TCP_MAX_LISTEN_CONNECTIONS for the most). */

@@ -817,7 +817,7 @@ static bool compose_connect_next(struct compose_connect *c, cio_error *e, size_t
         if (c->cond && !c->cond(c->user, *e, &c->eps[c->i]))
             continue;
         cio_error ignored;
-        cio_tcp_socket_close(c->s, &ignored);
+        cio_socket_close(&c->s->socket, &ignored);
         c->tried = true;
         return true;
     }
@@ -878,7 +878,7 @@ static void compose_connect_continue(struct compose_connect_op *x, cio_error e, 
     if (!more) {
         if (cio_error_is(e, CIO_COND_OPERATION_ABORTED)) {
             cio_error ignored;
-            cio_tcp_socket_close(x->c.s, &ignored);
+            cio_socket_close(&x->c.s->socket, &ignored);
         }
         compose_end(op, first, e, n);
         return;
@@ -900,14 +900,14 @@ void cio_tcp_socket_async_connect_endpoints(struct cio_tcp_socket *s,
                                             cio_connect_condition_fn cond, void *user,
                                             cio_handler h)
 {
-    if (!s || !s->ctx || !h.fn) {
+    if (!s || !s->socket.ctx || !h.fn) {
         cio_throw(__func__, compose_invalid());
         return;
     }
     struct compose_connect_op *x = compose_alloc(sizeof *x, __func__);
     if (!x)
         return;
-    uint32_t gen = compose_begin(&x->op, cio_tcp_socket_executor(s), h,
+    uint32_t gen = compose_begin(&x->op, cio_socket_executor(&s->socket), h,
                                  CIO_CANCEL_TERMINAL | CIO_CANCEL_PARTIAL);
     struct cio_cancellation_signal *outer = x->op.outer;
     if (!compose_connect_init(&x->c, s, eps, count, cond, user))

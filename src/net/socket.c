@@ -25,6 +25,7 @@
 
 #include "net/socket.h"
 
+#include "cio/buffer.h"
 #include "cio/cancel.h"
 
 #include <errno.h>
@@ -91,6 +92,18 @@ static int poll_wait(int fd, short events)
             return errno;
     }
     return 0;
+}
+
+/* Polls fd for `events` without waiting: 1 when it has one (or an error),
+ * 0 when not, or -errno. */
+static int poll_now(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int r;
+    do
+        r = cio__sys.poll(&p, 1, 0);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r > 0;
 }
 
 /* After a would-block: EWOULDBLOCK in the caller's non_blocking mode, else
@@ -439,7 +452,28 @@ cio_error cio__socket_get_int(const struct cio__socket *so, int level, int name,
     return e;
 }
 
+cio_error cio__socket_get_bool(const struct cio__socket *so, int level, int name, bool *on)
+{
+    if (!on)
+        return sys_error(EINVAL);
+    int v = 0;
+    cio_error e = cio__socket_get_int(so, level, name, &v);
+    if (!cio_failed(e))
+        *on = v != 0;
+    return e;
+}
+
 /* ---- Synchronous operations. ---- */
+
+cio_error cio__socket_wait(struct cio__socket *so, short events)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    int r = poll_now(so->fd, events);
+    if (r == 0)
+        r = -wait_ready(so, events);
+    return r < 0 ? sys_error(-r) : cio_error_none();
+}
 
 cio_error cio__socket_connect(struct cio_context *ctx, struct cio__socket *so,
                               const struct cio_endpoint *ep, int type, int protocol)
@@ -619,14 +653,22 @@ static enum cio__perform_result msg_perform(struct cio__io_op *op, int fd)
 
 static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    int r;
-    do
-        r = cio__sys.poll(&p, 1, 0);
-    while (r < 0 && errno == EINTR);
+    int r = poll_now(fd, POLLOUT);
     if (r == 0)
         return CIO__PERFORM_WOULD_BLOCK;
-    op->base.ec = r < 0 ? sys_error(errno) : pending_error(fd);
+    op->base.ec = r < 0 ? sys_error(-r) : pending_error(fd);
+    op->base.n = 0;
+    return CIO__PERFORM_DONE;
+}
+
+/* A readiness wait: done once the descriptor is ready in the op's
+ * direction, which it leaves as it is (nothing is read or written). */
+static enum cio__perform_result wait_perform(struct cio__io_op *op, int fd)
+{
+    int r = poll_now(fd, op->dir == CIO__DIR_READ ? POLLIN : POLLOUT);
+    if (r == 0)
+        return CIO__PERFORM_WOULD_BLOCK;
+    op->base.ec = r < 0 ? sys_error(-r) : cio_error_none();
     op->base.n = 0;
     return CIO__PERFORM_DONE;
 }
@@ -875,4 +917,21 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
     if (!bind_object(so, io, operation))
         return;
     cio__slot_start_connected(ctx, so->slot, io, CIO_CANCEL_ALL);
+}
+
+void cio__socket_async_wait(struct cio_context *ctx, struct cio__socket *so, enum cio__dir dir,
+                            cio_error refuse, cio_handler h, const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = so->slot ? refuse : sys_error(EBADF);
+    if (cio_failed(e)) {
+        cio__socket_post(ctx, so, h, e, operation);
+        return;
+    }
+    /* Speculative: a socket ready already completes at the first chance. */
+    struct cio__io_op *op = new_op(sizeof *op, h, wait_perform, dir, CIO__IO_OTHER, operation);
+    if (!op || !bind_object(so, op, operation))
+        return;
+    cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
 }

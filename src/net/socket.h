@@ -2,9 +2,11 @@
  * socket.h - the operations every socket object shares, on its private state
  * (struct cio__socket) and its context (internal; socket.c).
  *
- * tcp.c (and later udp.c, local sockets) are thin layers over these: they
- * pick the socket type and protocol, check what is particular to them, and
- * report the cio_error each function here returns in the seed's two forms.
+ * socket_object.c (the public functions of cio/socket.h, which every socket
+ * shares) and the protocols (tcp.c; later udp.c, local sockets) are thin
+ * layers over these: they pick the socket type and protocol, check what is
+ * particular to them, and report the cio_error each function here returns in
+ * the seed's two forms.
  *
  * Every function returns a cio_error (success is cio_error_none()) and
  * never raises, except the async starters, which follow cio/tcp.h: their
@@ -16,17 +18,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "cio/address.h"
 #include "cio/error.h"
 #include "cio/handler.h"
-#include "cio/tcp.h" /* struct cio__socket */
+#include "cio/socket.h" /* struct cio__socket */
 #include "core/assoc.h"
 #include "core/descriptor.h"
 
 struct cio_context;
+
+/* A protocol's init (socket_object.c): binds s to the context behind ex,
+ * closed, with ex as its executor (a context's own executor is stored as
+ * null). A NULL s, or an ex without a context, goes to the throw hook under
+ * `operation` (s is then closed and bound to no context). */
+void cio__socket_object_init(struct cio_socket *s, cio_executor ex, const char *operation);
 
 /* Life cycle. */
 /* Closed, bound to ex (its context's own executor is stored as null). */
@@ -53,6 +62,14 @@ cio_error cio__socket_get_option(const struct cio__socket *so, int level, int na
                                  socklen_t *len);
 cio_error cio__socket_set_int(struct cio__socket *so, int level, int name, int value);
 cio_error cio__socket_get_int(const struct cio__socket *so, int level, int name, int *value);
+/* A boolean option, as the int the kernel takes (invalid_argument for a NULL on). */
+cio_error cio__socket_get_bool(const struct cio__socket *so, int level, int name, bool *on);
+
+/* What a NULL object pointer is reported as (cio/socket.h): invalid_argument. */
+static inline cio_error cio__null_object(void)
+{
+    return cio_error_system(EINVAL);
+}
 
 /* Synchronous operations: they wait with poll() unless the caller's
  * non_blocking mode is set. recv reports eof for a stream peer's close; send
@@ -68,6 +85,9 @@ cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, 
  * bytes, else cio__socket_recv or cio__socket_send of that one. */
 cio_error cio__socket_transfer_buffers(struct cio__socket *so, const void *bufs, size_t count,
                                        int flags, enum cio__io_kind kind, size_t *n);
+/* Waits until so has one of the poll(2) `events` (or an error), or fails
+ * with would_block at once in the non_blocking mode when it has none. */
+cio_error cio__socket_wait(struct cio__socket *so, short events);
 cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ctx,
                              struct cio__socket *peer, struct cio_endpoint *peer_ep);
 
@@ -78,6 +98,12 @@ void cio__socket_async_connect(struct cio_context *ctx, struct cio__socket *so,
 void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
                               struct cio_context *peer_ctx, struct cio__socket *peer,
                               struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
+
+/* Starts waiting until so is ready in direction dir (readable or
+ * writable), or posts `refuse` to h when it is a failure (a wait the caller
+ * cannot have). */
+void cio__socket_async_wait(struct cio_context *ctx, struct cio__socket *so, enum cio__dir dir,
+                            cio_error refuse, cio_handler h, const char *operation);
 
 /* Fills what a stream transfer op is read for (whoever finishes it sets the
  * result); a send always gets MSG_NOSIGNAL. */
