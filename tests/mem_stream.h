@@ -38,6 +38,8 @@ struct mem_stream {
     int reads, writes;       /* calls made */
     bool in_start;           /* inside an async start (handlers must not run) */
     bool ran_inside_start;   /* a handler ran inside a start: a contract breach */
+    bool overlapped;         /* a read (write) started while one was pending: a breach
+                                of the stream contract by its caller */
     /* The pending asynchronous read and write. */
     const cio_mutable_buffer *rbufs;
     size_t rcount;
@@ -150,6 +152,8 @@ static void mem_stream_async_read_some(void *obj, const cio_mutable_buffer *bufs
     struct mem_stream *m = obj;
     m->in_start = true;
     m->reads++;
+    if (m->rpending)
+        m->overlapped = true;
     m->rbufs = bufs;
     m->rcount = count;
     m->rh = h;
@@ -164,6 +168,8 @@ static void mem_stream_async_write_some(void *obj, const cio_const_buffer *bufs,
     struct mem_stream *m = obj;
     m->in_start = true;
     m->writes++;
+    if (m->wpending)
+        m->overlapped = true;
     m->wbufs = bufs;
     m->wcount = count;
     m->wh = h;

@@ -415,6 +415,7 @@ Test(compose_async, read_and_write_dribbled)
     cr_assert_eq(w.n, TEXT_LEN);
     cr_assert_eq(memcmp(fx.out, text, TEXT_LEN), 0);
     cr_assert(!fx.m.ran_inside_start);
+    cr_assert(!fx.m.overlapped, "a composed operation had two reads or writes in flight");
 }
 
 Test(compose_async, zero_length_completes_outside_the_call)
@@ -528,6 +529,7 @@ Test(compose_async, steady_state_allocates_nothing)
         cr_assert_eq(w.n, 64);
     }
     cr_assert_eq(cio__op_malloc_count(), before);
+    cr_assert(!fx.m.overlapped);
     cio_regex_free(re);
     cio_dynamic_buffer_free(&b);
 }
@@ -596,4 +598,55 @@ Test(compose_async, null_handler_and_stream_go_to_the_throw_hook)
     cr_assert_eq(tu_thrown.count, 2);
     tu_catch_end();
     cr_assert_eq(tu_run_for(fx.ctx, 10), 0);
+}
+
+/* ---- Faults through the system-call table. ---- */
+
+static void *failing_calloc(size_t n, size_t size)
+{
+    (void)n;
+    (void)size;
+    return NULL;
+}
+
+Test(compose_async, read_until_out_of_memory_keeps_what_it_read)
+{
+    static char in[4000];
+    memset(in, 'z', sizeof in);
+    cio_stream s = mem_stream_init(&fx.m, fx.ctx, in, sizeof in, NULL, 0);
+    fx.m.read_chunk = 100;
+    struct cio_dynamic_buffer b;
+    cio_dynamic_buffer_init(&b, 0);
+    cio_error ec;
+    cio_mutable_buffer w = cio_dynamic_buffer_prepare(&b, 10, &ec);
+    memcpy(w.data, "0123456789", 10);
+    cio_dynamic_buffer_commit(&b, 10);
+    /* A read_until that needs no read leaves its state's blocks (and the
+     * post's) in the thread's cache, so that only the buffer's growth
+     * meets the failing malloc below. */
+    struct tu_result warm = {0};
+    cio_async_read_until_char(s, &b, '5', tu_handler(&warm));
+    tu_wait_result(fx.ctx, &warm);
+    cr_assert_eq(warm.n, 6);
+    /* The buffer must grow for the first read: it cannot. */
+    CIO__SYSCALL_SET(malloc, failing_malloc);
+    struct tu_result r = {0};
+    cio_async_read_until_char(s, &b, '\n', tu_handler(&r));
+    tu_wait_result(fx.ctx, &r);
+    cio__syscall_reset();
+    TU_ASSERT_IS(r.ec, NO_MEMORY);
+    cr_assert_eq(r.n, 0);
+    cr_assert_eq(cio_dynamic_buffer_size(&b), 10);
+    cr_assert_eq(memcmp(cio_dynamic_buffer_data(&b), "0123456789", 10), 0);
+    cio_dynamic_buffer_free(&b);
+}
+
+Test(compose_sync, regex_compile_out_of_memory)
+{
+    cio_error ec;
+    CIO__SYSCALL_SET(calloc, failing_calloc);
+    struct cio_regex *re = cio_regex_compile("a+", SIZE_MAX, &ec);
+    cio__syscall_reset();
+    cr_assert_null(re);
+    TU_ASSERT_IS(ec, NO_MEMORY);
 }

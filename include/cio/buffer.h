@@ -140,6 +140,7 @@ size_t cio_dynamic_buffer_capacity(const struct cio_dynamic_buffer *b);
  * it. Errors (the buffer returned is then {NULL, 0} and b unchanged):
  * no_buffer_space (system ENOBUFS, Asio's length_error) when size + n
  * would exceed max_size; no_memory; invalid_argument for a NULL b.
+ * Throwing form when ec is NULL (cio/error.h).
  */
 cio_mutable_buffer cio_dynamic_buffer_prepare(struct cio_dynamic_buffer *b, size_t n,
                                               cio_error *ec);

@@ -19,9 +19,10 @@
  * Errors: the last attempt's (connection_refused, timed_out,
  * host_unreachable, ...); not_found (CIO_MISC_NOT_FOUND) when count is 0 or
  * the condition skipped every endpoint; operation_aborted when cancelled
- * (the socket is then closed); invalid_argument for a NULL socket or
- * condition-less NULL endpoints with count > 0 (asynchronously: a NULL
- * socket or handler function goes to the throw hook and nothing runs).
+ * (the socket is then closed); invalid_argument for a NULL socket or a
+ * NULL endpoint array with count > 0 (asynchronously: a NULL socket or
+ * handler function goes to the throw hook and nothing runs; a NULL array
+ * is the handler's result).
  *
  * Cancellation (cio/cancel.h): a handler bound to a signal or a deadline
  * cancels the attempt in flight (terminal and partial) and no further

@@ -34,12 +34,14 @@
  * one stream, in a synchronous form (blocks the calling thread; ec or the
  * throw hook, cio/error.h) and an asynchronous one (the handler runs once,
  * with the bytes transferred in n). Rules common to them all:
- *   - n is always the bytes moved, also when the operation failed or was
- *     cancelled part way: a failed write that reports n = 100 wrote the
- *     first 100 bytes.
+ *   - for read and write, n is always the bytes moved, also when the
+ *     operation failed or was cancelled part way: a failed write that
+ *     reports n = 100 wrote the first 100 bytes. read_until reports the
+ *     length of the match (0 on failure) and keeps every byte it read in
+ *     the dynamic buffer.
  *   - the caller owns the stream's object, the buffers and their array, the
- *     dynamic buffer and the regular expression until the call returns or
- *     the handler ran. No other read (for the read operations) or write (for
+ *     dynamic buffer, a string delimiter and the regular expression until
+ *     the call returns or the handler ran. No other read (for the read operations) or write (for
  *     the write operations) may be started on the stream meanwhile.
  *   - the asynchronous forms take their state from the per-thread operation
  *     cache (no malloc in steady state) and run intermediate steps on the
@@ -205,7 +207,9 @@ struct cio_regex;
  * on failure: invalid_argument for a malformed pattern (the message says
  * nothing more; the offset is not reported), no_memory. */
 struct cio_regex *cio_regex_compile(const char *pattern, size_t len, cio_error *ec);
-/* Frees re; NULL is ignored. Not while an operation uses it. */
+/* Frees re; NULL is ignored. Not while an operation uses it. A compiled
+ * expression is read-only to the operations: any number of them, on any
+ * threads, may use one at once. */
 void cio_regex_free(struct cio_regex *re);
 
 /*
