@@ -531,11 +531,17 @@ static void uring_kick(void *state, struct cio__slot *s, enum cio__dir dir)
 
 /* ---- completions ---- */
 
-/* The kernel wrote the n bytes a recvmsg op received where memcheck cannot
- * see it: says so, buffer by buffer (see ur_set_result). */
+/* The kernel wrote the n bytes a recvmsg op received, and the sender's
+ * name, the control data and the flags, where memcheck cannot see it: says
+ * so, buffer by buffer (see ur_set_result). */
 static void __attribute__((noinline)) ur_mark_message(const struct cio__io_op *op, size_t n)
 {
     const struct msghdr *m = op->buf;
+    if (m->msg_name)
+        VALGRIND_MAKE_MEM_DEFINED(m->msg_name, m->msg_namelen);
+    if (m->msg_control)
+        VALGRIND_MAKE_MEM_DEFINED(m->msg_control, m->msg_controllen);
+    VALGRIND_MAKE_MEM_DEFINED(&m->msg_flags, sizeof m->msg_flags);
     for (size_t i = 0; i < m->msg_iovlen && n > 0; i++) {
         size_t part = m->msg_iov[i].iov_len < n ? m->msg_iov[i].iov_len : n;
         VALGRIND_MAKE_MEM_DEFINED(m->msg_iov[i].iov_base, part);

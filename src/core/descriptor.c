@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/backend.h" /* the backend table: the one thing core takes from there */
@@ -109,6 +110,20 @@ static int make_non_blocking(int fd)
     if (!(flags & O_NONBLOCK) && cio__sys.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return errno;
     return 0;
+}
+
+cio_error cio__fd_check(int fd, bool socket)
+{
+    struct stat st;
+    if (fd < 0 || cio__sys.fstat(fd, &st) < 0)
+        return cio_error_system(fd < 0 ? EBADF : errno);
+    /* A regular file or a directory is always "ready": epoll refuses it
+     * (EPERM) and io_uring would take it, so both are refused here alike. */
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        return cio_error_misc(CIO_MISC_FD_SET_FAILURE);
+    if (socket && !S_ISSOCK(st.st_mode))
+        return cio_error_system(ENOTSOCK);
+    return cio_error_none();
 }
 
 struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)

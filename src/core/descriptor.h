@@ -12,6 +12,7 @@
 #define CIO__DESCRIPTOR_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,16 @@ void cio__slot_table_destroy(struct cio__slot_table *t);
  * is then left open: the caller closes it).
  */
 struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec);
+
+/*
+ * Checks a descriptor the caller hands the library (an assign): bad_descriptor
+ * when it is not open; fd_set_failure for one no backend can wait on (a
+ * regular file or a directory: epoll refuses those and io_uring would not,
+ * so every backend refuses them here alike); and, when `socket`, not_socket
+ * for anything but a socket. One fstat(); descriptors the library makes
+ * itself skip it.
+ */
+cio_error cio__fd_check(int fd, bool socket);
 
 /* Cancels every pending operation (operation_aborted, posted), deregisters
  * and closes the descriptor, and releases the slot. Returns close()'s errno

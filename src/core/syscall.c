@@ -22,6 +22,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <termios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +57,25 @@ static ssize_t dflt_recvfrom(int fd, void *buf, size_t len, int flags, struct so
     return recvfrom(fd, buf, len, flags, addr, addrlen);
 }
 
+static ssize_t dflt_sendto(int fd, const void *buf, size_t len, int flags,
+                           const struct sockaddr *addr, socklen_t addrlen)
+{
+    return sendto(fd, buf, len, flags, addr, addrlen);
+}
+
+/* glibc's flags parameter of these is int or unsigned by version: the
+ * table fixes int. */
+static int dflt_recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+                         struct timespec *timeout)
+{
+    return recvmmsg(fd, msgs, n, flags, timeout);
+}
+
+static int dflt_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+    return sendmmsg(fd, msgs, n, flags);
+}
+
 static int dflt_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
     return getsockname(fd, addr, len);
@@ -68,6 +90,11 @@ static int dflt_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 static int dflt_ioctl(int fd, unsigned long request, void *arg)
 {
     return ioctl(fd, request, arg);
+}
+
+static int dflt_open(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
 }
 
 static int dflt_fcntl(int fd, int cmd, int arg)

@@ -49,6 +49,10 @@
 #include <time.h>
 
 struct epoll_event;
+struct iovec;
+struct mmsghdr;
+struct stat;
+struct termios;
 struct ifaddrs;
 struct sigaction;
 struct io_uring;
@@ -78,6 +82,15 @@ struct __kernel_timespec;
       dflt_recvfrom)                                                                               \
     X(recvmsg, ssize_t, (int fd, struct msghdr *msg, int flags), recvmsg)                         \
     X(sendmsg, ssize_t, (int fd, const struct msghdr *msg, int flags), sendmsg)                   \
+    X(sendto, ssize_t,                                                                             \
+      (int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,                \
+       socklen_t addrlen),                                                                         \
+      dflt_sendto)                                                                                 \
+    X(recvmmsg, int,                                                                               \
+      (int fd, struct mmsghdr *msgs, unsigned int n, int flags, struct timespec *timeout),         \
+      dflt_recvmmsg)                                                                               \
+    X(sendmmsg, int, (int fd, struct mmsghdr *msgs, unsigned int n, int flags), dflt_sendmmsg)   \
+    X(socketpair, int, (int domain, int type, int protocol, int fds[2]), socketpair)              \
     X(getsockopt, int, (int fd, int level, int name, void *value, socklen_t *len), getsockopt)     \
     X(setsockopt, int, (int fd, int level, int name, const void *value, socklen_t len),            \
       setsockopt)                                                                                  \
@@ -89,6 +102,14 @@ struct __kernel_timespec;
     X(close, int, (int fd), close)                                                                 \
     X(read, ssize_t, (int fd, void *buf, size_t len), read)                                        \
     X(write, ssize_t, (int fd, const void *buf, size_t len), write)                                \
+    X(readv, ssize_t, (int fd, const struct iovec *iov, int count), readv)                         \
+    X(writev, ssize_t, (int fd, const struct iovec *iov, int count), writev)                       \
+    X(open, int, (const char *path, int flags, mode_t mode), dflt_open)                           \
+    X(unlink, int, (const char *path), unlink)                                                     \
+    X(fstat, int, (int fd, struct stat *st), fstat)                                                \
+    X(tcgetattr, int, (int fd, struct termios *t), tcgetattr)                                      \
+    X(tcsetattr, int, (int fd, int when, const struct termios *t), tcsetattr)                      \
+    X(tcsendbreak, int, (int fd, int duration), tcsendbreak)                                       \
     X(pipe2, int, (int fds[2], int flags), pipe2)                                                  \
     X(poll, int, (struct pollfd *fds, nfds_t n, int timeout_ms), poll)                             \
     X(eventfd, int, (unsigned int initval, int flags), eventfd)                                    \

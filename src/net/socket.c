@@ -187,7 +187,8 @@ struct transfer {
     void *buf;
     size_t len; /* the bytes asked for (a message's total) */
     struct msghdr *msg;
-    int flags; /* MSG_NOSIGNAL among them for a send */
+    int flags;     /* MSG_NOSIGNAL among them for a send */
+    bool datagram; /* a message socket's: a recv of 0 bytes is an empty message */
 };
 
 /* Tries t once on fd: the system call's result (-1 and errno on failure). */
@@ -206,12 +207,13 @@ static ssize_t transfer_once(int fd, const struct transfer *t)
 }
 
 /* What a transfer call that returned r (errno set when r < 0) comes to: 0
- * when it finished, with *e and *n set (the bytes moved; eof for a recv's 0;
- * the error), else EINTR (try again) or EWOULDBLOCK (wait, then try again). */
-static int transfer_outcome(ssize_t r, bool sends, cio_error *e, size_t *n)
+ * when it finished, with *e and *n set (the bytes moved; eof for a recv's 0
+ * unless zero_ok: a send's, or a datagram's; the error), else EINTR (try
+ * again) or EWOULDBLOCK (wait, then try again). */
+static int transfer_outcome(ssize_t r, bool zero_ok, cio_error *e, size_t *n)
 {
     *n = r > 0 ? (size_t)r : 0;
-    if (r > 0 || (r == 0 && sends)) {
+    if (r > 0 || (r == 0 && zero_ok)) {
         *e = cio_error_none();
         return 0;
     }
@@ -231,7 +233,7 @@ static cio_error transfer_sync(struct cio__socket *so, const struct transfer *t,
     bool sends = cio__io_kind_sends(t->kind);
     for (;;) {
         cio_error e;
-        int again = transfer_outcome(transfer_once(so->fd, t), sends, &e, n);
+        int again = transfer_outcome(transfer_once(so->fd, t), sends || t->datagram, &e, n);
         if (again == 0)
             return e;
         if (again == EWOULDBLOCK && (again = wait_ready(so, sends ? POLLOUT : POLLIN)) != 0)
@@ -501,7 +503,7 @@ cio_error cio__socket_recv(struct cio__socket *so, void *buf, size_t len, int fl
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0)
         return e;
-    struct transfer t = {CIO__IO_RECV, buf, len, NULL, flags};
+    struct transfer t = {CIO__IO_RECV, buf, len, NULL, flags, false};
     return transfer_sync(so, &t, n);
 }
 
@@ -512,7 +514,7 @@ cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, 
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0)
         return e;
-    struct transfer t = {CIO__IO_SEND, cio__send_buffer(buf), len, NULL, flags | MSG_NOSIGNAL};
+    struct transfer t = {CIO__IO_SEND, cio__send_buffer(buf), len, NULL, flags | MSG_NOSIGNAL, false};
     return transfer_sync(so, &t, n);
 }
 
@@ -530,13 +532,29 @@ cio_error cio__socket_transfer_buffers(struct cio__socket *so, const void *bufs,
         return cio__socket_send(so, q.one.iov_base, q.one.iov_len, flags, n);
     struct msghdr m;
     msg_init(&m, bufs, q.count);
-    struct transfer t = {message_kind(kind), NULL, q.total, &m, transfer_flags(kind, flags)};
+    struct transfer t = {message_kind(kind), NULL, q.total, &m, transfer_flags(kind, flags),
+                         false};
     return transfer_sync(so, &t, n);
 }
 
 /* accept4 errors that concern only the connection being dequeued: try the
  * next one (Asio skips connection_aborted and EPROTO; accept(2) asks the same
  * of the network errors Linux passes on from the new socket). */
+cio_error cio__socket_message(struct cio__socket *so, struct msghdr *m, int flags, unsigned mode,
+                              size_t *n)
+{
+    *n = 0;
+    if (!so->slot)
+        return sys_error(EBADF);
+    bool sends = mode & CIO__MSG_SEND;
+    size_t total = 0;
+    for (size_t i = 0; i < m->msg_iovlen; i++)
+        total += m->msg_iov[i].iov_len;
+    struct transfer t = {sends ? CIO__IO_SENDMSG : CIO__IO_RECVMSG, NULL, total, m,
+                         sends ? flags | MSG_NOSIGNAL : flags, (mode & CIO__MSG_DATAGRAM) != 0};
+    return transfer_sync(so, &t, n);
+}
+
 static bool accept_skippable(int err)
 {
     switch (err) {
@@ -634,19 +652,22 @@ cio_error cio__socket_accept(struct cio__socket *so, struct cio_context *peer_ct
  * backend does them itself (cio__perform_io in backend/common.h), or submits
  * them, as a completion backend submits a message too. */
 
-/* A message transfer (RECVMSG, SENDMSG) on a readiness backend. Short, as
- * a stream's short transfer: the descriptor is drained in its direction. */
-static enum cio__perform_result msg_perform(struct cio__io_op *op, int fd)
+/* A message transfer (RECVMSG, SENDMSG) on a readiness backend. A
+ * stream's short transfer says the descriptor is drained in its direction;
+ * a datagram's says nothing of the messages still queued behind it. */
+static enum cio__perform_result msg_perform(struct cio__io_op *io, int fd)
 {
-    struct transfer t = {(enum cio__io_kind)op->kind, NULL, op->len, op->buf, op->flags};
+    struct cio__msg_op *op = (struct cio__msg_op *)io;
+    bool datagram = op->mode & CIO__MSG_DATAGRAM;
+    struct transfer t = {(enum cio__io_kind)io->kind, NULL, io->len, io->buf, io->flags, datagram};
     int again;
     do
-        again = transfer_outcome(transfer_once(fd, &t), cio__io_kind_sends(t.kind), &op->base.ec,
-                                 &op->base.n);
+        again = transfer_outcome(transfer_once(fd, &t), cio__io_kind_sends(t.kind) || datagram,
+                                 &io->base.ec, &io->base.n);
     while (again == EINTR);
     if (again)
         return CIO__PERFORM_WOULD_BLOCK;
-    if (!cio_failed(op->base.ec) && op->base.n < op->len)
+    if (!datagram && !cio_failed(io->base.ec) && io->base.n < io->len)
         return CIO__PERFORM_DONE_DRAINED;
     return CIO__PERFORM_DONE;
 }
@@ -790,39 +811,70 @@ cio__socket_start_transfer_checked(struct cio_context *ctx, struct cio__socket *
     cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
 }
 
-/* A message transfer in flight: its msghdr, and the sequence's buffers when
- * they are few, live in the op until it completes (a longer sequence is the
- * caller's array, which the caller keeps until the handler runs). */
-#define MSG_OP_IOVS 8
-struct msg_op {
-    struct cio__io_op io;          /* must be first: io.buf is &msg, io.len the total */
-    struct msghdr msg;             /* msg_iov: iov, or the caller's array */
-    struct iovec iov[MSG_OP_IOVS]; /* a copy of a sequence of at most MSG_OP_IOVS */
-};
-
-/* Starts a RECVMSG or SENDMSG op over the sequence q of bufs. */
-static void start_message(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
-                          const struct sequence *q, int flags, cio_handler h,
-                          enum cio__io_kind kind, const char *operation)
+/* A message op's settle step: a datagram's empty message is no eof (a
+ * completion backend reports the kernel's 0 as eof), then the protocol's
+ * finish step, given the context or NULL as settle is. */
+static void msg_settle(struct cio_context *ctx, struct cio__op *base)
 {
-    enum cio__dir dir = kind == CIO__IO_RECV ? CIO__DIR_READ : CIO__DIR_WRITE;
-    struct cio__io_op *io =
-        new_op(sizeof(struct msg_op), h, msg_perform, dir, message_kind(kind), operation);
+    struct cio__msg_op *op = (struct cio__msg_op *)base;
+    if ((op->mode & CIO__MSG_DATAGRAM) && cio_error_equal(base->ec, cio_error_misc(CIO_MISC_EOF)))
+        base->ec = cio_error_none();
+    if (op->finish)
+        op->finish(ctx, op);
+}
+
+struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__socket *so,
+                                           size_t size, const void *bufs, size_t count, int flags,
+                                           unsigned mode, cio_handler h,
+                                           cio__msg_finish_fn finish, const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return NULL;
+    cio_error e = check_io(so, bufs, count);
+    if (cio_failed(e)) {
+        cio__socket_post(ctx, so, h, e, operation);
+        return NULL;
+    }
+    bool sends = mode & CIO__MSG_SEND;
+    struct sequence q = sequence_of(bufs, count);
+    struct cio__io_op *io = new_op(size, h, msg_perform, sends ? CIO__DIR_WRITE : CIO__DIR_READ,
+                                   sends ? CIO__IO_SENDMSG : CIO__IO_RECVMSG, operation);
     if (!io)
-        return;
-    struct msg_op *op = (struct msg_op *)io;
-    msg_init(&op->msg, bufs, q->count);
-    if (q->count <= MSG_OP_IOVS) {
-        for (size_t i = 0; i < q->count; i++)
+        return NULL;
+    struct cio__msg_op *op = (struct cio__msg_op *)io;
+    msg_init(&op->msg, bufs, q.count);
+    if (q.count <= CIO__MSG_OP_IOVS) {
+        for (size_t i = 0; i < q.count; i++)
             op->iov[i] = buffer_at(bufs, i);
-        op->msg.msg_iov = op->iov;
+        op->msg.msg_iov = q.count ? op->iov : NULL;
     }
     io->buf = &op->msg;
-    io->len = q->total;
-    io->flags = transfer_flags(kind, flags);
+    io->len = q.total;
+    io->flags = sends ? flags | MSG_NOSIGNAL : flags;
+    op->finish = finish;
+    op->mode = mode;
+    if (finish || (mode & CIO__MSG_DATAGRAM))
+        cio__op_set_settle(&io->base, msg_settle);
     if (!bind_object(so, io, operation))
-        return;
-    cio__slot_start_connected(ctx, so->slot, io, CIO_CANCEL_ALL);
+        return NULL;
+    return op;
+}
+
+void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, struct cio__msg_op *op)
+{
+    cio__slot_start_connected(ctx, so->slot, &op->io, CIO_CANCEL_ALL);
+}
+
+/* Starts a stream's RECVMSG or SENDMSG op over the sequence bufs. */
+static void start_message(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
+                          size_t count, int flags, cio_handler h, enum cio__io_kind kind,
+                          const char *operation)
+{
+    unsigned mode = cio__io_kind_sends(kind) ? CIO__MSG_SEND : 0;
+    struct cio__msg_op *op = cio__socket_msg_op_new(ctx, so, sizeof *op, bufs, count, flags, mode,
+                                                    h, NULL, operation);
+    if (op)
+        cio__socket_msg_start(ctx, so, op);
 }
 
 void cio__socket_start_buffers(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
@@ -838,7 +890,7 @@ void cio__socket_start_buffers(struct cio_context *ctx, struct cio__socket *so, 
     }
     struct sequence q = sequence_of(bufs, count);
     if (q.filled > 1)
-        start_message(ctx, so, bufs, &q, flags, h, kind, operation);
+        start_message(ctx, so, bufs, count, flags, h, kind, operation);
     else if (!cio__socket_start_transfer(ctx, so, q.one.iov_base, q.one.iov_len, flags, h, kind))
         cio__socket_start_transfer_checked(ctx, so, q.one.iov_base, q.one.iov_len, flags, h, kind,
                                            operation);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "cio/address.h"
 #include "cio/error.h"
@@ -169,6 +170,64 @@ static inline bool cio__socket_start_transfer(struct cio_context *ctx, struct ci
 void cio__socket_start_buffers(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
                                size_t count, int flags, cio_handler h, enum cio__io_kind kind,
                                const char *operation);
+
+/* ---- Messages: recvmsg and sendmsg with a name, control data and flags,
+ * for datagram, seqpacket and local sockets. ---- */
+
+/* How a message transfer treats its results (bits). */
+enum {
+    CIO__MSG_SEND = 1u << 0,     /* a sendmsg (else a recvmsg); MSG_NOSIGNAL is added */
+    CIO__MSG_DATAGRAM = 1u << 1, /* a message socket's: a recv of 0 bytes is an empty
+                                    message, not eof, and a short one says nothing of
+                                    the messages queued behind it */
+};
+
+/*
+ * A synchronous message transfer on so: m is the caller's (its msg_iov at
+ * most CIO_MAX_BUFFERS buffers, its name and control buffers set or NULL),
+ * tried until it finishes, waiting with poll() unless the non_blocking mode
+ * is set. On success *n is the bytes moved and m's msg_flags, msg_namelen
+ * and msg_controllen are the kernel's; a stream's recv of 0 is eof.
+ */
+cio_error cio__socket_message(struct cio__socket *so, struct msghdr *m, int flags, unsigned mode,
+                              size_t *n);
+
+/* A message op in flight: its msghdr, and the sequence's buffers when they
+ * are few (a longer sequence is the caller's array, which the caller keeps
+ * until the handler runs). A protocol's op embeds it first and adds the
+ * storage its name and control data point into. */
+#define CIO__MSG_OP_IOVS 4
+struct cio__msg_op;
+/* A protocol's last step before the handler (ctx given: it may change the
+ * result, as a truncated datagram or descriptors received do), or, given a
+ * NULL ctx (the op is destroyed without running), the release of what the
+ * op holds. It runs for every outcome, operation_aborted included. */
+typedef void (*cio__msg_finish_fn)(struct cio_context *ctx, struct cio__msg_op *op);
+struct cio__msg_op {
+    struct cio__io_op io;               /* must be first: io.buf is &msg, io.len the total */
+    struct msghdr msg;                  /* msg_iov: iov, or the caller's array */
+    struct iovec iov[CIO__MSG_OP_IOVS]; /* a copy of a sequence of at most this many */
+    cio__msg_finish_fn finish;          /* NULL, or the protocol's */
+    unsigned mode;                      /* CIO__MSG_* */
+};
+
+/*
+ * Allocates a message op of `size` bytes (>= sizeof(struct cio__msg_op)) for
+ * a transfer on so over the sequence bufs (count buffers laid out as struct
+ * iovec; a total of 0 bytes is a transfer like any other: an empty
+ * datagram), with flags and mode, ending in h after `finish`. msg_name and
+ * msg_control are NULL: the caller points them into its op's storage, then
+ * starts it with cio__socket_msg_start. Returns NULL when the transfer
+ * cannot start: a closed socket or a NULL sequence with a count is posted to
+ * h; a NULL context or handler function, or no memory, goes to the throw
+ * hook under `operation`.
+ */
+struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__socket *so,
+                                           size_t size, const void *bufs, size_t count, int flags,
+                                           unsigned mode, cio_handler h,
+                                           cio__msg_finish_fn finish, const char *operation);
+/* Starts op (from cio__socket_msg_op_new) on so, cancellable per operation. */
+void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, struct cio__msg_op *op);
 
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate
  * result: a handler never runs inside its starting call), through so's

@@ -48,6 +48,11 @@ static cio_error tcp_assign(struct cio_context *ctx, struct cio__socket *so, int
     cio_error e = check_family(family);
     if (cio_failed(e))
         return e;
+    if (so->slot) /* already_open comes before anything about fd */
+        return cio_error_misc(CIO_MISC_ALREADY_OPEN);
+    e = cio__fd_check(fd, true);
+    if (cio_failed(e))
+        return e;
     return cio__socket_assign(ctx, so, family, fd);
 }
 
