@@ -1805,3 +1805,37 @@ Test(tcp, three_hundred_reads_started_at_once_all_complete)
     free(r);
     free(buf);
 }
+
+/* assign checks what it is given: a descriptor that is not a socket (a
+ * pipe's end, a regular file) is not_socket, a closed one bad_descriptor,
+ * on every backend alike; the caller still owns it. */
+Test(tcp, assign_refuses_what_is_not_a_socket)
+{
+    struct cio_tcp_socket s;
+    cio_tcp_socket_init(&s, ctx);
+    cio_error ec;
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(cio_tcp_socket_assign(&s, AF_INET, p[0], &ec), -1);
+    cr_assert(cio_error_equal(ec, cio_error_system(ENOTSOCK)), "%s", cio_error_message(ec));
+    cr_assert(!cio_socket_is_open(&s.socket));
+    cr_assert_geq(fcntl(p[0], F_GETFD), 0, "the caller still owns the pipe");
+
+    char path[] = "/tmp/cio-tcp-assign-XXXXXX";
+    int file = mkstemp(path);
+    cr_assert_geq(file, 0);
+    unlink(path);
+    cr_assert_eq(cio_tcp_socket_assign(&s, AF_INET, file, &ec), -1);
+    cr_assert(cio_error_equal(ec, cio_error_system(ENOTSOCK)), "%s", cio_error_message(ec));
+
+    close(file);
+    cr_assert_eq(cio_tcp_socket_assign(&s, AF_INET, file, &ec), -1);
+    cr_assert(cio_error_equal(ec, cio_error_system(EBADF)), "%s", cio_error_message(ec));
+
+    struct cio_tcp_acceptor a;
+    cio_tcp_acceptor_init(&a, ctx);
+    cr_assert_eq(cio_tcp_acceptor_assign(&a, AF_INET, p[1], &ec), -1);
+    cr_assert(cio_error_equal(ec, cio_error_system(ENOTSOCK)), "%s", cio_error_message(ec));
+    close(p[0]);
+    close(p[1]);
+}

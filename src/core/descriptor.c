@@ -117,12 +117,12 @@ cio_error cio__fd_check(int fd, bool socket)
     struct stat st;
     if (fd < 0 || cio__sys.fstat(fd, &st) < 0)
         return cio_error_system(fd < 0 ? EBADF : errno);
+    if (socket && !S_ISSOCK(st.st_mode))
+        return cio_error_system(ENOTSOCK);
     /* A regular file or a directory is always "ready": epoll refuses it
      * (EPERM) and io_uring would take it, so both are refused here alike. */
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
         return cio_error_misc(CIO_MISC_FD_SET_FAILURE);
-    if (socket && !S_ISSOCK(st.st_mode))
-        return cio_error_system(ENOTSOCK);
     return cio_error_none();
 }
 

@@ -51,10 +51,10 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
 
 /*
  * Checks a descriptor the caller hands the library (an assign): bad_descriptor
- * when it is not open; fd_set_failure for one no backend can wait on (a
- * regular file or a directory: epoll refuses those and io_uring would not,
- * so every backend refuses them here alike); and, when `socket`, not_socket
- * for anything but a socket. One fstat(); descriptors the library makes
+ * when it is not open; when `socket`, not_socket for anything but a socket;
+ * fd_set_failure for one no backend can wait on (a regular file or a
+ * directory: epoll refuses those and io_uring would not, so every backend
+ * refuses them here alike). One fstat(); descriptors the library makes
  * itself skip it.
  */
 cio_error cio__fd_check(int fd, bool socket);
