@@ -865,6 +865,34 @@ void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, stru
     cio__slot_start_connected(ctx, so->slot, &op->io, CIO_CANCEL_ALL);
 }
 
+struct cio__io_op *cio__socket_op_new(struct cio_context *ctx, struct cio__socket *so, size_t size,
+                                      cio_handler h, cio__perform_fn perform, enum cio__dir dir,
+                                      const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return NULL;
+    if (!so->slot) {
+        cio__socket_post(ctx, so, h, sys_error(EBADF), operation);
+        return NULL;
+    }
+    struct cio__io_op *op = new_op(size, h, perform, dir, CIO__IO_OTHER, operation);
+    if (!op || !bind_object(so, op, operation))
+        return NULL;
+    return op;
+}
+
+void cio__socket_op_start(struct cio_context *ctx, struct cio__socket *so, struct cio__io_op *op,
+                          unsigned kinds)
+{
+    cio__slot_start_connected(ctx, so->slot, op, kinds);
+}
+
+cio_error cio__socket_wait_ready(const struct cio__socket *so, short events)
+{
+    int err = wait_ready(so, events);
+    return err ? sys_error(err) : cio_error_none();
+}
+
 /* Starts a stream's RECVMSG or SENDMSG op over the sequence bufs. */
 static void start_message(struct cio_context *ctx, struct cio__socket *so, const void *bufs,
                           size_t count, int flags, cio_handler h, enum cio__io_kind kind,

@@ -229,6 +229,32 @@ struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__
 /* Starts op (from cio__socket_msg_op_new) on so, cancellable per operation. */
 void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, struct cio__msg_op *op);
 
+/* ---- Operations of another kind: a perform function on readiness, for
+ * the objects whose transfers are not a socket's recv and send (batches of
+ * datagrams, a stream descriptor's read and write). ---- */
+
+/*
+ * Allocates an op of `size` bytes (>= sizeof(struct cio__io_op)) of kind
+ * CIO__IO_OTHER in direction dir, done by `perform` on readiness (on every
+ * backend: a completion backend polls, then performs), ending in h through
+ * so's executor. The caller fills its own fields, then starts it with
+ * cio__socket_op_start. Returns NULL when it cannot start: a closed socket
+ * is posted to h (bad_descriptor); a NULL context or handler function, or
+ * no memory, goes to the throw hook under `operation`.
+ */
+struct cio__io_op *cio__socket_op_new(struct cio_context *ctx, struct cio__socket *so, size_t size,
+                                      cio_handler h, cio__perform_fn perform, enum cio__dir dir,
+                                      const char *operation);
+/* Starts op (from cio__socket_op_new) on so, cancellable as `kinds` (enum
+ * cio_cancellation_type bits) allow. */
+void cio__socket_op_start(struct cio_context *ctx, struct cio__socket *so, struct cio__io_op *op,
+                          unsigned kinds);
+
+/* A synchronous operation's wait after a would-block: would_block in the
+ * caller's non_blocking mode, else waits (poll) for one of `events`.
+ * Success means: try again. */
+cio_error cio__socket_wait_ready(const struct cio__socket *so, short events);
+
 /* Posts h with result e and n = 0 to run inside ctx's run (an immediate
  * result: a handler never runs inside its starting call), through so's
  * executor when it has one. */
