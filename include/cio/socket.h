@@ -94,6 +94,17 @@ enum cio_wait_type {
     CIO_WAIT_ERROR = 2, /* an error, urgent data or a hang-up (synchronous only) */
 };
 
+/*
+ * Flags of a datagram or message transfer (Asio's message_flags), or-ed;
+ * 0 for none. Any other bit is invalid_argument.
+ */
+enum cio_message_flags {
+    CIO_MESSAGE_PEEK = MSG_PEEK,               /* look at the next message, leaving it queued */
+    CIO_MESSAGE_OUT_OF_BAND = MSG_OOB,         /* urgent (out-of-band) data */
+    CIO_MESSAGE_DO_NOT_ROUTE = MSG_DONTROUTE,  /* send to a directly connected host only */
+    CIO_MESSAGE_END_OF_RECORD = MSG_EOR,       /* ends a record (seqpacket) */
+};
+
 /* ---- Life cycle and state. ---- */
 
 /* The executor of s: the one its init was given, or its context's. The null
