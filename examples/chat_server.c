@@ -1,7 +1,7 @@
 /*
  * chat_server.c - a chat room over TCP (Asio's chat example, with bounds).
  *
- *     chat_server PORT [--bind ADDRESS] [--history N] [--queue N]
+ *     chat_server PORT [--bind ADDRESS] [--history N] [--queue N] [--grace MS]
  *
  * Every line a participant sends ("text\n") reaches every participant,
  * itself included, as "guestK: text\n"; joins and departures are announced
@@ -21,7 +21,8 @@
  *     A participant whose queue is full when another message arrives has
  *     fallen too far behind: its queue is dropped, it is sent the reason
  *     ("* disconnected: too far behind") and closed once that is written,
- *     or after GRACE_NS if it does not read even that.
+ *     or after --grace milliseconds (default 2000) if it does not read
+ *     even that.
  *
  * The shape: one context run by one thread (concurrency_hint 1: no locks;
  * every handler runs on main's thread), an acceptor restarted after each
@@ -45,7 +46,7 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES 1024                 /* the longest line a participant may send */
-#define GRACE_NS (2 * 1000 * 1000 * 1000LL) /* a farewell's time to be read */
+#define MS_NS (1000 * 1000LL) /* nanoseconds per millisecond */
 #define QUEUE_LIMIT 4096                    /* the largest --queue */
 
 /* ---- Messages: shared, reference-counted lines. ---- */
@@ -109,6 +110,7 @@ struct room {
     struct message **history; /* the last history_max lines, a ring */
     unsigned history_max, history_head, history_count;
     unsigned queue_max;
+    int64_t grace_ns; /* a farewell's time to be read */
     unsigned next_id;
     bool stopping;
 };
@@ -186,7 +188,8 @@ static void on_grace(void *user, cio_error ec, size_t n)
 }
 
 /* Disconnects p with a reason: drops what it has not been sent yet, sends
- * the reason, and closes it once that is written (or after GRACE_NS). */
+ * the reason, and closes it once that is written (or after the room's
+ * grace_ns). */
 static void participant_kick(struct participant *p, const char *reason)
 {
     participant_leave(p);
@@ -201,7 +204,7 @@ static void participant_kick(struct participant *p, const char *reason)
         p->queue[(p->head + p->count) % p->room->queue_max] = m;
         p->count++;
     }
-    cio_timer_expires_after(&p->grace, GRACE_NS);
+    cio_timer_expires_after(&p->grace, p->room->grace_ns);
     cio_timer_async_wait(&p->grace, cio_handler_make(on_grace, p));
     p->timing = true;
     if (!p->writing)
@@ -389,7 +392,8 @@ static void on_signal(void *user, cio_error ec, size_t signo)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: chat_server PORT [--bind ADDRESS] [--history N] [--queue N]\n");
+    fprintf(stderr,
+            "usage: chat_server PORT [--bind ADDRESS] [--history N] [--queue N] [--grace MS]\n");
     return 2;
 }
 
@@ -398,7 +402,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *bind_to = "127.0.0.1";
-    struct room r = {.history_max = 20, .queue_max = 64};
+    struct room r = {.history_max = 20, .queue_max = 64, .grace_ns = 2000 * MS_NS};
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc)
             return usage();
@@ -408,6 +412,8 @@ int main(int argc, char **argv)
             r.history_max = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--queue"))
             r.queue_max = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--grace"))
+            r.grace_ns = (int64_t)strtoul(argv[++i], NULL, 10) * MS_NS;
         else
             return usage();
     }
