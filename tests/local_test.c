@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "cio/context.h"
 #include "cio/local.h"
+#include "cio/strand.h"
 #include "cio/stream.h"
 #include "core/op.h"
 #include "core/syscall.h"
@@ -958,4 +960,187 @@ Test(local, composed_read_and_write_over_the_stream)
     cr_assert_eq(memcmp(s, "sync", 4), 0);
     cio_socket_close(&a.socket, NULL);
     cio_socket_close(&b.socket, NULL);
+}
+
+/* ---- More descriptor cases, executors, steady state. ---- */
+
+Test(local, descriptors_to_a_receive_without_room_are_closed_and_reported)
+{
+    struct cio_local_datagram_socket a, b;
+    cio_local_datagram_socket_init(&a, ctx);
+    cio_local_datagram_socket_init(&b, ctx);
+    cr_assert_eq(cio_local_datagram_connect_pair(&a, &b, NULL), 0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cio_error ec;
+    char buf[4];
+    size_t nfds = 9;
+    cr_assert_eq(cio_local_datagram_socket_send_with_fds(&a, "ab", 2, p, 2, &ec), 2);
+    int before = open_fds();
+    cr_assert_eq(cio_local_datagram_socket_receive_with_fds(&b, buf, sizeof buf, NULL, 0, &nfds,
+                                                            &ec),
+                 2);
+    TU_ASSERT_IS(ec, MESSAGE_SIZE);
+    cr_assert_eq(nfds, 0);
+    cr_assert_eq(open_fds(), before);
+    /* A plain receive: the kernel drops them; the message is whole. */
+    cr_assert_eq(cio_local_datagram_socket_send_with_fds(&a, "cd", 2, p, 2, &ec), 2);
+    cr_assert_eq(cio_local_datagram_socket_receive(&b, buf, sizeof buf, &ec), 2);
+    TU_ASSERT_OK(ec);
+    cr_assert_eq(open_fds(), before);
+    close(p[0]);
+    close(p[1]);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&b.socket, NULL);
+}
+
+Test(local, sync_scatter_gather_and_seqpacket_descriptors)
+{
+    struct cio_local_stream_socket a, b;
+    cio_local_stream_socket_init(&a, ctx);
+    cio_local_stream_socket_init(&b, ctx);
+    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    cio_const_buffer out[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
+    cio_error ec;
+    cr_assert_eq(cio_local_stream_socket_write_some_buffers(&a, out, 3, &ec), 5);
+    char x[1], y[8];
+    cio_mutable_buffer in[2] = {{x, 1}, {y, sizeof y}};
+    cr_assert_eq(cio_local_stream_socket_read_some_buffers(&b, in, 2, &ec), 5);
+    cr_assert_eq(x[0], 'a');
+    cr_assert_eq(memcmp(y, "bcde", 4), 0);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&b.socket, NULL);
+
+    struct cio_local_seqpacket_socket c, d;
+    cio_local_seqpacket_socket_init(&c, ctx);
+    cio_local_seqpacket_socket_init(&d, ctx);
+    cr_assert_eq(cio_local_seqpacket_connect_pair(&c, &d, NULL), 0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    struct tu_result rs = {0};
+    cio_local_seqpacket_socket_async_send_with_fds(&c, "m", 1, &p[0], 1, tu_handler(&rs));
+    wait_for(&rs);
+    TU_ASSERT_OK(rs.ec);
+    int got = -1;
+    size_t nfds = 0;
+    cr_assert_eq(cio_local_seqpacket_socket_receive_with_fds(&d, y, sizeof y, &got, 1, &nfds, &ec),
+                 1);
+    TU_ASSERT_OK(ec);
+    cr_assert_eq(nfds, 1);
+    cr_assert_eq(write(p[1], "k", 1), 1);
+    cr_assert_eq(read(got, y, 1), 1);
+    cr_assert_eq(y[0], 'k');
+    close(got);
+    close(p[0]);
+    close(p[1]);
+    cio_socket_close(&c.socket, NULL);
+    cio_socket_close(&d.socket, NULL);
+}
+
+static struct cio_strand strand;
+static int strand_calls_inside;
+
+static void on_strand_result(void *user, cio_error ec, size_t n)
+{
+    if (cio_strand_running_in_this_thread(&strand))
+        strand_calls_inside++;
+    tu_on_result(user, ec, n);
+}
+
+Test(local, a_socket_bound_to_a_strand_completes_through_it)
+{
+    cio_strand_init(&strand, ctx);
+    struct cio_local_seqpacket_socket a, b;
+    cio_local_seqpacket_socket_init_executor(&a, cio_strand_executor(&strand));
+    cio_local_seqpacket_socket_init_executor(&b, cio_strand_executor(&strand));
+    cr_assert_eq(cio_local_seqpacket_connect_pair(&a, &b, NULL), 0);
+    struct tu_result rs = {0}, rr = {0};
+    char buf[4];
+    int fds[1];
+    size_t nfds = 0;
+    cio_local_seqpacket_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, 1, &nfds,
+                                                      cio_handler_make(on_strand_result, &rr));
+    cio_local_seqpacket_socket_async_send(&a, "s", 1, cio_handler_make(on_strand_result, &rs));
+    wait_for(&rs);
+    wait_for(&rr);
+    TU_ASSERT_OK(rr.ec);
+    cr_assert_eq(strand_calls_inside, 2);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&b.socket, NULL);
+    tu_run_for(ctx, 10);
+    cio_strand_destroy(&strand);
+}
+
+/* Round trips of a message with a descriptor, each started by the last one's handler. */
+struct ping {
+    struct cio_local_seqpacket_socket a, b;
+    int pipe_fd;        /* what every message carries */
+    char buf[8];
+    int got[1];
+    size_t nfds;
+    int rounds;         /* round trips done */
+    int done;           /* all done, or failed */
+    cio_error error;    /* the first failure */
+    uint64_t mallocs;   /* cio__op_malloc_count after the warm-up */
+};
+
+static void ping_next(struct ping *p);
+
+static void on_ping_received(void *user, cio_error ec, size_t n)
+{
+    struct ping *p = user;
+    if (cio_failed(ec) || n != 1 || p->nfds != 1) {
+        p->error = cio_failed(ec) ? ec : cio_error_system(EPROTO);
+        p->done = 1;
+        return;
+    }
+    close(p->got[0]);
+    if (++p->rounds == 50)
+        p->mallocs = cio__op_malloc_count();
+    if (p->rounds == 1000)
+        p->done = 1;
+    else
+        ping_next(p);
+}
+
+static void on_ping_sent(void *user, cio_error ec, size_t n)
+{
+    struct ping *p = user;
+    (void)n;
+    if (cio_failed(ec)) {
+        p->error = ec;
+        p->done = 1;
+    }
+}
+
+static void ping_next(struct ping *p)
+{
+    cio_local_seqpacket_socket_async_receive_with_fds(&p->b, p->buf, sizeof p->buf, p->got, 1,
+                                                      &p->nfds,
+                                                      cio_handler_make(on_ping_received, p));
+    cio_local_seqpacket_socket_async_send_with_fds(&p->a, "p", 1, &p->pipe_fd, 1,
+                                                   cio_handler_make(on_ping_sent, p));
+}
+
+Test(local, steady_state_descriptor_round_trips_allocate_nothing)
+{
+    static struct ping p;
+    memset(&p, 0, sizeof p);
+    cio_local_seqpacket_socket_init(&p.a, ctx);
+    cio_local_seqpacket_socket_init(&p.b, ctx);
+    cr_assert_eq(cio_local_seqpacket_connect_pair(&p.a, &p.b, NULL), 0);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    p.pipe_fd = fds[1];
+    int before = open_fds();
+    ping_next(&p);
+    cr_assert(tu_run_until(ctx, &p.done, 20000), "stuck after %d rounds", p.rounds);
+    TU_ASSERT_OK(p.error);
+    cr_assert_eq(p.rounds, 1000);
+    cr_assert_eq(cio__op_malloc_count(), p.mallocs, "steady-state operations allocated");
+    cr_assert_eq(open_fds(), before, "every received descriptor was closed");
+    close(fds[0]);
+    close(fds[1]);
+    cio_socket_close(&p.a.socket, NULL);
+    cio_socket_close(&p.b.socket, NULL);
 }

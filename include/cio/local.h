@@ -44,7 +44,9 @@
  * rest are closed, and the receive fails with message_size (its bytes and
  * the delivered descriptors kept: *n and *nfds say how many). An
  * asynchronous receive destroyed without running (its context destroyed)
- * closes any descriptors it had received. On a stream, the descriptors
+ * closes any descriptors it had received. A receive that is not a
+ * *_with_fds one takes no descriptors: any that came are closed by the
+ * kernel, silently. On a stream, the descriptors
  * travel with the first byte of their send, and a receive stops at the end
  * of the bytes they came with: read a stream that carries descriptors with
  * receive_with_fds only (a plain read closes what it meets, and may stop
@@ -238,8 +240,9 @@ void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket 
 /*
  * Reads at most len bytes (at least 1: invalid_argument for 0) into buf and
  * the descriptors that came with them: at most max_fds (<=
- * CIO_LOCAL_MAX_FDS, else invalid_argument) into fds, their count in *nfds
- * (0 on failure; set before h runs for the async form). Returns the bytes
+ * CIO_LOCAL_MAX_FDS, else invalid_argument) into fds (which may be NULL
+ * when max_fds is 0), their count in *nfds (nfds may be NULL; 0 on
+ * failure; set before h runs for the async form). Returns the bytes
  * read. Errors: as read_some (eof when the peer closed); message_size when
  * more descriptors came than max_fds (the extras are closed; the bytes and
  * the first max_fds are delivered). buf, fds and nfds are the caller's until

@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "core/op.h"
 #include "core/report.h"
 #include "core/syscall.h"
 #include "net/socket.h"
@@ -260,9 +261,11 @@ union local_control {
 /* What a receive asks for beside its bytes. */
 struct local_recv {
     struct cio_local_endpoint *sender; /* the caller's, or NULL: the sender's name */
-    int *fds;                          /* the caller's array, or NULL: no descriptors asked */
+    int *fds;                          /* the caller's array (NULL when max_fds is 0) */
     size_t max_fds;                    /* its room */
     size_t *nfds;                      /* the caller's, or NULL: how many fds holds */
+    bool takes_fds;                    /* a receive_with_fds: descriptors are taken, and
+                                          more than max_fds is message_size */
     bool eof_on_zero;                  /* a stream or seqpacket: 0 bytes is the peer's close */
 };
 
@@ -332,7 +335,7 @@ static cio_error local_recv_result(const struct local_recv *rq, struct msghdr *m
         local_endpoint_store(rq->sender, m->msg_name, m->msg_namelen);
     if (rq->eof_on_zero && n == 0 && asked > 0)
         return cio_error_misc(CIO_MISC_EOF);
-    if ((m->msg_flags & MSG_TRUNC) || (rq->fds && lost))
+    if ((m->msg_flags & MSG_TRUNC) || (rq->takes_fds && lost))
         return cio_error_system(EMSGSIZE);
     return cio_error_none();
 }
@@ -340,7 +343,7 @@ static cio_error local_recv_result(const struct local_recv *rq, struct msghdr *m
 /* The recvmsg flags of a receive: received descriptors are close-on-exec. */
 static int local_recv_flags(const struct local_recv *rq)
 {
-    return rq->fds ? MSG_CMSG_CLOEXEC : 0;
+    return rq->takes_fds ? MSG_CMSG_CLOEXEC : 0;
 }
 
 /* Checks what a transfer asks beside its socket: a buffer, descriptors, and
@@ -390,7 +393,7 @@ static cio_error local_send_sync(struct cio_socket *s, const void *buf, size_t l
 
 /* Receives into buf (len bytes) as one recvmsg, with what rq asks. */
 static cio_error local_recv_sync(struct cio_socket *s, void *buf, size_t len,
-                                 const struct local_recv *rq, bool with_fds, int type, size_t *n)
+                                 const struct local_recv *rq, int type, size_t *n)
 {
     *n = 0;
     if (rq->nfds)
@@ -399,7 +402,7 @@ static cio_error local_recv_sync(struct cio_socket *s, void *buf, size_t len,
         return cio__null_object();
     if (!s->impl_.slot)
         return cio_error_system(EBADF);
-    cio_error e = local_check_transfer(buf, len, rq->fds, rq->max_fds, with_fds, type);
+    cio_error e = local_check_transfer(buf, len, rq->fds, rq->max_fds, rq->takes_fds, type);
     if (cio_failed(e))
         return e;
     struct iovec v = {buf, len};
@@ -414,7 +417,7 @@ static cio_error local_recv_sync(struct cio_socket *s, void *buf, size_t len,
         m.msg_name = &name;
         m.msg_namelen = sizeof name;
     }
-    if (rq->fds) {
+    if (rq->takes_fds) {
         m.msg_control = c.bytes;
         m.msg_controllen = sizeof c.bytes;
     }
@@ -434,6 +437,9 @@ struct local_op {
     struct sockaddr_un name;     /* the name sent to, or the sender's */
     union local_control control; /* descriptors sent or received */
 };
+
+_Static_assert(sizeof(struct local_op) <= CIO__OP_CACHE_MAX,
+               "a local op comes from the per-thread cache");
 
 /* A receive's finish step: the result for the handler, or (no ctx: the op
  * is destroyed without running) the release of the descriptors it got. */
@@ -502,10 +508,10 @@ static void local_send_async(struct cio_socket *s, const void *buf, size_t len,
 }
 
 static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
-                             const struct local_recv *rq, bool with_fds, int type, cio_handler h,
+                             const struct local_recv *rq, int type, cio_handler h,
                              const char *operation)
 {
-    cio_error bad = local_check_transfer(buf, len, rq->fds, rq->max_fds, with_fds, type);
+    cio_error bad = local_check_transfer(buf, len, rq->fds, rq->max_fds, rq->takes_fds, type);
     struct local_op *op = local_op_new(s, buf, len, bad, CIO__MSG_DATAGRAM, h, local_recv_finish,
                                        local_recv_flags(rq), operation);
     if (!op)
@@ -515,7 +521,7 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
         op->msg.msg.msg_name = &op->name;
         op->msg.msg.msg_namelen = sizeof op->name;
     }
-    if (rq->fds) {
+    if (rq->takes_fds) {
         memset(&op->control, 0, sizeof op->control);
         op->msg.msg.msg_control = op->control.bytes;
         op->msg.msg.msg_controllen = sizeof op->control.bytes;
@@ -526,7 +532,8 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
 /* The request of a receive of descriptors (eof_on_zero for a connection). */
 static struct local_recv local_fds_request(int *fds, size_t max_fds, size_t *nfds, int type)
 {
-    return (struct local_recv){NULL, fds, max_fds, nfds, type != SOCK_DGRAM};
+    return (struct local_recv){.fds = fds, .max_fds = max_fds, .nfds = nfds, .takes_fds = true,
+                                .eof_on_zero = type != SOCK_DGRAM};
 }
 
 /* A receive's byte count, reported under operation. */
@@ -760,7 +767,7 @@ size_t cio_local_stream_socket_receive_with_fds(struct cio_local_stream_socket *
 {
     size_t n = 0;
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_STREAM);
-    cio_error e = local_recv_sync(LOCAL_STREAM(s), buf, len, &rq, true, SOCK_STREAM, &n);
+    cio_error e = local_recv_sync(LOCAL_STREAM(s), buf, len, &rq, SOCK_STREAM, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
@@ -769,7 +776,7 @@ void cio_local_stream_socket_async_receive_with_fds(struct cio_local_stream_sock
                                                     size_t *nfds, cio_handler h)
 {
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_STREAM);
-    local_recv_async(LOCAL_STREAM(s), buf, len, &rq, true, SOCK_STREAM, h, __func__);
+    local_recv_async(LOCAL_STREAM(s), buf, len, &rq, SOCK_STREAM, h, __func__);
 }
 
 /* ---- The stream acceptor. ---- */
@@ -926,8 +933,8 @@ size_t cio_local_datagram_socket_receive(struct cio_local_datagram_socket *s, vo
                                          cio_error *ec)
 {
     size_t n = 0;
-    struct local_recv rq = {NULL, NULL, 0, NULL, false};
-    cio_error e = local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, false, SOCK_DGRAM, &n);
+    struct local_recv rq = {.sender = NULL};
+    cio_error e = local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
@@ -936,8 +943,8 @@ size_t cio_local_datagram_socket_receive_from(struct cio_local_datagram_socket *
                                               cio_error *ec)
 {
     size_t n = 0;
-    struct local_recv rq = {sender, NULL, 0, NULL, false};
-    cio_error e = sender ? local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, false, SOCK_DGRAM, &n)
+    struct local_recv rq = {.sender = sender};
+    cio_error e = sender ? local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, &n)
                          : local_null_or(LOCAL_DGRAM(s), cio_error_system(EINVAL));
     return local_report_n(ec, __func__, e, n);
 }
@@ -945,8 +952,8 @@ size_t cio_local_datagram_socket_receive_from(struct cio_local_datagram_socket *
 void cio_local_datagram_socket_async_receive(struct cio_local_datagram_socket *s, void *buf,
                                              size_t len, cio_handler h)
 {
-    struct local_recv rq = {NULL, NULL, 0, NULL, false};
-    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, false, SOCK_DGRAM, h, __func__);
+    struct local_recv rq = {.sender = NULL};
+    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, h, __func__);
 }
 
 void cio_local_datagram_socket_async_receive_from(struct cio_local_datagram_socket *s, void *buf,
@@ -957,8 +964,8 @@ void cio_local_datagram_socket_async_receive_from(struct cio_local_datagram_sock
         cio__socket_post(s->socket.ctx, &s->socket.impl_, h, cio_error_system(EINVAL), __func__);
         return;
     }
-    struct local_recv rq = {sender, NULL, 0, NULL, false};
-    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, false, SOCK_DGRAM, h, __func__);
+    struct local_recv rq = {.sender = sender};
+    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, h, __func__);
 }
 
 size_t cio_local_datagram_socket_send_with_fds(struct cio_local_datagram_socket *s,
@@ -983,7 +990,7 @@ size_t cio_local_datagram_socket_receive_with_fds(struct cio_local_datagram_sock
 {
     size_t n = 0;
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_DGRAM);
-    cio_error e = local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, true, SOCK_DGRAM, &n);
+    cio_error e = local_recv_sync(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
@@ -992,7 +999,7 @@ void cio_local_datagram_socket_async_receive_with_fds(struct cio_local_datagram_
                                                       size_t max_fds, size_t *nfds, cio_handler h)
 {
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_DGRAM);
-    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, true, SOCK_DGRAM, h, __func__);
+    local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, h, __func__);
 }
 
 /* ---- The seqpacket socket. ---- */
@@ -1074,8 +1081,8 @@ size_t cio_local_seqpacket_socket_receive(struct cio_local_seqpacket_socket *s, 
                                           size_t len, cio_error *ec)
 {
     size_t n = 0;
-    struct local_recv rq = {NULL, NULL, 0, NULL, true};
-    cio_error e = local_recv_sync(LOCAL_SEQ(s), buf, len, &rq, false, SOCK_SEQPACKET, &n);
+    struct local_recv rq = {.eof_on_zero = true};
+    cio_error e = local_recv_sync(LOCAL_SEQ(s), buf, len, &rq, SOCK_SEQPACKET, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
@@ -1088,8 +1095,8 @@ void cio_local_seqpacket_socket_async_send(struct cio_local_seqpacket_socket *s,
 void cio_local_seqpacket_socket_async_receive(struct cio_local_seqpacket_socket *s, void *buf,
                                               size_t len, cio_handler h)
 {
-    struct local_recv rq = {NULL, NULL, 0, NULL, true};
-    local_recv_async(LOCAL_SEQ(s), buf, len, &rq, false, SOCK_SEQPACKET, h, __func__);
+    struct local_recv rq = {.eof_on_zero = true};
+    local_recv_async(LOCAL_SEQ(s), buf, len, &rq, SOCK_SEQPACKET, h, __func__);
 }
 
 size_t cio_local_seqpacket_socket_send_with_fds(struct cio_local_seqpacket_socket *s,
@@ -1115,7 +1122,7 @@ size_t cio_local_seqpacket_socket_receive_with_fds(struct cio_local_seqpacket_so
 {
     size_t n = 0;
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_SEQPACKET);
-    cio_error e = local_recv_sync(LOCAL_SEQ(s), buf, len, &rq, true, SOCK_SEQPACKET, &n);
+    cio_error e = local_recv_sync(LOCAL_SEQ(s), buf, len, &rq, SOCK_SEQPACKET, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
@@ -1125,7 +1132,7 @@ void cio_local_seqpacket_socket_async_receive_with_fds(struct cio_local_seqpacke
                                                        cio_handler h)
 {
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_SEQPACKET);
-    local_recv_async(LOCAL_SEQ(s), buf, len, &rq, true, SOCK_SEQPACKET, h, __func__);
+    local_recv_async(LOCAL_SEQ(s), buf, len, &rq, SOCK_SEQPACKET, h, __func__);
 }
 
 /* ---- The seqpacket acceptor. ---- */
