@@ -1144,3 +1144,42 @@ Test(local, steady_state_descriptor_round_trips_allocate_nothing)
     cio_socket_close(&p.a.socket, NULL);
     cio_socket_close(&p.b.socket, NULL);
 }
+
+Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
+{
+    /* Linux ends a stream recvmsg at the bytes descriptors came with: the
+     * receive is short with more queued behind, which must not be taken for
+     * a drained socket (on epoll the next read would wait for ever). */
+    struct cio_local_stream_socket a, b;
+    cio_local_stream_socket_init(&a, ctx);
+    cio_local_stream_socket_init(&b, ctx);
+    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    static char buf[16];
+    static int got[1];
+    static size_t nfds;
+    struct tu_result r1 = {0}, r2 = {0};
+    /* The receive waits first, so the one readiness event the two sends
+     * make is taken by it: the read after it has no event left to wait for. */
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, got, 1, &nfds,
+                                                   tu_handler(&r1));
+    tu_run_for(ctx, 5);
+    cio_error ec;
+    cr_assert_eq(cio_local_stream_socket_send_with_fds(&a, "A", 1, &p[0], 1, &ec), 1);
+    cr_assert_eq(cio_local_stream_socket_write_some(&a, "BCD", 3, &ec), 3);
+    wait_for(&r1);
+    TU_ASSERT_OK(r1.ec);
+    cr_assert_eq(r1.n, 1, "the receive stops at the descriptor's bytes");
+    cr_assert_eq(nfds, 1);
+    close(got[0]);
+    cio_local_stream_socket_async_read_some(&b, buf, sizeof buf, tu_handler(&r2));
+    wait_for(&r2);
+    TU_ASSERT_OK(r2.ec);
+    cr_assert_eq(r2.n, 3);
+    cr_assert_eq(memcmp(buf, "BCD", 3), 0);
+    close(p[0]);
+    close(p[1]);
+    cio_socket_close(&a.socket, NULL);
+    cio_socket_close(&b.socket, NULL);
+}
