@@ -141,8 +141,7 @@ Test(local, stream_sync_over_a_filesystem_path)
 
     struct cio_local_stream_acceptor a;
     cio_local_stream_acceptor_init(&a, ctx);
-    cr_assert_eq(cio_local_stream_acceptor_listen_at(&a, &ep, &ec), 0, "%s",
-                 cio_error_message(ec));
+    cr_assert_eq(cio_local_stream_acceptor_listen_at(&a, &ep, &ec), 0, "%s", cio_error_message(ec));
     struct cio_local_endpoint got;
     cr_assert_eq(cio_local_stream_acceptor_local_endpoint(&a, &got, &ec), 0);
     cr_assert_str_eq(cio_local_endpoint_path(&got), path);
@@ -437,9 +436,9 @@ static void pass_a_pipe(struct cio_local_stream_socket *a, struct cio_local_stre
     cio_error ec;
     if (!async) {
         cr_assert_eq(cio_local_stream_socket_send_with_fds(a, "F", 1, &p[1], 1, &ec), 1);
-        cr_assert_eq(cio_local_stream_socket_receive_with_fds(b, buf, sizeof buf, got, 4, &nfds,
-                                                              &ec),
-                     1, "%s", cio_error_message(ec));
+        cr_assert_eq(
+            cio_local_stream_socket_receive_with_fds(b, buf, sizeof buf, got, 4, &nfds, &ec), 1,
+            "%s", cio_error_message(ec));
     } else {
         struct tu_result rs = {0}, rr = {0};
         cio_local_stream_socket_async_receive_with_fds(b, buf, sizeof buf, got, 4, &nfds,
@@ -764,9 +763,9 @@ Test(local, closed_and_null_objects)
 
 /* ---- Faults injected through cio__sys. ---- */
 
-static int fault_errno;   /* what the next faulty call fails with */
-static int fault_times;   /* how many calls fail */
-static int fault_calls;   /* how many calls the fake saw */
+static int fault_errno; /* what the next faulty call fails with */
+static int fault_times; /* how many calls fail */
+static int fault_calls; /* how many calls the fake saw */
 
 static bool fault_now(void)
 {
@@ -913,17 +912,17 @@ Test(local, no_memory_for_an_operation_goes_to_the_throw_hook)
         tu_catch_begin();
         if (setjmp(tu_thrown.jump) == 0) {
             if (i == 0)
-                cio_local_datagram_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, 1,
-                                                                 &nfds, tu_handler(&r));
+                cio_local_datagram_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, 1, &nfds,
+                                                                 tu_handler(&r));
             else
                 cio_local_datagram_socket_async_send(&a, "x", 1, tu_handler(&r));
         }
         tu_catch_end();
         cio__syscall_reset();
         cr_assert_eq(tu_thrown.count, 1);
-        cr_assert_str_eq(tu_thrown.operation, i == 0
-                                                  ? "cio_local_datagram_socket_async_receive_with_fds"
-                                                  : "cio_local_datagram_socket_async_send");
+        cr_assert_str_eq(tu_thrown.operation,
+                         i == 0 ? "cio_local_datagram_socket_async_receive_with_fds"
+                                : "cio_local_datagram_socket_async_send");
         TU_ASSERT_IS(tu_thrown.error, NO_MEMORY);
     }
     tu_run_for(ctx, 20);
@@ -977,9 +976,8 @@ Test(local, descriptors_to_a_receive_without_room_are_closed_and_reported)
     size_t nfds = 9;
     cr_assert_eq(cio_local_datagram_socket_send_with_fds(&a, "ab", 2, p, 2, &ec), 2);
     int before = open_fds();
-    cr_assert_eq(cio_local_datagram_socket_receive_with_fds(&b, buf, sizeof buf, NULL, 0, &nfds,
-                                                            &ec),
-                 2);
+    cr_assert_eq(
+        cio_local_datagram_socket_receive_with_fds(&b, buf, sizeof buf, NULL, 0, &nfds, &ec), 2);
     TU_ASSERT_IS(ec, MESSAGE_SIZE);
     cr_assert_eq(nfds, 0);
     cr_assert_eq(open_fds(), before);
@@ -1074,14 +1072,14 @@ Test(local, a_socket_bound_to_a_strand_completes_through_it)
 /* Round trips of a message with a descriptor, each started by the last one's handler. */
 struct ping {
     struct cio_local_seqpacket_socket a, b;
-    int pipe_fd;        /* what every message carries */
+    int pipe_fd; /* what every message carries */
     char buf[8];
     int got[1];
     size_t nfds;
-    int rounds;         /* round trips done */
-    int done;           /* all done, or failed */
-    cio_error error;    /* the first failure */
-    uint64_t mallocs;   /* cio__op_malloc_count after the warm-up */
+    int rounds;       /* round trips done */
+    int done;         /* all done, or failed */
+    cio_error error;  /* the first failure */
+    uint64_t mallocs; /* cio__op_malloc_count after the warm-up */
 };
 
 static void ping_next(struct ping *p);
@@ -1115,9 +1113,8 @@ static void on_ping_sent(void *user, cio_error ec, size_t n)
 
 static void ping_next(struct ping *p)
 {
-    cio_local_seqpacket_socket_async_receive_with_fds(&p->b, p->buf, sizeof p->buf, p->got, 1,
-                                                      &p->nfds,
-                                                      cio_handler_make(on_ping_received, p));
+    cio_local_seqpacket_socket_async_receive_with_fds(
+        &p->b, p->buf, sizeof p->buf, p->got, 1, &p->nfds, cio_handler_make(on_ping_received, p));
     cio_local_seqpacket_socket_async_send_with_fds(&p->a, "p", 1, &p->pipe_fd, 1,
                                                    cio_handler_make(on_ping_sent, p));
 }

@@ -233,9 +233,9 @@ cio_stream cio_local_stream_socket_stream(struct cio_local_stream_socket *s);
 size_t cio_local_stream_socket_send_with_fds(struct cio_local_stream_socket *s, const void *buf,
                                              size_t len, const int *fds, size_t nfds,
                                              cio_error *ec);
-void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket *s,
-                                                 const void *buf, size_t len, const int *fds,
-                                                 size_t nfds, cio_handler h);
+void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket *s, const void *buf,
+                                                 size_t len, const int *fds, size_t nfds,
+                                                 cio_handler h);
 
 /*
  * Reads at most len bytes (at least 1: invalid_argument for 0) into buf and
@@ -249,8 +249,8 @@ void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket 
  * h runs.
  */
 size_t cio_local_stream_socket_receive_with_fds(struct cio_local_stream_socket *s, void *buf,
-                                                size_t len, int *fds, size_t max_fds,
-                                                size_t *nfds, cio_error *ec);
+                                                size_t len, int *fds, size_t max_fds, size_t *nfds,
+                                                cio_error *ec);
 void cio_local_stream_socket_async_receive_with_fds(struct cio_local_stream_socket *s, void *buf,
                                                     size_t len, int *fds, size_t max_fds,
                                                     size_t *nfds, cio_handler h);
@@ -319,8 +319,7 @@ struct cio_local_datagram_socket {
 /* As the stream socket's functions of the same names. connect sets the
  * default destination and the only accepted source (never waits). */
 void cio_local_datagram_socket_init(struct cio_local_datagram_socket *s, struct cio_context *ctx);
-void cio_local_datagram_socket_init_executor(struct cio_local_datagram_socket *s,
-                                             cio_executor ex);
+void cio_local_datagram_socket_init_executor(struct cio_local_datagram_socket *s, cio_executor ex);
 int cio_local_datagram_socket_open(struct cio_local_datagram_socket *s, cio_error *ec);
 int cio_local_datagram_socket_assign(struct cio_local_datagram_socket *s, int fd, cio_error *ec);
 int cio_local_datagram_socket_bind(struct cio_local_datagram_socket *s,
@@ -374,9 +373,9 @@ void cio_local_datagram_socket_async_receive_from(struct cio_local_datagram_sock
 /* Descriptor passing on the connected datagram socket: as the stream
  * socket's (a datagram of 0 bytes may carry descriptors; message_size also
  * when the datagram was longer than len). */
-size_t cio_local_datagram_socket_send_with_fds(struct cio_local_datagram_socket *s,
-                                               const void *buf, size_t len, const int *fds,
-                                               size_t nfds, cio_error *ec);
+size_t cio_local_datagram_socket_send_with_fds(struct cio_local_datagram_socket *s, const void *buf,
+                                               size_t len, const int *fds, size_t nfds,
+                                               cio_error *ec);
 void cio_local_datagram_socket_async_send_with_fds(struct cio_local_datagram_socket *s,
                                                    const void *buf, size_t len, const int *fds,
                                                    size_t nfds, cio_handler h);
@@ -385,8 +384,7 @@ size_t cio_local_datagram_socket_receive_with_fds(struct cio_local_datagram_sock
                                                   size_t *nfds, cio_error *ec);
 void cio_local_datagram_socket_async_receive_with_fds(struct cio_local_datagram_socket *s,
                                                       void *buf, size_t len, int *fds,
-                                                      size_t max_fds, size_t *nfds,
-                                                      cio_handler h);
+                                                      size_t max_fds, size_t *nfds, cio_handler h);
 
 /* ------------------------------------------------------------------------ */
 /* The seqpacket socket and its acceptor                                      */
@@ -447,8 +445,7 @@ size_t cio_local_seqpacket_socket_receive_with_fds(struct cio_local_seqpacket_so
                                                    size_t *nfds, cio_error *ec);
 void cio_local_seqpacket_socket_async_receive_with_fds(struct cio_local_seqpacket_socket *s,
                                                        void *buf, size_t len, int *fds,
-                                                       size_t max_fds, size_t *nfds,
-                                                       cio_handler h);
+                                                       size_t max_fds, size_t *nfds, cio_handler h);
 
 /* A listening seqpacket socket that accepts into seqpacket sockets: as the
  * stream acceptor's functions of the same names. */

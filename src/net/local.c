@@ -158,8 +158,8 @@ static cio_error local_connect(struct cio_socket *s, const struct cio_local_endp
                                     type, 0);
 }
 
-static void local_async_connect(struct cio_socket *s, const struct cio_local_endpoint *ep,
-                                int type, cio_handler h, const char *operation)
+static void local_async_connect(struct cio_socket *s, const struct cio_local_endpoint *ep, int type,
+                                cio_handler h, const char *operation)
 {
     if (!s) {
         cio_throw(operation, cio__null_object());
@@ -198,8 +198,7 @@ static cio_error local_accept(struct cio_socket *a, struct cio_socket *peer)
 {
     if (!a)
         return cio__null_object();
-    return cio__socket_accept(&a->impl_, peer ? peer->ctx : NULL, peer ? &peer->impl_ : NULL,
-                              NULL);
+    return cio__socket_accept(&a->impl_, peer ? peer->ctx : NULL, peer ? &peer->impl_ : NULL, NULL);
 }
 
 static void local_async_accept(struct cio_socket *a, struct cio_socket *peer, cio_handler h,
@@ -209,8 +208,8 @@ static void local_async_accept(struct cio_socket *a, struct cio_socket *peer, ci
         cio_throw(operation, cio__null_object());
         return;
     }
-    cio__socket_async_accept(a->ctx, &a->impl_, peer ? peer->ctx : NULL,
-                             peer ? &peer->impl_ : NULL, NULL, h, operation);
+    cio__socket_async_accept(a->ctx, &a->impl_, peer ? peer->ctx : NULL, peer ? &peer->impl_ : NULL,
+                             NULL, h, operation);
 }
 
 /* ---- Shared helpers: names and credentials. ---- */
@@ -532,8 +531,11 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
 /* The request of a receive of descriptors (eof_on_zero for a connection). */
 static struct local_recv local_fds_request(int *fds, size_t max_fds, size_t *nfds, int type)
 {
-    return (struct local_recv){.fds = fds, .max_fds = max_fds, .nfds = nfds, .takes_fds = true,
-                                .eof_on_zero = type != SOCK_DGRAM};
+    return (struct local_recv){.fds = fds,
+                               .max_fds = max_fds,
+                               .nfds = nfds,
+                               .takes_fds = true,
+                               .eof_on_zero = type != SOCK_DGRAM};
 }
 
 /* A receive's byte count, reported under operation. */
@@ -746,24 +748,24 @@ cio_stream cio_local_stream_socket_stream(struct cio_local_stream_socket *s)
 }
 
 size_t cio_local_stream_socket_send_with_fds(struct cio_local_stream_socket *s, const void *buf,
-                                             size_t len, const int *fds, size_t nfds,
-                                             cio_error *ec)
+                                             size_t len, const int *fds, size_t nfds, cio_error *ec)
 {
     size_t n = 0;
-    cio_error e = local_send_sync(LOCAL_STREAM(s), buf, len, NULL, fds, nfds, true, SOCK_STREAM, &n);
+    cio_error e =
+        local_send_sync(LOCAL_STREAM(s), buf, len, NULL, fds, nfds, true, SOCK_STREAM, &n);
     return local_report_n(ec, __func__, e, n);
 }
 
-void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket *s,
-                                                 const void *buf, size_t len, const int *fds,
-                                                 size_t nfds, cio_handler h)
+void cio_local_stream_socket_async_send_with_fds(struct cio_local_stream_socket *s, const void *buf,
+                                                 size_t len, const int *fds, size_t nfds,
+                                                 cio_handler h)
 {
     local_send_async(LOCAL_STREAM(s), buf, len, NULL, fds, nfds, true, SOCK_STREAM, h, __func__);
 }
 
 size_t cio_local_stream_socket_receive_with_fds(struct cio_local_stream_socket *s, void *buf,
-                                                size_t len, int *fds, size_t max_fds,
-                                                size_t *nfds, cio_error *ec)
+                                                size_t len, int *fds, size_t max_fds, size_t *nfds,
+                                                cio_error *ec)
 {
     size_t n = 0;
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_STREAM);
@@ -968,9 +970,9 @@ void cio_local_datagram_socket_async_receive_from(struct cio_local_datagram_sock
     local_recv_async(LOCAL_DGRAM(s), buf, len, &rq, SOCK_DGRAM, h, __func__);
 }
 
-size_t cio_local_datagram_socket_send_with_fds(struct cio_local_datagram_socket *s,
-                                               const void *buf, size_t len, const int *fds,
-                                               size_t nfds, cio_error *ec)
+size_t cio_local_datagram_socket_send_with_fds(struct cio_local_datagram_socket *s, const void *buf,
+                                               size_t len, const int *fds, size_t nfds,
+                                               cio_error *ec)
 {
     size_t n = 0;
     cio_error e = local_send_sync(LOCAL_DGRAM(s), buf, len, NULL, fds, nfds, true, SOCK_DGRAM, &n);
@@ -1011,8 +1013,7 @@ void cio_local_seqpacket_socket_init(struct cio_local_seqpacket_socket *s, struc
     local_init(LOCAL_SEQ(s), cio_context_executor(ctx), __func__);
 }
 
-void cio_local_seqpacket_socket_init_executor(struct cio_local_seqpacket_socket *s,
-                                              cio_executor ex)
+void cio_local_seqpacket_socket_init_executor(struct cio_local_seqpacket_socket *s, cio_executor ex)
 {
     local_init(LOCAL_SEQ(s), ex, __func__);
 }
@@ -1128,8 +1129,7 @@ size_t cio_local_seqpacket_socket_receive_with_fds(struct cio_local_seqpacket_so
 
 void cio_local_seqpacket_socket_async_receive_with_fds(struct cio_local_seqpacket_socket *s,
                                                        void *buf, size_t len, int *fds,
-                                                       size_t max_fds, size_t *nfds,
-                                                       cio_handler h)
+                                                       size_t max_fds, size_t *nfds, cio_handler h)
 {
     struct local_recv rq = local_fds_request(fds, max_fds, nfds, SOCK_SEQPACKET);
     local_recv_async(LOCAL_SEQ(s), buf, len, &rq, SOCK_SEQPACKET, h, __func__);
