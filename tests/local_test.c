@@ -1180,3 +1180,30 @@ Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
     cio_socket_close(&a.socket, NULL);
     cio_socket_close(&b.socket, NULL);
 }
+
+Test(local, an_endpoint_with_a_bad_length_is_invalid_argument)
+{
+    struct cio_local_endpoint ep = abstract_endpoint("badlen");
+    ep.len = sizeof ep.addr + 1;
+    struct cio_local_datagram_socket d;
+    cio_local_datagram_socket_init(&d, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_local_datagram_socket_open(&d, &ec), 0);
+    cr_assert_eq(cio_local_datagram_socket_bind(&d, &ep, &ec), -1);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    cr_assert_eq(cio_local_datagram_socket_send_to(&d, "x", 1, &ep, &ec), 0);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    struct tu_result r = {0};
+    cio_local_datagram_socket_async_send_to(&d, "x", 1, &ep, tu_handler(&r));
+    wait_for(&r);
+    TU_ASSERT_IS(r.ec, INVALID_ARGUMENT);
+    ep.len = 1;
+    struct cio_local_stream_socket s;
+    cio_local_stream_socket_init(&s, ctx);
+    struct tu_result rc = {0};
+    cio_local_stream_socket_async_connect(&s, &ep, tu_handler(&rc));
+    wait_for(&rc);
+    TU_ASSERT_IS(rc.ec, INVALID_ARGUMENT);
+    cio_socket_close(&d.socket, NULL);
+    cio_socket_close(&s.socket, NULL);
+}

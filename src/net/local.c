@@ -108,6 +108,15 @@ static void local_endpoint_store(struct cio_local_endpoint *out, const struct so
     out->len = len < sizeof(sa_family_t) ? (socklen_t)sizeof(sa_family_t) : len;
 }
 
+/* The length of ep the kernel may be given, or 0 for a NULL ep or one whose
+ * length is out of range (a caller's struct filled by hand). */
+static socklen_t local_endpoint_len(const struct cio_local_endpoint *ep)
+{
+    if (!ep || ep->len < sizeof(sa_family_t) || ep->len > sizeof ep->addr)
+        return 0;
+    return ep->len;
+}
+
 /* ---- Shared helpers: life cycle. ---- */
 
 static cio_error local_null_or(const struct cio_socket *s, cio_error e)
@@ -143,7 +152,7 @@ static cio_error local_bind(struct cio_socket *s, const struct cio_local_endpoin
 {
     if (!s)
         return cio__null_object();
-    if (!ep)
+    if (!local_endpoint_len(ep))
         return cio_error_system(s->impl_.slot ? EINVAL : EBADF);
     return cio__socket_bind_addr(&s->impl_, (const struct sockaddr *)&ep->addr, ep->len);
 }
@@ -152,7 +161,7 @@ static cio_error local_connect(struct cio_socket *s, const struct cio_local_endp
 {
     if (!s)
         return cio__null_object();
-    if (!ep)
+    if (!local_endpoint_len(ep))
         return cio_error_system(EINVAL);
     return cio__socket_connect_addr(s->ctx, &s->impl_, (const struct sockaddr *)&ep->addr, ep->len,
                                     type, 0);
@@ -166,7 +175,8 @@ static void local_async_connect(struct cio_socket *s, const struct cio_local_end
         return;
     }
     const struct sockaddr *sa = ep ? (const struct sockaddr *)&ep->addr : NULL;
-    cio__socket_async_connect_addr(s->ctx, &s->impl_, sa, ep ? ep->len : 0, type, 0, h, operation);
+    cio__socket_async_connect_addr(s->ctx, &s->impl_, sa, local_endpoint_len(ep), type, 0, h,
+                                   operation);
 }
 
 static cio_error local_pair(struct cio_socket *a, struct cio_socket *b, int type)
@@ -181,7 +191,7 @@ static cio_error local_listen_at(struct cio_socket *a, const struct cio_local_en
 {
     if (!a)
         return cio__null_object();
-    if (!ep)
+    if (!local_endpoint_len(ep))
         return cio_error_system(EINVAL);
     cio_error e = cio__socket_open(a->ctx, &a->impl_, AF_UNIX, type, 0);
     if (cio_failed(e))
@@ -373,6 +383,8 @@ static cio_error local_send_sync(struct cio_socket *s, const void *buf, size_t l
     if (!s->impl_.slot)
         return cio_error_system(EBADF);
     cio_error e = local_check_transfer(buf, len, fds, nfds, with_fds, type);
+    if (!cio_failed(e) && to && !local_endpoint_len(to))
+        e = cio_error_system(EINVAL);
     if (cio_failed(e))
         return e;
     struct iovec v = {cio__send_buffer(buf), len};
@@ -490,7 +502,7 @@ static void local_send_async(struct cio_socket *s, const void *buf, size_t len,
                              bool with_fds, int type, cio_handler h, const char *operation)
 {
     cio_error bad = local_check_transfer(buf, len, fds, nfds, with_fds, type);
-    if (!cio_failed(bad) && to && to->len > sizeof(struct sockaddr_un))
+    if (!cio_failed(bad) && to && !local_endpoint_len(to))
         bad = cio_error_system(EINVAL);
     unsigned mode = CIO__MSG_SEND | (type == SOCK_STREAM ? 0 : CIO__MSG_DATAGRAM);
     struct local_op *op =
