@@ -369,6 +369,52 @@ static cio_error local_check_transfer(const void *buf, size_t len, const void *f
     return local_check_fds(fds, nfds);
 }
 
+/* Checks a send: its transfer, and its destination when it has one. */
+static cio_error local_check_send(const void *buf, size_t len, const struct cio_local_endpoint *to,
+                                  const int *fds, size_t nfds, bool with_fds, int type)
+{
+    cio_error e = local_check_transfer(buf, len, fds, nfds, with_fds, type);
+    if (!cio_failed(e) && to && !local_endpoint_len(to))
+        e = cio_error_system(EINVAL);
+    return e;
+}
+
+/* A send's message mode: a stream's send may be short, a message's may not. */
+static unsigned local_send_mode(int type)
+{
+    return CIO__MSG_SEND | (type == SOCK_STREAM ? 0 : CIO__MSG_DATAGRAM);
+}
+
+/* Points m (its buffers set) at what a send gives beside its bytes: the
+ * destination to (copied into *name) and the nfds descriptors (into *c). */
+static void local_send_msg(struct msghdr *m, const struct cio_local_endpoint *to,
+                           struct sockaddr_un *name, union local_control *c, const int *fds,
+                           size_t nfds)
+{
+    if (to) {
+        memcpy(name, &to->addr, to->len);
+        m->msg_name = name;
+        m->msg_namelen = to->len;
+    }
+    local_put_fds(m, c, fds, nfds);
+}
+
+/* Points m (its buffers set) at the storage a receive of rq fills: *name
+ * for the sender's name, *c (zeroed) for control data. */
+static void local_recv_msg(struct msghdr *m, const struct local_recv *rq, struct sockaddr_un *name,
+                           union local_control *c)
+{
+    if (rq->sender) {
+        m->msg_name = name;
+        m->msg_namelen = sizeof *name;
+    }
+    if (rq->takes_fds) {
+        memset(c, 0, sizeof *c);
+        m->msg_control = c->bytes;
+        m->msg_controllen = sizeof c->bytes;
+    }
+}
+
 /* ---- Shared helpers: synchronous message transfers. ---- */
 
 /* Sends buf (len bytes) as one sendmsg, to `to` when not NULL, with nfds
@@ -382,24 +428,15 @@ static cio_error local_send_sync(struct cio_socket *s, const void *buf, size_t l
         return cio__null_object();
     if (!s->impl_.slot)
         return cio_error_system(EBADF);
-    cio_error e = local_check_transfer(buf, len, fds, nfds, with_fds, type);
-    if (!cio_failed(e) && to && !local_endpoint_len(to))
-        e = cio_error_system(EINVAL);
+    cio_error e = local_check_send(buf, len, to, fds, nfds, with_fds, type);
     if (cio_failed(e))
         return e;
     struct iovec v = {cio__send_buffer(buf), len};
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &v;
-    m.msg_iovlen = 1;
-    if (to) {
-        m.msg_name = cio__send_buffer(&to->addr);
-        m.msg_namelen = to->len;
-    }
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    struct sockaddr_un name;
     union local_control c;
-    local_put_fds(&m, &c, fds, nfds);
-    unsigned mode = CIO__MSG_SEND | (type == SOCK_STREAM ? 0 : CIO__MSG_DATAGRAM);
-    return cio__socket_message(&s->impl_, &m, 0, mode, n);
+    local_send_msg(&m, to, &name, &c, fds, nfds);
+    return cio__socket_message(&s->impl_, &m, 0, local_send_mode(type), n);
 }
 
 /* Receives into buf (len bytes) as one recvmsg, with what rq asks. */
@@ -417,21 +454,10 @@ static cio_error local_recv_sync(struct cio_socket *s, void *buf, size_t len,
     if (cio_failed(e))
         return e;
     struct iovec v = {buf, len};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
     struct sockaddr_un name;
     union local_control c;
-    memset(&c, 0, sizeof c);
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &v;
-    m.msg_iovlen = 1;
-    if (rq->sender) {
-        m.msg_name = &name;
-        m.msg_namelen = sizeof name;
-    }
-    if (rq->takes_fds) {
-        m.msg_control = c.bytes;
-        m.msg_controllen = sizeof c.bytes;
-    }
+    local_recv_msg(&m, rq, &name, &c);
     e = cio__socket_message(&s->impl_, &m, local_recv_flags(rq), CIO__MSG_DATAGRAM, n);
     e = local_recv_result(rq, &m, e, *n, len);
     if (cio_failed(e) && !cio_error_equal(e, cio_error_system(EMSGSIZE)))
@@ -501,20 +527,12 @@ static void local_send_async(struct cio_socket *s, const void *buf, size_t len,
                              const struct cio_local_endpoint *to, const int *fds, size_t nfds,
                              bool with_fds, int type, cio_handler h, const char *operation)
 {
-    cio_error bad = local_check_transfer(buf, len, fds, nfds, with_fds, type);
-    if (!cio_failed(bad) && to && !local_endpoint_len(to))
-        bad = cio_error_system(EINVAL);
-    unsigned mode = CIO__MSG_SEND | (type == SOCK_STREAM ? 0 : CIO__MSG_DATAGRAM);
-    struct local_op *op =
-        local_op_new(s, cio__send_buffer(buf), len, bad, mode, h, NULL, 0, operation);
+    cio_error bad = local_check_send(buf, len, to, fds, nfds, with_fds, type);
+    struct local_op *op = local_op_new(s, cio__send_buffer(buf), len, bad, local_send_mode(type), h,
+                                       NULL, 0, operation);
     if (!op)
         return;
-    if (to) {
-        memcpy(&op->name, &to->addr, to->len);
-        op->msg.msg.msg_name = &op->name;
-        op->msg.msg.msg_namelen = to->len;
-    }
-    local_put_fds(&op->msg.msg, &op->control, fds, nfds);
+    local_send_msg(&op->msg.msg, to, &op->name, &op->control, fds, nfds);
     cio__socket_msg_start(s->ctx, &s->impl_, &op->msg);
 }
 
@@ -528,15 +546,7 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
     if (!op)
         return;
     op->rq = *rq;
-    if (rq->sender) {
-        op->msg.msg.msg_name = &op->name;
-        op->msg.msg.msg_namelen = sizeof op->name;
-    }
-    if (rq->takes_fds) {
-        memset(&op->control, 0, sizeof op->control);
-        op->msg.msg.msg_control = op->control.bytes;
-        op->msg.msg.msg_controllen = sizeof op->control.bytes;
-    }
+    local_recv_msg(&op->msg.msg, rq, &op->name, &op->control);
     cio__socket_msg_start(s->ctx, &s->impl_, &op->msg);
 }
 
