@@ -81,6 +81,35 @@ static struct cio_local_endpoint abstract_endpoint(const char *tag)
     return ep;
 }
 
+/* Initialises a and b on ctx and makes them a connected pair. */
+static void stream_pair(struct cio_local_stream_socket *a, struct cio_local_stream_socket *b)
+{
+    cio_local_stream_socket_init(a, ctx);
+    cio_local_stream_socket_init(b, ctx);
+    cr_assert_eq(cio_local_stream_connect_pair(a, b, NULL), 0);
+}
+
+static void datagram_pair(struct cio_local_datagram_socket *a, struct cio_local_datagram_socket *b)
+{
+    cio_local_datagram_socket_init(a, ctx);
+    cio_local_datagram_socket_init(b, ctx);
+    cr_assert_eq(cio_local_datagram_connect_pair(a, b, NULL), 0);
+}
+
+static void seqpacket_pair(struct cio_local_seqpacket_socket *a,
+                           struct cio_local_seqpacket_socket *b)
+{
+    cio_local_seqpacket_socket_init(a, ctx);
+    cio_local_seqpacket_socket_init(b, ctx);
+    cr_assert_eq(cio_local_seqpacket_connect_pair(a, b, NULL), 0);
+}
+
+static void close_both(struct cio_socket *a, struct cio_socket *b)
+{
+    cio_socket_close(a, NULL);
+    cio_socket_close(b, NULL);
+}
+
 /* ---- Endpoints. ---- */
 
 Test(local, endpoint_path_abstract_and_unnamed)
@@ -171,8 +200,7 @@ Test(local, stream_sync_over_a_filesystem_path)
     cio_socket_close(&c.socket, NULL);
     cr_assert_eq(cio_local_stream_socket_read_some(&p, buf, sizeof buf, &ec), 0);
     TU_ASSERT_IS(ec, EOF);
-    cio_socket_close(&p.socket, NULL);
-    cio_socket_close(&a.socket, NULL);
+    close_both(&p.socket, &a.socket);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0, "close leaves the path (as Asio)");
     cr_assert_eq(unlink(path), 0);
@@ -243,8 +271,7 @@ Test(local, stream_async_over_an_abstract_name)
     cr_assert_eq(memcmp(x, "ab", 2), 0);
     cr_assert_eq(memcmp(y, "cd", 2), 0);
 
-    cio_socket_close(&c.socket, NULL);
-    cio_socket_close(&p.socket, NULL);
+    close_both(&c.socket, &p.socket);
     cio_socket_close(&a.socket, NULL);
 }
 
@@ -272,10 +299,8 @@ Test(local, seqpacket_acceptor_sync_and_async)
     cr_assert_eq(cio_local_seqpacket_socket_send(&c2, "m", 1, &ec), 1);
     char buf[4];
     cr_assert_eq(cio_local_seqpacket_socket_receive(&p2, buf, sizeof buf, &ec), 1);
-    cio_socket_close(&c.socket, NULL);
-    cio_socket_close(&p.socket, NULL);
-    cio_socket_close(&c2.socket, NULL);
-    cio_socket_close(&p2.socket, NULL);
+    close_both(&c.socket, &p.socket);
+    close_both(&c2.socket, &p2.socket);
     cio_socket_close(&a.socket, NULL);
 }
 
@@ -338,8 +363,7 @@ Test(local, datagram_pair_truncation_sync_and_async)
     wait_for(&rr2);
     TU_ASSERT_OK(rr2.ec);
     cr_assert_eq(rr2.n, 1);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, datagram_send_to_and_receive_from)
@@ -379,8 +403,7 @@ Test(local, datagram_send_to_and_receive_from)
     TU_ASSERT_IS(ec, CONNECTION_REFUSED);
     cr_assert_eq(cio_local_datagram_socket_send_to(&a, "x", 1, NULL, &ec), 0);
     TU_ASSERT_IS(ec, INVALID_ARGUMENT);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, seqpacket_boundaries_truncation_and_eof)
@@ -466,9 +489,7 @@ static void pass_a_pipe(struct cio_local_stream_socket *a, struct cio_local_stre
 Test(local, descriptor_passing_sync_and_async)
 {
     struct cio_local_stream_socket a, b;
-    cio_local_stream_socket_init(&a, ctx);
-    cio_local_stream_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    stream_pair(&a, &b);
     pass_a_pipe(&a, &b, false);
     pass_a_pipe(&a, &b, true);
     pass_a_pipe(&b, &a, true);
@@ -488,9 +509,7 @@ Test(local, descriptor_passing_sync_and_async)
 Test(local, more_descriptors_than_room_are_closed_and_reported)
 {
     struct cio_local_seqpacket_socket a, b;
-    cio_local_seqpacket_socket_init(&a, ctx);
-    cio_local_seqpacket_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_seqpacket_connect_pair(&a, &b, NULL), 0);
+    seqpacket_pair(&a, &b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     int send_fds[3] = {p[0], p[1], p[1]};
@@ -523,16 +542,13 @@ Test(local, more_descriptors_than_room_are_closed_and_reported)
     }
     close(p[0]);
     close(p[1]);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, datagram_descriptor_passing_with_an_empty_datagram)
 {
     struct cio_local_datagram_socket a, b;
-    cio_local_datagram_socket_init(&a, ctx);
-    cio_local_datagram_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_datagram_connect_pair(&a, &b, NULL), 0);
+    datagram_pair(&a, &b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     struct tu_result rs = {0}, rr = {0};
@@ -555,8 +571,7 @@ Test(local, datagram_descriptor_passing_with_an_empty_datagram)
     close(got[1]);
     close(p[0]);
     close(p[1]);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, destroying_the_context_with_a_pending_receive_leaks_nothing)
@@ -595,9 +610,7 @@ Test(local, destroying_the_context_with_a_pending_receive_leaks_nothing)
 Test(local, close_with_a_pending_receive_aborts)
 {
     struct cio_local_seqpacket_socket a, b;
-    cio_local_seqpacket_socket_init(&a, ctx);
-    cio_local_seqpacket_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_seqpacket_connect_pair(&a, &b, NULL), 0);
+    seqpacket_pair(&a, &b);
     struct tu_result r = {0};
     int fds[1];
     size_t nfds = 5;
@@ -649,8 +662,7 @@ Test(local, descriptor_arguments_are_checked)
     int bad = 1000;
     cr_assert_eq(cio_local_stream_socket_send_with_fds(&a, "x", 1, &bad, 1, &ec), 0);
     TU_ASSERT_IS(ec, BAD_DESCRIPTOR);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 /* ---- Credentials, assign, bad arguments. ---- */
@@ -678,10 +690,8 @@ Test(local, peer_credentials_are_this_process)
     memset(&cred, 0, sizeof cred);
     cr_assert_eq(cio_local_seqpacket_socket_peer_credentials(&d, &cred, &ec), 0);
     cr_assert_eq(cred.pid, getpid());
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
-    cio_socket_close(&c.socket, NULL);
-    cio_socket_close(&d.socket, NULL);
+    close_both(&a.socket, &b.socket);
+    close_both(&c.socket, &d.socket);
 }
 
 Test(local, assign_takes_a_socket_and_refuses_a_pipe)
@@ -819,9 +829,7 @@ static void *fake_malloc(size_t size)
 Test(local, eintr_and_eagain_on_recvmsg_and_sendmsg_are_retried)
 {
     struct cio_local_seqpacket_socket a, b;
-    cio_local_seqpacket_socket_init(&a, ctx);
-    cio_local_seqpacket_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_seqpacket_connect_pair(&a, &b, NULL), 0);
+    seqpacket_pair(&a, &b);
     CIO__SYSCALL_SET(recvmsg, fake_recvmsg);
     CIO__SYSCALL_SET(sendmsg, fake_sendmsg);
     cio_error ec;
@@ -852,8 +860,7 @@ Test(local, eintr_and_eagain_on_recvmsg_and_sendmsg_are_retried)
     cr_assert_eq(cio_local_seqpacket_socket_receive(&b, buf, sizeof buf, &ec), 0);
     TU_ASSERT_IS(ec, WOULD_BLOCK);
     cio__syscall_reset();
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, emfile_on_socket_socketpair_and_accept)
@@ -889,17 +896,14 @@ Test(local, emfile_on_socket_socketpair_and_accept)
     TU_ASSERT_IS(r.ec, NO_DESCRIPTORS);
     cio__syscall_reset();
     cr_assert_eq(cio_local_stream_acceptor_accept(&acc, &b, &ec), 0);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
     cio_socket_close(&acc.socket, NULL);
 }
 
 Test(local, no_memory_for_an_operation_goes_to_the_throw_hook)
 {
     struct cio_local_datagram_socket a, b;
-    cio_local_datagram_socket_init(&a, ctx);
-    cio_local_datagram_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_datagram_connect_pair(&a, &b, NULL), 0);
+    datagram_pair(&a, &b);
     static char buf[4];
     static int fds[1];
     static size_t nfds;
@@ -927,8 +931,7 @@ Test(local, no_memory_for_an_operation_goes_to_the_throw_hook)
     }
     tu_run_for(ctx, 20);
     cr_assert_eq(r.calls, 0);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 /* ---- Composed operations over the stream. ---- */
@@ -936,9 +939,7 @@ Test(local, no_memory_for_an_operation_goes_to_the_throw_hook)
 Test(local, composed_read_and_write_over_the_stream)
 {
     struct cio_local_stream_socket a, b;
-    cio_local_stream_socket_init(&a, ctx);
-    cio_local_stream_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    stream_pair(&a, &b);
     static char big[300000];
     static char back[sizeof big];
     for (size_t i = 0; i < sizeof big; i++)
@@ -957,8 +958,7 @@ Test(local, composed_read_and_write_over_the_stream)
     char s[4];
     cr_assert_eq(cio_read_all(cio_local_stream_socket_stream(&a), s, 4, &ec), 4);
     cr_assert_eq(memcmp(s, "sync", 4), 0);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 /* ---- More descriptor cases, executors, steady state. ---- */
@@ -966,9 +966,7 @@ Test(local, composed_read_and_write_over_the_stream)
 Test(local, descriptors_to_a_receive_without_room_are_closed_and_reported)
 {
     struct cio_local_datagram_socket a, b;
-    cio_local_datagram_socket_init(&a, ctx);
-    cio_local_datagram_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_datagram_connect_pair(&a, &b, NULL), 0);
+    datagram_pair(&a, &b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     cio_error ec;
@@ -988,16 +986,13 @@ Test(local, descriptors_to_a_receive_without_room_are_closed_and_reported)
     cr_assert_eq(open_fds(), before);
     close(p[0]);
     close(p[1]);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, sync_scatter_gather_and_seqpacket_descriptors)
 {
     struct cio_local_stream_socket a, b;
-    cio_local_stream_socket_init(&a, ctx);
-    cio_local_stream_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    stream_pair(&a, &b);
     cio_const_buffer out[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
     cio_error ec;
     cr_assert_eq(cio_local_stream_socket_write_some_buffers(&a, out, 3, &ec), 5);
@@ -1006,13 +1001,10 @@ Test(local, sync_scatter_gather_and_seqpacket_descriptors)
     cr_assert_eq(cio_local_stream_socket_read_some_buffers(&b, in, 2, &ec), 5);
     cr_assert_eq(x[0], 'a');
     cr_assert_eq(memcmp(y, "bcde", 4), 0);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 
     struct cio_local_seqpacket_socket c, d;
-    cio_local_seqpacket_socket_init(&c, ctx);
-    cio_local_seqpacket_socket_init(&d, ctx);
-    cr_assert_eq(cio_local_seqpacket_connect_pair(&c, &d, NULL), 0);
+    seqpacket_pair(&c, &d);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     struct tu_result rs = {0};
@@ -1031,8 +1023,7 @@ Test(local, sync_scatter_gather_and_seqpacket_descriptors)
     close(got);
     close(p[0]);
     close(p[1]);
-    cio_socket_close(&c.socket, NULL);
-    cio_socket_close(&d.socket, NULL);
+    close_both(&c.socket, &d.socket);
 }
 
 static struct cio_strand strand;
@@ -1063,8 +1054,7 @@ Test(local, a_socket_bound_to_a_strand_completes_through_it)
     wait_for(&rr);
     TU_ASSERT_OK(rr.ec);
     cr_assert_eq(strand_calls_inside, 2);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
     tu_run_for(ctx, 10);
     cio_strand_destroy(&strand);
 }
@@ -1123,9 +1113,7 @@ Test(local, steady_state_descriptor_round_trips_allocate_nothing)
 {
     static struct ping p;
     memset(&p, 0, sizeof p);
-    cio_local_seqpacket_socket_init(&p.a, ctx);
-    cio_local_seqpacket_socket_init(&p.b, ctx);
-    cr_assert_eq(cio_local_seqpacket_connect_pair(&p.a, &p.b, NULL), 0);
+    seqpacket_pair(&p.a, &p.b);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     p.pipe_fd = fds[1];
@@ -1138,8 +1126,7 @@ Test(local, steady_state_descriptor_round_trips_allocate_nothing)
     cr_assert_eq(open_fds(), before, "every received descriptor was closed");
     close(fds[0]);
     close(fds[1]);
-    cio_socket_close(&p.a.socket, NULL);
-    cio_socket_close(&p.b.socket, NULL);
+    close_both(&p.a.socket, &p.b.socket);
 }
 
 Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
@@ -1148,9 +1135,7 @@ Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
      * receive is short with more queued behind, which must not be taken for
      * a drained socket (on epoll the next read would wait for ever). */
     struct cio_local_stream_socket a, b;
-    cio_local_stream_socket_init(&a, ctx);
-    cio_local_stream_socket_init(&b, ctx);
-    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    stream_pair(&a, &b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     static char buf[16];
@@ -1177,8 +1162,7 @@ Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
     cr_assert_eq(memcmp(buf, "BCD", 3), 0);
     close(p[0]);
     close(p[1]);
-    cio_socket_close(&a.socket, NULL);
-    cio_socket_close(&b.socket, NULL);
+    close_both(&a.socket, &b.socket);
 }
 
 Test(local, an_endpoint_with_a_bad_length_is_invalid_argument)
@@ -1204,6 +1188,5 @@ Test(local, an_endpoint_with_a_bad_length_is_invalid_argument)
     cio_local_stream_socket_async_connect(&s, &ep, tu_handler(&rc));
     wait_for(&rc);
     TU_ASSERT_IS(rc.ec, INVALID_ARGUMENT);
-    cio_socket_close(&d.socket, NULL);
-    cio_socket_close(&s.socket, NULL);
+    close_both(&d.socket, &s.socket);
 }
