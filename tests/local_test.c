@@ -1190,3 +1190,31 @@ Test(local, an_endpoint_with_a_bad_length_is_invalid_argument)
     TU_ASSERT_IS(rc.ec, INVALID_ARGUMENT);
     close_both(&d.socket, &s.socket);
 }
+
+Test(local, datagram_connect_sets_the_default_destination)
+{
+    struct cio_local_endpoint eb = abstract_endpoint("dg-connect");
+    struct cio_local_datagram_socket a, b;
+    cio_local_datagram_socket_init(&a, ctx);
+    cio_local_datagram_socket_init(&b, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_local_datagram_socket_open(&b, &ec), 0);
+    cr_assert_eq(cio_local_datagram_socket_bind(&b, &eb, &ec), 0);
+    cr_assert_eq(cio_local_datagram_socket_send(&b, "x", 1, &ec), 0);
+    cr_assert(cio_failed(ec), "an unconnected send has no destination");
+    cr_assert_eq(cio_local_datagram_socket_connect(&a, &eb, &ec), 0, "connect opens a");
+    struct cio_local_endpoint got;
+    cr_assert_eq(cio_local_datagram_socket_remote_endpoint(&a, &got, &ec), 0);
+    cr_assert_eq(got.len, eb.len);
+    cr_assert_eq(memcmp(&got.addr, &eb.addr, eb.len), 0);
+    struct tu_result rs = {0}, rr = {0};
+    char buf[8];
+    cio_local_datagram_socket_async_receive(&b, buf, sizeof buf, tu_handler(&rr));
+    cio_local_datagram_socket_async_send(&a, "dgram", 5, tu_handler(&rs));
+    wait_for(&rs);
+    wait_for(&rr);
+    TU_ASSERT_OK(rr.ec);
+    cr_assert_eq(rr.n, 5);
+    cr_assert_eq(memcmp(buf, "dgram", 5), 0);
+    close_both(&a.socket, &b.socket);
+}
