@@ -1015,3 +1015,102 @@ void cio__socket_async_wait(struct cio_context *ctx, struct cio__socket *so, enu
         return;
     cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_ALL);
 }
+
+/* ---- Sockets named by a raw address (local sockets, whose sockaddr_un a
+ * struct cio_endpoint does not hold): bind, connect, names and pairs over a
+ * (struct sockaddr *, socklen_t) pair. ---- */
+
+cio_error cio__socket_bind_addr(struct cio__socket *so, const struct sockaddr *sa, socklen_t len)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!sa || len < sizeof(sa_family_t))
+        return sys_error(EINVAL);
+    if (cio__sys.bind(so->fd, sa, len) < 0)
+        return sys_error(errno);
+    return cio_error_none();
+}
+
+/* Opens so for sa's family if needed and calls connect(): success when
+ * connected at once, in_progress when the outcome is to be waited for, or
+ * the error (an AF_UNIX listener's full backlog is would_block: Linux does
+ * not let a non-blocking connect wait for room). */
+static cio_error addr_connect_begin(struct cio_context *ctx, struct cio__socket *so,
+                                    const struct sockaddr *sa, socklen_t len, int type,
+                                    int protocol)
+{
+    if (!sa || len < sizeof(sa_family_t))
+        return sys_error(EINVAL);
+    if (!so->slot) {
+        cio_error e = cio__socket_open(ctx, so, sa->sa_family, type, protocol);
+        if (cio_failed(e))
+            return e;
+    }
+    if (cio__sys.connect(so->fd, sa, len) == 0)
+        return cio_error_none();
+    return sys_error(errno == EINTR ? EINPROGRESS : errno);
+}
+
+cio_error cio__socket_connect_addr(struct cio_context *ctx, struct cio__socket *so,
+                                   const struct sockaddr *sa, socklen_t len, int type, int protocol)
+{
+    cio_error e = addr_connect_begin(ctx, so, sa, len, type, protocol);
+    if (!cio_error_equal(e, sys_error(EINPROGRESS)))
+        return e;
+    int err = poll_wait(so->fd, POLLOUT);
+    return err ? sys_error(err) : pending_error(so->fd);
+}
+
+void cio__socket_async_connect_addr(struct cio_context *ctx, struct cio__socket *so,
+                                    const struct sockaddr *sa, socklen_t len, int type,
+                                    int protocol, cio_handler h, const char *operation)
+{
+    if (!start_allowed(ctx, h, operation))
+        return;
+    cio_error e = addr_connect_begin(ctx, so, sa, len, type, protocol);
+    if (!cio_error_equal(e, sys_error(EINPROGRESS))) {
+        cio__socket_post(ctx, so, h, e, operation);
+        return;
+    }
+    struct cio__io_op *op =
+        new_op(sizeof *op, h, connect_perform, CIO__DIR_WRITE, CIO__IO_CONNECT, operation);
+    if (!op || !bind_object(so, op, operation))
+        return;
+    cio__slot_start_connected(ctx, so->slot, op, CIO_CANCEL_TERMINAL | CIO_CANCEL_PARTIAL);
+}
+
+cio_error cio__socket_name(const struct cio__socket *so, bool peer, struct sockaddr *sa,
+                           socklen_t *len)
+{
+    if (!so->slot)
+        return sys_error(EBADF);
+    if (!sa || !len)
+        return sys_error(EINVAL);
+    int r = peer ? cio__sys.getpeername(so->fd, sa, len) : cio__sys.getsockname(so->fd, sa, len);
+    return r < 0 ? sys_error(errno) : cio_error_none();
+}
+
+cio_error cio__socket_pair(struct cio_context *ctx_a, struct cio__socket *a,
+                           struct cio_context *ctx_b, struct cio__socket *b, int family, int type,
+                           int protocol)
+{
+    if (a->slot || b->slot)
+        return cio_error_misc(CIO_MISC_ALREADY_OPEN);
+    if (!ctx_a || !ctx_b || a == b)
+        return sys_error(EINVAL);
+    int fds[2];
+    if (cio__sys.socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol, fds) < 0)
+        return sys_error(errno);
+    cio_error e = cio__socket_assign(ctx_a, a, family, fds[0]);
+    if (cio_failed(e)) {
+        cio__sys.close(fds[0]);
+        cio__sys.close(fds[1]);
+        return e;
+    }
+    e = cio__socket_assign(ctx_b, b, family, fds[1]);
+    if (cio_failed(e)) {
+        cio__socket_close(ctx_a, a); /* closes fds[0] */
+        cio__sys.close(fds[1]);
+    }
+    return e;
+}

@@ -261,4 +261,31 @@ cio_error cio__socket_wait_ready(const struct cio__socket *so, short events);
 void cio__socket_post(struct cio_context *ctx, const struct cio__socket *so, cio_handler h,
                       cio_error e, const char *operation);
 
+/* ---- Sockets named by a raw address (local sockets, whose sockaddr_un a
+ * struct cio_endpoint does not hold). ---- */
+
+/* bind, connect (sync and async) and getsockname/getpeername as their
+ * cio_endpoint forms above, over sa and len (invalid_argument for a NULL sa
+ * or a len shorter than a family). A connect opens a closed so for sa's
+ * family, type and protocol; an AF_UNIX listener with a full backlog is
+ * would_block (Linux's non-blocking connect cannot wait for room). name
+ * stores at most *len bytes and sets *len to the name's length. */
+cio_error cio__socket_bind_addr(struct cio__socket *so, const struct sockaddr *sa, socklen_t len);
+cio_error cio__socket_connect_addr(struct cio_context *ctx, struct cio__socket *so,
+                                   const struct sockaddr *sa, socklen_t len, int type,
+                                   int protocol);
+void cio__socket_async_connect_addr(struct cio_context *ctx, struct cio__socket *so,
+                                    const struct sockaddr *sa, socklen_t len, int type,
+                                    int protocol, cio_handler h, const char *operation);
+cio_error cio__socket_name(const struct cio__socket *so, bool peer, struct sockaddr *sa,
+                           socklen_t *len);
+
+/* Opens a on ctx_a and b on ctx_b as the two connected ends of a
+ * socketpair (non-blocking, close-on-exec). Errors: already_open (either is
+ * open), invalid_argument (a context is NULL, or a == b), socketpair's, and
+ * assign's (nothing is left open on failure). */
+cio_error cio__socket_pair(struct cio_context *ctx_a, struct cio__socket *a,
+                           struct cio_context *ctx_b, struct cio__socket *b, int family, int type,
+                           int protocol);
+
 #endif /* CIO__NET_SOCKET_H */
