@@ -3,7 +3,7 @@
  *
  * cio is Asio's model of asynchronous I/O in C: an execution context
  * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/udp.h,
- * cio/timer.h, cio/resolver.h), every
+ * cio/local.h, cio/timer.h, cio/resolver.h), every
  * operation in a synchronous form (an error code, or "throwing" through the
  * hook in cio/error.h) and an asynchronous form whose completion handler
  * (cio/handler.h) runs inside cio_context_run().
@@ -20,6 +20,7 @@
 #include "cio/executor.h"
 #include "cio/future.h"
 #include "cio/handler.h"
+#include "cio/local.h"
 #include "cio/resolver.h"
 #include "cio/signal.h"
 #include "cio/socket.h"
