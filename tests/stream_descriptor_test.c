@@ -11,9 +11,10 @@
  * refusals (regular file, closed descriptor, already_open) and release;
  * cancel, close and a cancellation signal with a read pending; async_wait
  * and wait; zero-length transfers; the non_blocking mode; bad input.
- * Faults through the syscall table: EINTR, EAGAIN and short transfers in
- * read and write, pipe2 failing, no memory for an op; and zero malloc per
- * operation in steady state.
+ * Faults through the syscall table: EINTR, EAGAIN, short transfers and EIO
+ * in read and write, the signal mask failing (the write is not made),
+ * EINTR while taking the raised SIGPIPE, pipe2 failing, no memory for an
+ * op; and zero malloc per operation in steady state.
  *
  * Every descriptor a test opens is closed by its end (checked).
  */
@@ -628,7 +629,8 @@ struct plan {
     int calls;
 };
 
-static struct plan plan_read, plan_write, plan_pipe2, plan_malloc;
+static struct plan plan_read, plan_write, plan_pipe2, plan_malloc, plan_pthread_sigmask,
+    plan_sigtimedwait;
 
 static bool plan_fails(struct plan *p)
 {
@@ -678,6 +680,23 @@ static void *fake_malloc(size_t size)
         return NULL;
     }
     return cio__sys_default.malloc(size);
+}
+
+/* pthread_sigmask's convention: the error number. */
+static int fake_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (plan_fails(&plan_pthread_sigmask))
+        return plan_pthread_sigmask.err;
+    return cio__sys_default.pthread_sigmask(how, set, old);
+}
+
+static int fake_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+    if (plan_fails(&plan_sigtimedwait)) {
+        errno = plan_sigtimedwait.err;
+        return -1;
+    }
+    return cio__sys_default.sigtimedwait(set, info, timeout);
 }
 
 #define INJECT(call, error, count)                                                                 \
@@ -768,6 +787,33 @@ Test(sd, other_errors_of_read_and_write_are_reported)
     cio_stream_descriptor_async_read_some(&rd, &c, 1, tu_handler(&r));
     tu_wait_result(ctx, &r);
     assert_system(r.ec, EIO);
+    finish();
+}
+
+/* The mask cannot be set: the write is not made, and says why. */
+Test(sd, a_write_whose_signal_mask_fails_is_not_made)
+{
+    pipe_now();
+    INJECT(pthread_sigmask, EINVAL, 1);
+    cio_error ec;
+    cr_assert_eq(cio_stream_descriptor_write_some(&wr, "a", 1, &ec), 0);
+    assert_system(ec, EINVAL);
+    cr_assert_eq(cio_stream_descriptor_available(&rd, NULL), 0, "the write was made");
+    sync_round_trip();
+    finish();
+}
+
+/* Taking the raised SIGPIPE is retried after EINTR. */
+Test(sd, taking_the_sigpipe_retries_eintr)
+{
+    pipe_now();
+    cio_stream_descriptor_close(&rd, NULL);
+    INJECT(sigtimedwait, EINTR, 1);
+    cio_error ec;
+    cio_stream_descriptor_write_some(&wr, "a", 1, &ec);
+    TU_ASSERT_IS(ec, BROKEN_PIPE);
+    cr_assert_eq(plan_sigtimedwait.calls, 2);
+    cr_assert(!sigpipe_pending(), "a SIGPIPE was left pending");
     finish();
 }
 

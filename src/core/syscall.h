@@ -64,9 +64,10 @@ struct __kernel_timespec;
  * The entries: X(name, return type, (parameters), default). Groups: sockets,
  * descriptors, readiness (poll, epoll, eventfd), io_uring (liburing's calls
  * that enter the kernel; ENOSYS stubs in a build without liburing), clocks,
- * memory, signals (dispositions; a thread's mask, pending set and taking a
- * pending one, for a write that must not raise SIGPIPE), interface names (libc calls that
- * open a socket inside), threads (pthread_create: its error number, as
+ * memory, signals (dispositions; a thread's mask, its pending set and taking
+ * a pending one, for a write that must not raise SIGPIPE: pthread_sigmask
+ * returns its error number, as clock_nanosleep), interface names (libc calls
+ * that open a socket inside), threads (pthread_create: its error number, as
  * clock_nanosleep). write is also what the signal sets' handler calls
  * (core/signal.c): an override of it must stay async-signal-safe.
  */
