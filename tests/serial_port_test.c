@@ -20,7 +20,6 @@
 #endif
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
@@ -45,22 +44,10 @@ static int master = -1;
 static char slave_name[128];
 static int fds_at_start;
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 static void setup(void)
 {
     signal(SIGPIPE, SIG_DFL);
-    fds_at_start = open_fds();
+    fds_at_start = tu_open_fds();
     ctx = tu_context();
     cio_serial_port_init(&port, ctx);
 }
@@ -88,7 +75,7 @@ static void finish(void)
     master = -1;
     cio_context_destroy(ctx);
     ctx = NULL;
-    int now = open_fds();
+    int now = tu_open_fds();
     cr_assert_eq(now, fds_at_start, "descriptors leaked: %d open, %d at the start", now,
                  fds_at_start);
 }

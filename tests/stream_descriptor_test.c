@@ -23,7 +23,6 @@
 #endif
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -49,22 +48,10 @@ static struct cio_context *ctx;
 static struct cio_stream_descriptor rd, wr; /* a pipe's ends, or a socketpair's */
 static int fds_at_start;
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 static void setup(void)
 {
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE kills the test */
-    fds_at_start = open_fds();
+    fds_at_start = tu_open_fds();
     ctx = tu_context();
     cio_stream_descriptor_init(&rd, ctx);
     cio_stream_descriptor_init(&wr, ctx);
@@ -91,7 +78,7 @@ static void finish(void)
     cio_stream_descriptor_close(&wr, NULL);
     cio_context_destroy(ctx);
     ctx = NULL;
-    int now = open_fds();
+    int now = tu_open_fds();
     cr_assert_eq(now, fds_at_start, "descriptors leaked: %d open, %d at the start", now,
                  fds_at_start);
 }

@@ -147,6 +147,32 @@ cio_error cio__desc_adopt(struct cio_context *ctx, struct cio__socket *so, int f
     return cio__socket_assign(ctx, so, 0, fd);
 }
 
+int cio__desc_assign_fd(struct cio_context *ctx, struct cio__socket *so, int fd, cio_error *ec,
+                        const char *operation)
+{
+    return cio__report(ec, operation, so ? cio__desc_assign(ctx, so, fd) : cio__null_object());
+}
+
+int cio__desc_release(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                      const char *operation)
+{
+    int fd = -1;
+    cio__report(ec, operation, so ? cio__socket_release(ctx, so, &fd) : cio__null_object());
+    return fd;
+}
+
+int cio__desc_close(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                    const char *operation)
+{
+    return cio__report(ec, operation, so ? cio__socket_close(ctx, so) : cio__null_object());
+}
+
+int cio__desc_cancel(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                     const char *operation)
+{
+    return cio__report(ec, operation, so ? cio__socket_cancel(ctx, so) : cio__null_object());
+}
+
 /* ---- One try. ---- */
 
 static ssize_t desc_read(int fd, const struct iovec *iov, size_t count)

@@ -52,6 +52,19 @@ void cio__desc_object_init(struct cio_context **ctx_field, struct cio__socket *s
  * keeps fd. */
 cio_error cio__desc_assign(struct cio_context *ctx, struct cio__socket *so, int fd);
 
+/* The life cycle of cio/stream_descriptor.h for both objects, reported
+ * under `operation` (ec, or the throw hook): a NULL so (a NULL object) is
+ * invalid_argument; else the socket core's release, close and cancel, and
+ * cio__desc_assign. Return 0 or -1; release the descriptor or -1. */
+int cio__desc_assign_fd(struct cio_context *ctx, struct cio__socket *so, int fd, cio_error *ec,
+                        const char *operation);
+int cio__desc_release(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                      const char *operation);
+int cio__desc_close(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                    const char *operation);
+int cio__desc_cancel(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
+                     const char *operation);
+
 /* Adopts fd, a descriptor the library made itself (a pipe's end, a device
  * it opened), known not to be a socket. */
 cio_error cio__desc_adopt(struct cio_context *ctx, struct cio__socket *so, int fd);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -32,6 +33,17 @@
 #include "net/socket.h"
 
 /* ---- Life cycle. ---- */
+
+/* The port's state, or NULL for a NULL port (the functions below report it). */
+static struct cio__socket *serial_impl(struct cio_serial_port *p)
+{
+    return p ? &p->impl_ : NULL;
+}
+
+static struct cio_context *serial_ctx(const struct cio_serial_port *p)
+{
+    return p ? p->ctx : NULL;
+}
 
 void cio_serial_port_init(struct cio_serial_port *p, struct cio_context *ctx)
 {
@@ -107,8 +119,7 @@ int cio_serial_port_open(struct cio_serial_port *p, const char *path, cio_error 
 
 int cio_serial_port_assign(struct cio_serial_port *p, int fd, cio_error *ec)
 {
-    cio_error e = p ? cio__desc_assign(p->ctx, &p->impl_, fd) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_assign_fd(serial_ctx(p), serial_impl(p), fd, ec, __func__);
 }
 
 bool cio_serial_port_is_open(const struct cio_serial_port *p)
@@ -123,36 +134,20 @@ int cio_serial_port_native_handle(const struct cio_serial_port *p)
 
 int cio_serial_port_release(struct cio_serial_port *p, cio_error *ec)
 {
-    int fd = -1;
-    cio_error e = p ? cio__socket_release(p->ctx, &p->impl_, &fd) : cio__null_object();
-    cio__report(ec, __func__, e);
-    return fd;
+    return cio__desc_release(serial_ctx(p), serial_impl(p), ec, __func__);
 }
 
 int cio_serial_port_close(struct cio_serial_port *p, cio_error *ec)
 {
-    cio_error e = p ? cio__socket_close(p->ctx, &p->impl_) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_close(serial_ctx(p), serial_impl(p), ec, __func__);
 }
 
 int cio_serial_port_cancel(struct cio_serial_port *p, cio_error *ec)
 {
-    cio_error e = p ? cio__socket_cancel(p->ctx, &p->impl_) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_cancel(serial_ctx(p), serial_impl(p), ec, __func__);
 }
 
 /* ---- Read and write. ---- */
-
-/* The port's state, or NULL for a NULL port (the transfers report it). */
-static struct cio__socket *serial_impl(struct cio_serial_port *p)
-{
-    return p ? &p->impl_ : NULL;
-}
-
-static struct cio_context *serial_ctx(const struct cio_serial_port *p)
-{
-    return p ? p->ctx : NULL;
-}
 
 size_t cio_serial_port_read_some(struct cio_serial_port *p, void *buf, size_t len, cio_error *ec)
 {
@@ -448,6 +443,24 @@ static int serial_get_option(const struct cio_serial_port *p, unsigned *value,
     return cio__report(ec, operation, e);
 }
 
+/* A getter of an option whose values are an enum: the enums have the size
+ * and representation of an unsigned (their values are small and none is
+ * negative), so the value is stored through the caller's enum as one. */
+_Static_assert(sizeof(enum cio_serial_parity) == sizeof(unsigned) &&
+                   sizeof(enum cio_serial_stop_bits) == sizeof(unsigned) &&
+                   sizeof(enum cio_serial_flow_control) == sizeof(unsigned),
+               "the option enums are the size of an unsigned");
+
+static int serial_get_enum(const struct cio_serial_port *p, void *out,
+                           const struct serial_option *o, cio_error *ec, const char *operation)
+{
+    unsigned v = 0;
+    int r = serial_get_option(p, out ? &v : NULL, o, ec, operation);
+    if (r == 0)
+        memcpy(out, &v, sizeof v);
+    return r;
+}
+
 /* ---- The options. ---- */
 
 int cio_serial_port_set_baud_rate(struct cio_serial_port *p, unsigned rate, cio_error *ec)
@@ -480,11 +493,7 @@ int cio_serial_port_set_parity(struct cio_serial_port *p, enum cio_serial_parity
 int cio_serial_port_get_parity(const struct cio_serial_port *p, enum cio_serial_parity *parity,
                                cio_error *ec)
 {
-    unsigned v = 0;
-    int r = serial_get_option(p, parity ? &v : NULL, &serial_parity, ec, __func__);
-    if (r == 0)
-        *parity = (enum cio_serial_parity)v;
-    return r;
+    return serial_get_enum(p, parity, &serial_parity, ec, __func__);
 }
 
 int cio_serial_port_set_stop_bits(struct cio_serial_port *p, enum cio_serial_stop_bits bits,
@@ -496,11 +505,7 @@ int cio_serial_port_set_stop_bits(struct cio_serial_port *p, enum cio_serial_sto
 int cio_serial_port_get_stop_bits(const struct cio_serial_port *p,
                                   enum cio_serial_stop_bits *bits, cio_error *ec)
 {
-    unsigned v = 0;
-    int r = serial_get_option(p, bits ? &v : NULL, &serial_stop_bits, ec, __func__);
-    if (r == 0)
-        *bits = (enum cio_serial_stop_bits)v;
-    return r;
+    return serial_get_enum(p, bits, &serial_stop_bits, ec, __func__);
 }
 
 int cio_serial_port_set_flow_control(struct cio_serial_port *p, enum cio_serial_flow_control flow,
@@ -512,11 +517,7 @@ int cio_serial_port_set_flow_control(struct cio_serial_port *p, enum cio_serial_
 int cio_serial_port_get_flow_control(const struct cio_serial_port *p,
                                      enum cio_serial_flow_control *flow, cio_error *ec)
 {
-    unsigned v = 0;
-    int r = serial_get_option(p, flow ? &v : NULL, &serial_flow, ec, __func__);
-    if (r == 0)
-        *flow = (enum cio_serial_flow_control)v;
-    return r;
+    return serial_get_enum(p, flow, &serial_flow, ec, __func__);
 }
 
 /* ---- send_break. ---- */

@@ -27,6 +27,17 @@
 
 /* ---- Life cycle. ---- */
 
+/* The object's state, or NULL for a NULL object (the functions below report it). */
+static struct cio__socket *sd_impl(struct cio_stream_descriptor *d)
+{
+    return d ? &d->impl_ : NULL;
+}
+
+static struct cio_context *sd_ctx(const struct cio_stream_descriptor *d)
+{
+    return d ? d->ctx : NULL;
+}
+
 void cio_stream_descriptor_init(struct cio_stream_descriptor *d, struct cio_context *ctx)
 {
     cio__desc_object_init(d ? &d->ctx : NULL, d ? &d->impl_ : NULL, cio_context_executor(ctx),
@@ -45,8 +56,7 @@ cio_executor cio_stream_descriptor_executor(const struct cio_stream_descriptor *
 
 int cio_stream_descriptor_assign(struct cio_stream_descriptor *d, int fd, cio_error *ec)
 {
-    cio_error e = d ? cio__desc_assign(d->ctx, &d->impl_, fd) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_assign_fd(sd_ctx(d), sd_impl(d), fd, ec, __func__);
 }
 
 bool cio_stream_descriptor_is_open(const struct cio_stream_descriptor *d)
@@ -61,22 +71,17 @@ int cio_stream_descriptor_native_handle(const struct cio_stream_descriptor *d)
 
 int cio_stream_descriptor_release(struct cio_stream_descriptor *d, cio_error *ec)
 {
-    int fd = -1;
-    cio_error e = d ? cio__socket_release(d->ctx, &d->impl_, &fd) : cio__null_object();
-    cio__report(ec, __func__, e);
-    return fd;
+    return cio__desc_release(sd_ctx(d), sd_impl(d), ec, __func__);
 }
 
 int cio_stream_descriptor_close(struct cio_stream_descriptor *d, cio_error *ec)
 {
-    cio_error e = d ? cio__socket_close(d->ctx, &d->impl_) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_close(sd_ctx(d), sd_impl(d), ec, __func__);
 }
 
 int cio_stream_descriptor_cancel(struct cio_stream_descriptor *d, cio_error *ec)
 {
-    cio_error e = d ? cio__socket_cancel(d->ctx, &d->impl_) : cio__null_object();
-    return cio__report(ec, __func__, e);
+    return cio__desc_cancel(sd_ctx(d), sd_impl(d), ec, __func__);
 }
 
 /* ---- State. ---- */
@@ -102,17 +107,6 @@ size_t cio_stream_descriptor_available(const struct cio_stream_descriptor *d, ci
 }
 
 /* ---- Read and write. ---- */
-
-/* The object's state, or NULL for a NULL object (the transfers report it). */
-static struct cio__socket *sd_impl(struct cio_stream_descriptor *d)
-{
-    return d ? &d->impl_ : NULL;
-}
-
-static struct cio_context *sd_ctx(const struct cio_stream_descriptor *d)
-{
-    return d ? d->ctx : NULL;
-}
 
 size_t cio_stream_descriptor_read_some(struct cio_stream_descriptor *d, void *buf, size_t len,
                                        cio_error *ec)
