@@ -37,6 +37,7 @@
 
 #include "cio/cancel.h"
 #include "cio/stream.h"
+#include "cio/strand.h"
 #include "cio/stream_descriptor.h"
 #include "core/op.h"
 #include "core/syscall.h"
@@ -168,6 +169,38 @@ Test(sd, available_counts_what_waits)
     TU_ASSERT_OK(ec);
     cio_stream_descriptor_write_some(&wr, "abcde", 5, NULL);
     cr_assert_eq(cio_stream_descriptor_available(&rd, &ec), 5);
+    finish();
+}
+
+/* An object bound to a strand delivers its completions through it. */
+static struct cio_strand strand;
+static int in_strand;
+
+static void on_strand_read(void *user, cio_error ec, size_t n)
+{
+    in_strand = cio_strand_running_in_this_thread(&strand);
+    tu_on_result(user, ec, n);
+}
+
+Test(sd, an_object_bound_to_a_strand_completes_through_it)
+{
+    cio_strand_init(&strand, ctx);
+    struct cio_stream_descriptor s_rd;
+    cio_stream_descriptor_init_executor(&s_rd, cio_strand_executor(&strand));
+    cr_assert(cio_executor_equal(cio_stream_descriptor_executor(&s_rd),
+                                 cio_strand_executor(&strand)));
+    cr_assert_eq(cio_connect_pipe(&s_rd, &wr, NULL), 0);
+    static char buf[4];
+    struct tu_result r = {0};
+    cio_stream_descriptor_async_read_some(&s_rd, buf, sizeof buf,
+                                          cio_handler_make(on_strand_read, &r));
+    cio_stream_descriptor_write_some(&wr, "s", 1, NULL);
+    tu_wait_result(ctx, &r);
+    TU_ASSERT_OK(r.ec);
+    cr_assert(in_strand, "the handler did not run in the strand");
+    cio_stream_descriptor_close(&s_rd, NULL);
+    tu_run_for(ctx, 10);
+    cio_strand_destroy(&strand);
     finish();
 }
 

@@ -7,18 +7,23 @@
  *
  * The socket core (net/socket.h) gives them their life cycle (assign,
  * close, cancel, release), the non_blocking mode, available and the
- * readiness waits; this file adds binding an object to its context, adopting
- * a descriptor, and the transfers, synchronous and asynchronous, which both
- * objects call: one implementation.
+ * readiness waits; this file adds binding an object to its context,
+ * adopting a descriptor, the life cycle reported in the seed's two forms,
+ * the transfers, synchronous and asynchronous, and the stream: what both
+ * objects call, one implementation.
  *
  * What a descriptor object keeps in the socket state: `family` is
  * CIO__DESC_SOCKET when the descriptor is a socket (its writes are sends
  * with MSG_NOSIGNAL), else 0 (its writes block SIGPIPE around write(), see
  * descriptor_io.c).
  *
- * Every function returns a cio_error and never raises, except
- * cio__desc_object_init and cio__desc_start, which follow cio/tcp.h: only a
- * NULL context or handler function, or no memory, goes to the throw hook.
+ * Failure forms: cio__desc_assign and cio__desc_adopt return a cio_error
+ * and never raise; the functions given an `operation` and an ec report
+ * under it (ec, or the throw hook when ec is NULL); cio__desc_object_init
+ * and cio__desc_start follow cio/tcp.h: only a NULL object, context or
+ * handler function, or no memory, goes to the throw hook.
+ *
+ * Order: binding and adopting, the life cycle, the transfers, the stream.
  */
 #ifndef CIO__IO_DESCRIPTOR_IO_H
 #define CIO__IO_DESCRIPTOR_IO_H
@@ -52,6 +57,10 @@ void cio__desc_object_init(struct cio_context **ctx_field, struct cio__socket *s
  * keeps fd. */
 cio_error cio__desc_assign(struct cio_context *ctx, struct cio__socket *so, int fd);
 
+/* Adopts fd, a descriptor the library made itself (a pipe's end, a device
+ * it opened), known not to be a socket. */
+cio_error cio__desc_adopt(struct cio_context *ctx, struct cio__socket *so, int fd);
+
 /* The life cycle of cio/stream_descriptor.h for both objects, reported
  * under `operation` (ec, or the throw hook): a NULL so (a NULL object) is
  * invalid_argument; else the socket core's release, close and cancel, and
@@ -64,10 +73,6 @@ int cio__desc_close(struct cio_context *ctx, struct cio__socket *so, cio_error *
                     const char *operation);
 int cio__desc_cancel(struct cio_context *ctx, struct cio__socket *so, cio_error *ec,
                      const char *operation);
-
-/* Adopts fd, a descriptor the library made itself (a pipe's end, a device
- * it opened), known not to be a socket. */
-cio_error cio__desc_adopt(struct cio_context *ctx, struct cio__socket *so, int fd);
 
 /*
  * A synchronous read (writes false) or write of the sequence bufs (count
