@@ -23,7 +23,6 @@
  * timers; objects bound to an executor, cancellation and deadlines.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -262,23 +261,10 @@ static struct cio_endpoint listen_ep; /* where the acceptor listens, after liste
 static struct cio_tcp_socket client, server, peer;
 static int fds_at_start;
 
-/* Descriptors open in this process (the directory's own one not counted). */
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d, "/proc/self/fd: %s", strerror(errno));
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 static void setup(void)
 {
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test */
-    fds_at_start = open_fds();
+    fds_at_start = tu_open_fds();
     ctx = tu_context();
     cio_tcp_acceptor_init(&acceptor, ctx);
     cio_tcp_socket_init(&client, ctx);
@@ -312,7 +298,7 @@ static void finish(void)
     close_sockets();
     cio_context_destroy(ctx);
     ctx = NULL;
-    int now = open_fds();
+    int now = tu_open_fds();
     cr_assert_eq(now, fds_at_start, "descriptors leaked: %d open now, %d at the start", now,
                  fds_at_start);
 }

@@ -6,12 +6,14 @@
  * hangs on a lost completion, it fails.
  *
  * Order: contexts and running them, listening and connecting on loopback,
- * the result of an asynchronous operation, throw hook capture.
+ * the result of an asynchronous operation, throw hook capture, open
+ * descriptors.
  */
 #ifndef CIO_TEST_UTIL_H
 #define CIO_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -214,6 +216,22 @@ static inline void tu_catch_begin(void)
 static inline void tu_catch_end(void)
 {
     cio_set_throw_hook(tu_thrown.saved);
+}
+
+/* ---- Open descriptors. ---- */
+
+/* How many descriptors this process has open (the directory's own one not
+ * counted): a test compares it at its start and its end to find leaks. */
+static inline int tu_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d, "opendir /proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;
 }
 
 #endif /* CIO_TEST_UTIL_H */

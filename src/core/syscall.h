@@ -64,8 +64,10 @@ struct __kernel_timespec;
  * The entries: X(name, return type, (parameters), default). Groups: sockets,
  * descriptors, readiness (poll, epoll, eventfd), io_uring (liburing's calls
  * that enter the kernel; ENOSYS stubs in a build without liburing), clocks,
- * memory, signal dispositions (sigaction), interface names (libc calls that
- * open a socket inside), threads (pthread_create: its error number, as
+ * memory, signals (dispositions; a thread's mask, its pending set and taking
+ * a pending one, for a write that must not raise SIGPIPE: pthread_sigmask
+ * returns its error number, as clock_nanosleep), interface names (libc calls
+ * that open a socket inside), threads (pthread_create: its error number, as
  * clock_nanosleep). write is also what the signal sets' handler calls
  * (core/signal.c): an override of it must stay async-signal-safe.
  */
@@ -148,6 +150,10 @@ struct __kernel_timespec;
     X(aligned_alloc, void *, (size_t align, size_t size), aligned_alloc)                           \
     X(sigaction, int, (int signo, const struct sigaction *act, struct sigaction *old),             \
       sigaction)                                                                                   \
+    X(pthread_sigmask, int, (int how, const sigset_t *set, sigset_t *old), pthread_sigmask)       \
+    X(sigpending, int, (sigset_t *set), sigpending)                                               \
+    X(sigtimedwait, int, (const sigset_t *set, siginfo_t *info, const struct timespec *timeout),  \
+      sigtimedwait)                                                                                \
     X(if_nametoindex, unsigned, (const char *name), if_nametoindex)                                \
     X(if_indextoname, char *, (unsigned ifindex, char *name), if_indextoname)                      \
     X(getifaddrs, int, (struct ifaddrs **ifap), getifaddrs)                                        \

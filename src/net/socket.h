@@ -100,6 +100,15 @@ void cio__socket_async_accept(struct cio_context *ctx, struct cio__socket *so,
                               struct cio_context *peer_ctx, struct cio__socket *peer,
                               struct cio_endpoint *peer_ep, cio_handler h, const char *operation);
 
+/* The readiness waits of every object over a socket state, by the public
+ * wait type (socket_object.c): cio__socket_wait with `what`'s poll events
+ * (invalid_argument for another value), and cio__socket_async_wait in
+ * `what`'s direction, refusing CIO_WAIT_ERROR (operation_not_supported) and
+ * any other value (invalid_argument), as cio/socket.h says. */
+cio_error cio__socket_wait_for(struct cio__socket *so, enum cio_wait_type what);
+void cio__socket_async_wait_for(struct cio_context *ctx, struct cio__socket *so,
+                                enum cio_wait_type what, cio_handler h, const char *operation);
+
 /* Starts waiting until so is ready in direction dir (readable or
  * writable), or posts `refuse` to h when it is a failure (a wait the caller
  * cannot have). */

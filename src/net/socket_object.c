@@ -297,13 +297,27 @@ static short wait_poll_events(enum cio_wait_type what)
     }
 }
 
+cio_error cio__socket_wait_for(struct cio__socket *so, enum cio_wait_type what)
+{
+    short events = wait_poll_events(what);
+    return events ? cio__socket_wait(so, events) : cio_error_system(EINVAL);
+}
+
+void cio__socket_async_wait_for(struct cio_context *ctx, struct cio__socket *so,
+                                enum cio_wait_type what, cio_handler h, const char *operation)
+{
+    cio_error refuse = what == CIO_WAIT_READ || what == CIO_WAIT_WRITE ? cio_error_none()
+                       : what == CIO_WAIT_ERROR ? cio_error_system(EOPNOTSUPP)
+                                                : cio_error_system(EINVAL);
+    enum cio__dir dir = what == CIO_WAIT_WRITE ? CIO__DIR_WRITE : CIO__DIR_READ;
+    cio__socket_async_wait(ctx, so, dir, refuse, h, operation);
+}
+
 int cio_socket_wait(struct cio_socket *s, enum cio_wait_type what, cio_error *ec)
 {
     if (!s)
         return cio__report(ec, __func__, cio__null_object());
-    short events = wait_poll_events(what);
-    cio_error e = events ? cio__socket_wait(&s->impl_, events) : cio_error_system(EINVAL);
-    return cio__report(ec, __func__, e);
+    return cio__report(ec, __func__, cio__socket_wait_for(&s->impl_, what));
 }
 
 void cio_socket_async_wait(struct cio_socket *s, enum cio_wait_type what, cio_handler h)
@@ -312,9 +326,5 @@ void cio_socket_async_wait(struct cio_socket *s, enum cio_wait_type what, cio_ha
         cio_throw(__func__, cio__null_object());
         return;
     }
-    cio_error refuse = what == CIO_WAIT_READ || what == CIO_WAIT_WRITE ? cio_error_none()
-                       : what == CIO_WAIT_ERROR ? cio_error_system(EOPNOTSUPP)
-                                                : cio_error_system(EINVAL);
-    enum cio__dir dir = what == CIO_WAIT_WRITE ? CIO__DIR_WRITE : CIO__DIR_READ;
-    cio__socket_async_wait(s->ctx, &s->impl_, dir, refuse, h, __func__);
+    cio__socket_async_wait_for(s->ctx, &s->impl_, what, h, __func__);
 }
