@@ -3,7 +3,8 @@
  *
  * cio is Asio's model of asynchronous I/O in C: an execution context
  * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/udp.h,
- * cio/local.h, cio/timer.h, cio/resolver.h), every
+ * cio/local.h, cio/stream_descriptor.h, cio/serial_port.h, cio/timer.h,
+ * cio/resolver.h), every
  * operation in a synchronous form (an error code, or "throwing" through the
  * hook in cio/error.h) and an asynchronous form whose completion handler
  * (cio/handler.h) runs inside cio_context_run().
@@ -22,9 +23,11 @@
 #include "cio/handler.h"
 #include "cio/local.h"
 #include "cio/resolver.h"
+#include "cio/serial_port.h"
 #include "cio/signal.h"
 #include "cio/socket.h"
 #include "cio/strand.h"
+#include "cio/stream_descriptor.h"
 #include "cio/stream.h"
 #include "cio/tcp.h"
 #include "cio/thread_pool.h"
