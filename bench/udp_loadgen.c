@@ -2,7 +2,7 @@
  * udp_loadgen - UDP echo load generator for the cio benchmark suite.
  *
  *   udp_loadgen [-h host] [-p port] [-c clients] [-w window] [-s size] [-u warmup]
- *               (-d secs | -n dgrams) [-r R] [-P phases] [-T timeout_ms] [-y] [-q]
+ *               (-d secs | -n dgrams) [-r R] [-P phases] [-T timeout_ms] [-t usec] [-y] [-q]
  *
  * Plain C (epoll, recvmmsg/sendmmsg, non-blocking sockets); it does not use cio, so every
  * server is measured with the same client.
@@ -26,6 +26,10 @@
  * echoed + in flight < N) or time mode (d seconds: no datagram is started after the
  * deadline, those in flight are waited for, and the echoes that arrived before the deadline
  * count). Between phases nothing is in flight, so the server is idle.
+ *
+ * Think time (-t usec): after an echo, its slot waits usec before sending the next datagram
+ * (the harness uses it with one datagram in flight under callgrind, so that the slowed-down
+ * server is back in its wait before the next datagram arrives, as it is natively).
  *
  * Sync points (-y), as bench/loadgen.c: "WARM <phase>" on stdout before a measured phase,
  * then it waits for a line on stdin; "DONE <phase>" after it, and waits again.
@@ -57,8 +61,10 @@
 /* One datagram in flight (or a slot waiting for its next one). */
 struct slot {
     uint64_t seq;     /* sequence number of the datagram sent from this slot */
-    uint64_t t_sent;  /* ns, when it was started (queued to send) */
+    uint64_t t_sent;  /* ns, when it was started (queued to send); while thinking, when
+                         the think time ends */
     int busy;         /* a datagram is in flight */
+    int thinking;     /* -t: the slot waits out the think time before its next datagram */
 };
 
 struct client {
@@ -92,6 +98,8 @@ static int nclients = 1;
 static uint32_t window = 1;
 static size_t dgram_size = 64;
 static uint64_t timeout_ns = 200000000u;
+static uint64_t think_ns;       /* -t: pause between an echo and the slot's next datagram */
+static uint64_t think_next;     /* the earliest end of a think time (0: nobody thinks) */
 static int epfd;
 static long errors;
 static int quiet;
@@ -136,7 +144,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: udp_loadgen [-h host] [-p port] [-c clients] [-w window] [-s size]\n"
             "                   [-u warmup] (-d secs | -n dgrams) [-r R] [-P phases]\n"
-            "                   [-T timeout_ms] [-y] [-q]\n"
+            "                   [-T timeout_ms] [-t usec] [-y] [-q]\n"
             "  -c C        C client sockets, each its own source port (default 1)\n"
             "  -w W        datagrams in flight per client (default 1)\n"
             "  -s S        datagram size in bytes, 16..65507 (default 64)\n"
@@ -146,6 +154,7 @@ static void usage(void)
             "  -r R        repeat the measured phase R times (default 1)\n"
             "  -P list     phases, comma-separated, e.g. d1,n50000 (overrides -d/-n/-r)\n"
             "  -T ms       a datagram not echoed after ms is lost (default 200)\n"
+            "  -t usec     think time: a slot waits usec after an echo before its next datagram\n"
             "  -y          sync points: print WARM/DONE, wait for a stdin line after each\n"
             "  -q          no human-readable summary on stderr\n");
     exit(2);
@@ -164,6 +173,9 @@ static void client_fail(struct client *c, const char *why, struct tally *t)
             c->slots[i].busy = 0;
             t->inflight--;
             t->lost++;
+        } else if (c->slots[i].thinking) {
+            c->slots[i].thinking = 0;
+            t->inflight--;
         }
     }
     c->nready = 0;
@@ -171,15 +183,30 @@ static void client_fail(struct client *c, const char *why, struct tally *t)
 }
 
 /* Queues a new datagram on slot i (sent at the next flush). */
-static void slot_start(struct client *c, uint32_t i, struct tally *t)
+static void slot_send(struct client *c, uint32_t i)
 {
     c->slots[i].busy = 1;
     c->slots[i].seq = ++c->next_seq;
     c->slots[i].t_sent = now_ns();
     c->ready[c->nready++] = i;
+}
+
+/* Starts slot i's next datagram: now, or after the think time (-t). Either way it counts as
+ * in flight from here on, so that the phase waits for it. */
+static void slot_start(struct client *c, uint32_t i, struct tally *t)
+{
     t->inflight++;
     t->started++;
+    if (!think_ns) {
+        slot_send(c, i);
+        return;
+    }
+    c->slots[i].thinking = 1;
+    c->slots[i].t_sent = now_ns() + think_ns;
+    if (!think_next || c->slots[i].t_sent < think_next)
+        think_next = c->slots[i].t_sent;
 }
+
 
 /* Sends the queued datagrams of c (sendmmsg, BATCH at a time). */
 static void client_flush(struct client *c, struct tally *t)
@@ -303,13 +330,38 @@ static void scan_timeouts(uint64_t now, uint64_t limit, int stopping, struct tal
             continue;
         for (uint32_t i = 0; i < window; i++) {
             struct slot *s = &c->slots[i];
-            if (!s->busy || now - s->t_sent < timeout_ns)
+            if (!s->busy || (int64_t)(now - s->t_sent) < (int64_t)timeout_ns)
                 continue;
             s->busy = 0;
             t->inflight--;
             t->lost++;
             if (want_more(t, limit, stopping))
                 slot_start(c, i, t);
+        }
+        client_flush(c, t);
+    }
+}
+
+/* Sends from the slots whose think time is over (or drops them when stopping); sets
+ * think_next to the earliest one still thinking. */
+static void wake_thinkers(uint64_t now, int stopping, struct tally *t)
+{
+    think_next = 0;
+    for (int ci = 0; ci < nclients; ci++) {
+        struct client *c = &clients[ci];
+        for (uint32_t i = 0; i < window && !c->dead; i++) {
+            struct slot *s = &c->slots[i];
+            if (!s->thinking)
+                continue;
+            if (stopping) {
+                s->thinking = 0;
+                t->inflight--;
+            } else if (s->t_sent <= now) {
+                s->thinking = 0;
+                slot_send(c, i);
+            } else if (!think_next || s->t_sent < think_next) {
+                think_next = s->t_sent;
+            }
         }
         client_flush(c, t);
     }
@@ -330,12 +382,13 @@ static void abandon(struct tally *t, const char *why)
             (unsigned long long)t->inflight);
     errors++;
     for (int ci = 0; ci < nclients; ci++)
-        for (uint32_t i = 0; i < window; i++)
-            if (clients[ci].slots[i].busy) {
-                clients[ci].slots[i].busy = 0;
-                t->lost++;
-            }
+        for (uint32_t i = 0; i < window; i++) {
+            struct slot *s = &clients[ci].slots[i];
+            t->lost += s->busy;
+            s->busy = s->thinking = 0;
+        }
     t->inflight = 0;
+    think_next = 0;
 }
 
 /*
@@ -364,6 +417,8 @@ static void run_phase(uint64_t limit, uint64_t deadline, struct tally *t, uint64
         int64_t wait = (int64_t)SCAN_NS - (int64_t)(now - last_scan);
         if (deadline && !stopping && (int64_t)(deadline - now) < wait)
             wait = (int64_t)(deadline - now);
+        if (think_next && (int64_t)(think_next - now) < wait)
+            wait = (int64_t)(think_next - now);
         if (wait < 0)
             wait = 0;
         struct timespec ts = {0, (long)wait};
@@ -384,13 +439,15 @@ static void run_phase(uint64_t limit, uint64_t deadline, struct tally *t, uint64
             client_flush(c, t);
         }
         now = now_ns();
+        if (think_next && (think_next <= now || stopping))
+            wake_thinkers(now, stopping, t);
         if (t->echoed != echoed)
             last_echo = now;
         if (now - last_scan >= SCAN_NS) {
             last_scan = now;
             scan_timeouts(now, limit, stopping || (deadline && now >= deadline), t);
         }
-        if (t->inflight > 0 && now - last_echo >= stall_ns)
+        if (t->inflight > 0 && now - last_echo >= stall_ns + think_ns)
             abandon(t, "no echo for a long time");
     }
     *t_end = deadline ? deadline : now_ns();
@@ -480,7 +537,7 @@ int main(int argc, char **argv)
     char mode = 0;
     double value = 0;
 
-    while ((opt = getopt(argc, argv, "h:p:c:w:s:u:d:n:r:P:T:yq")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:c:w:s:u:d:n:r:P:T:t:yq")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = optarg; break;
@@ -493,6 +550,7 @@ int main(int argc, char **argv)
         case 'r': repeats = atoi(optarg); break;
         case 'P': plist = optarg; break;
         case 'T': timeout_ns = (uint64_t)(atof(optarg) * 1e6); break;
+        case 't': think_ns = (uint64_t)(atof(optarg) * 1e3); break;
         case 'y': sync = 1; break;
         case 'q': quiet = 1; break;
         default: usage();
