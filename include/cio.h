@@ -2,8 +2,8 @@
  * cio.h - the umbrella header: includes every public header of cio.
  *
  * cio is Asio's model of asynchronous I/O in C: an execution context
- * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/timer.h,
- * cio/resolver.h), every
+ * (cio/context.h), I/O objects bound to it (cio/tcp.h, cio/udp.h,
+ * cio/timer.h, cio/resolver.h), every
  * operation in a synchronous form (an error code, or "throwing" through the
  * hook in cio/error.h) and an asynchronous form whose completion handler
  * (cio/handler.h) runs inside cio_context_run().
@@ -28,5 +28,6 @@
 #include "cio/tcp.h"
 #include "cio/thread_pool.h"
 #include "cio/timer.h"
+#include "cio/udp.h"
 
 #endif /* CIO_H */

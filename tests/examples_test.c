@@ -7,20 +7,32 @@
  * loses no byte, to a target named "localhost" (resolved, and connected
  * over its addresses in turn).
  *
+ * The UDP examples: the daytime client prints the server's answer (and
+ * gives up on a host it cannot resolve); the multicast receiver hears the
+ * sender, in a network namespace of the test's own (skipped, with the
+ * reason, where that is not allowed).
+ *
  * The programs are the build tree's (CIO_EXAMPLES_DIR). The test talks to
  * them through plain blocking sockets, each wait bounded by poll.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* unshare */
+#endif
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -385,4 +397,99 @@ Test(port_forward, relays_both_ways_with_half_close_and_loses_no_byte)
     close(c);
     close(t.listener);
     cr_assert_eq(stop(&fw, SIGTERM), 0);
+}
+
+/* ---- The UDP examples: daytime, and multicast in a namespace of our own. ---- */
+
+TestSuite(udp_examples, .fini = kill_spawned);
+
+/* Reads one line of p's standard output (without its '\n'), within WAIT_MS. */
+static void read_output_line(struct proc *p, char *buf, size_t size)
+{
+    struct pollfd pf = {.fd = fileno(p->out), .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, WAIT_MS), 1, "no output within %d ms", WAIT_MS);
+    cr_assert_not_null(fgets(buf, (int)size, p->out), "the output ended");
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+Test(udp_examples, the_daytime_client_prints_the_servers_answer)
+{
+    const char *server_argv[] = {EXAMPLE("daytime_udp_server"), "0", NULL};
+    struct proc server = spawn(server_argv, true);
+    char port[16];
+    snprintf(port, sizeof port, "%u", server.port);
+    const char *client_argv[] = {EXAMPLE("daytime_udp_client"), "localhost", port, NULL};
+    struct proc client = spawn(client_argv, false);
+    char line[128];
+    read_output_line(&client, line, sizeof line);
+    /* ctime()'s shape: "Thu Dec  3 05:41:59 2026". */
+    int day = 0, h = -1, m = -1, s = -1, year = 0;
+    char wday[4], mon[4];
+    cr_assert_eq(sscanf(line, "%3s %3s %d %d:%d:%d %d", wday, mon, &day, &h, &m, &s, &year), 7,
+                 "not a date: \"%s\"", line);
+    cr_assert_eq(stop(&client, 0), 0);
+    cr_assert_eq(stop(&server, SIGTERM), 0);
+}
+
+Test(udp_examples, the_daytime_client_gives_up_on_a_host_it_cannot_resolve)
+{
+    const char *argv[] = {EXAMPLE("daytime_udp_client"), "no-such-host.invalid", "13", NULL};
+    struct proc client = spawn(argv, false);
+    cr_assert_eq(stop(&client, 0), 1);
+}
+
+/* Turns `flags` on for lo (SIOCSIFFLAGS). */
+static bool lo_flags(short flags)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    bool ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags |= flags;
+    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    close(fd);
+    return ok;
+}
+
+Test(udp_examples, the_multicast_receiver_hears_the_sender)
+{
+    /* A network namespace of this test's own, whose loopback carries the
+     * IPv4 multicast groups (224.0.0.0/4 routed to lo); the programs
+     * started here inherit it. */
+    if (unshare(CLONE_NEWNET) != 0)
+        cr_skip_test("no network namespace of our own (unshare: %s)", strerror(errno));
+    if (!lo_flags(IFF_MULTICAST) || !lo_flags(IFF_UP))
+        cr_skip_test("cannot bring lo up with multicast (%s)", strerror(errno));
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst;
+    struct sockaddr_in *mask = (struct sockaddr_in *)&rt.rt_genmask;
+    dst->sin_family = mask->sin_family = AF_INET;
+    dst->sin_addr.s_addr = htonl(0xe0000000u);
+    mask->sin_addr.s_addr = htonl(0xf0000000u);
+    char lo[] = "lo";
+    rt.rt_flags = RTF_UP;
+    rt.rt_dev = lo;
+    if (ioctl(fd, SIOCADDRT, &rt) != 0)
+        cr_skip_test("cannot route multicast to lo (%s)", strerror(errno));
+    close(fd);
+
+    const char *receiver_argv[] = {EXAMPLE("multicast_receiver"), "0.0.0.0", "239.255.0.1",
+                                   "30001", "3", NULL};
+    struct proc receiver = spawn(receiver_argv, false);
+    char line[128];
+    read_output_line(&receiver, line, sizeof line);
+    cr_assert_str_eq(line, "joined 239.255.0.1");
+    const char *sender_argv[] = {EXAMPLE("multicast_sender"), "239.255.0.1", "30001", "3", NULL};
+    struct proc sender = spawn(sender_argv, false);
+    for (int i = 0; i < 3; i++) {
+        read_output_line(&receiver, line, sizeof line);
+        char want[32];
+        snprintf(want, sizeof want, ": message %d", i);
+        cr_assert_not_null(strstr(line, want), "\"%s\" is not message %d", line, i);
+    }
+    cr_assert_eq(stop(&sender, 0), 0);
+    cr_assert_eq(stop(&receiver, 0), 0);
 }
