@@ -150,9 +150,11 @@ function profiles(    q, k, parts, j) {
     if (np == 0) return
     print "### Where the instructions go"
     print ""
-    print "Each peer's top functions by their own instructions (callgrind, `--inclusive=no`) over"
+    print "Each peer's top functions by their own instructions (callgrind, exclusive cost) over"
     print "the second measured window, divided by its datagrams (the window's constant part, the"
-    print "control request, is spread over them: a few instructions per datagram)."
+    print "control request, is spread over them: a few instructions per datagram). glibc's memset"
+    print "of a few KiB is a `rep stosb`, which callgrind counts as one instruction per byte: its"
+    print "share of the time is far smaller than its share here."
     print ""
     for (q = 1; q <= np; q++) {
         k = porder[q]; split(k, parts, SUBSEP)

@@ -31,7 +31,7 @@
 #   BENCH_UDP_SERVERS    UDP peers, in table order (default below)
 #   BENCH_UDP_SCENARIOS  "CLIENTS:WINDOW:SIZE:N[:N_CALLGRIND] ..." (N datagrams per CPU and
 #                    syscall run; N_CALLGRIND, default N/5, per callgrind run)
-#   BENCH_UDP_RATE_SECS  length of one UDP time-mode run (default 1); BENCH_UDP_RUNS (default 2)
+#   BENCH_UDP_RATE_SECS  length of one UDP time-mode run (default 0.5); BENCH_UDP_RUNS (default 2)
 # With BENCH_ECHO=0 and BENCH_MICRO=0, RESULTS.md and echo.png are left as they are.
 set -uo pipefail
 
@@ -681,8 +681,8 @@ run_micro() {
 # rate (time mode), CPU time and syscalls (count mode, N datagrams), instructions and
 # allocations (callgrind, N_CALLGRIND). Rows go to $UDP_TSV; bench/UDP.md is written from it.
 UDP_SERVERS=${BENCH_UDP_SERVERS:-"cio-batch-epoll cio-batch-uring cio-per-epoll cio-per-uring uv asio epoll mmsg"}
-UDP_SCENARIOS=${BENCH_UDP_SCENARIOS:-"1:1:64:10000:2000 8:8:64:60000:20000 4:16:1024:40000:10000"}
-UDP_RATE_SECS=${BENCH_UDP_RATE_SECS:-1}
+UDP_SCENARIOS=${BENCH_UDP_SCENARIOS:-"1:1:64:5000:1000 8:8:64:30000:10000 4:16:1024:20000:5000"}
+UDP_RATE_SECS=${BENCH_UDP_RATE_SECS:-0.5}
 UDP_RUNS=${BENCH_UDP_RUNS:-2}
 if [ "$QUICK" = 1 ]; then
     UDP_RATE_SECS=${BENCH_UDP_RATE_SECS:-0.5}
@@ -875,7 +875,7 @@ make_udp_report() {
         echo "# cio UDP echo benchmark (issue 10: batched receive and send)"
         echo
         echo "Written by \`bench/run.sh\` (its UDP section; \`make bench\`); what each column means"
-        echo "and how it is measured: [README.md](README.md#udp-echo-bench-udp). Ratios are to **$ref**"
+        echo "and how it is measured: [README.md](README.md), section \"UDP echo\". Ratios are to **$ref**"
         echo "(\`1.00x\`): below 1 is cheaper (or, for the rate, slower)."
         echo
         echo "- command: \`$UDP_COMMAND\`"
