@@ -1,7 +1,8 @@
 # report_udp.awk - turns build/bench/work/udp.tsv (and udp_profile.tsv) into the tables of
 # bench/UDP.md.
 #
-#   awk -F'\t' -v ref=PEER -v servers="a b c" -f report_udp.awk udp.tsv udp_profile.tsv
+#   awk -F'\t' -v ref=PEER -v servers="a b c" -f report_lib.awk -f report_udp.awk udp.tsv \
+#       udp_profile.tsv
 #
 # udp.tsv lines: scenario <TAB> peer <TAB> key <TAB> value. Keys: rate (one per run), cpu (per
 # CPU run), ticks ("utime stime"), sc_total and sc_<syscall> (per datagram), ir and mallocs
@@ -9,47 +10,11 @@
 # absent. udp_profile.tsv lines: scenario <TAB> peer <TAB> Ir per datagram <TAB> function.
 # Works with mawk (no gawk extensions).
 
-function sort(a, n,    i, j, t) {
-    for (i = 2; i <= n; i++) {
-        t = a[i]
-        for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--)
-            a[j + 1] = a[j]
-        a[j + 1] = t
-    }
-}
-function median(list,    a, n) {
-    n = split(list, a, " ")
-    if (n == 0) return ""
-    sort(a, n)
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function spread(list,    a, n, m) {   # (max - min) / 2 over the median, in percent
-    n = split(list, a, " ")
-    if (n < 2) return ""
-    sort(a, n)
-    m = median(list)
-    return m > 0 ? sprintf("±%.0f%%", 50 * (a[n] - a[1]) / m) : ""
-}
 function total(list,    a, n, i, s) {
     n = split(list, a, " "); s = 0
     for (i = 1; i <= n; i++) s += a[i]
     return s
 }
-function commas(s,    r) {
-    r = ""
-    while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
-    return s r
-}
-function fmt(x, digits) {
-    if (x == "") return "–"
-    if (digits == "int") return commas(sprintf("%.0f", x))
-    return sprintf("%." digits "f", x)
-}
-function ratio(x, y) {
-    if (x == "" || y == "" || y + 0 == 0) return "–"
-    return sprintf("%.2fx", x / y)
-}
-function get(scen, srv, key) { return val[scen SUBSEP srv SUBSEP key] }
 function describe(scen,    p, c, w, s) {
     split(scen, p, "/")
     c = substr(p[1], 2); w = substr(p[2], 2); s = substr(p[3], 2)
@@ -80,35 +45,17 @@ FILENAME ~ /profile/ {
     if (!($1 in seen)) { seen[$1] = 1; order[++nscen] = $1 }
 }
 
-# The syscall mix of one peer in one scenario, largest first ("other": total - named).
-function mix(scen, s,    n, nm, a, b, t, x, listed, out, sc) {
-    n = split(scnames[scen SUBSEP s], nm, " "); out = ""; listed = 0
-    for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++)
-        if (get(scen, s, "sc_" nm[b]) + 0 > get(scen, s, "sc_" nm[a]) + 0) { t = nm[a]; nm[a] = nm[b]; nm[b] = t }
-    for (a = 1; a <= n; a++) {
-        x = get(scen, s, "sc_" nm[a]); listed += x
-        if (x + 0 >= 0.005) out = out (out == "" ? "" : ", ") nm[a] " " sprintf("%.2f", x)
-    }
-    sc = get(scen, s, "sc_total")
-    if (sc != "" && sc - listed >= 0.005) out = out (out == "" ? "" : ", ") "other " sprintf("%.2f", sc - listed)
-    return out
-}
-
-function table(scen,    i, s, ir, sc, cpu, rate, rir, rsc, rcpu, rrate, nt, tk, j, u, y, sys, lost, sent, name) {
+function table(scen,    i, s, sys, lost, sent, name) {
     print "### " scen " — " describe(scen)
     print ""
     print "| peer | instr/dg | ×" ref " | syscalls/dg | ×" ref " | CPU µs/dg | spread | ×" ref " | sys % | rate dg/s | spread | ×" ref " | lost | syscalls per datagram |"
     print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-    rir = get(scen, ref, "ir"); rsc = get(scen, ref, "sc_total")
-    rcpu = median(get(scen, ref, "cpu")); rrate = median(get(scen, ref, "rate"))
+    ref_figures(scen)
     for (i = 1; i <= nsrv; i++) {
         s = sv[i]
-        if (get(scen, s, "rate") == "" && get(scen, s, "ir") == "" && get(scen, s, "cpu") == "") continue
-        ir = get(scen, s, "ir"); sc = get(scen, s, "sc_total")
-        cpu = median(get(scen, s, "cpu")); rate = median(get(scen, s, "rate"))
-        nt = split(get(scen, s, "ticks"), tk, " "); u = 0; y = 0
-        for (j = 1; j + 1 <= nt; j += 2) { u += tk[j]; y += tk[j + 1] }
-        sys = (u + y > 0) ? sprintf("%.0f", 100 * y / (u + y)) : "–"
+        if (!has_figures(scen, s)) continue
+        row_figures(scen, s)
+        sys = sys_share(scen, s)
         sent = total(get(scen, s, "sent")); lost = total(get(scen, s, "lost"))
         lost = sent > 0 ? (lost == 0 ? "0" : sprintf("%.2g%%", 100 * lost / sent)) : "–"
         name = (s == ref) ? "**" s "**" : s
@@ -120,30 +67,6 @@ function table(scen,    i, s, ir, sc, cpu, rate, rir, rsc, rcpu, rrate, nt, tk, 
     print ""
     if (absent[scen] != "") print "Not run (binary absent): " absent[scen] ".\n"
     if (notes[scen] != "") print notes[scen]
-}
-
-function allocations(    q, i, m, line, rule, shown, any) {
-    any = 0
-    for (q = 1; q <= nscen; q++) for (i = 1; i <= nsrv; i++) if (get(order[q], sv[i], "mallocs") != "") any = 1
-    if (!any) return
-    print "### Allocations per datagram"
-    print ""
-    print "Calls to malloc, calloc, realloc and the aligned allocators per datagram in steady"
-    print "state, counted by callgrind over the same windows as instr/dg."
-    print ""
-    line = "| peer |"; rule = "|---|"
-    for (q = 1; q <= nscen; q++) { line = line " " order[q] " |"; rule = rule "--:|" }
-    print line; print rule
-    for (i = 1; i <= nsrv; i++) {
-        line = "| " sv[i] " |"; shown = 0
-        for (q = 1; q <= nscen; q++) {
-            m = get(order[q], sv[i], "mallocs")
-            if (m != "") shown = 1
-            line = line " " (m == "" ? "–" : sprintf("%.2f", m)) " |"
-        }
-        if (shown) print line
-    }
-    print ""
 }
 
 function profiles(    q, k, parts, j) {
@@ -177,6 +100,6 @@ END {
     print "generator, on one CPU, is the limit for the cheapest peers)."
     print ""
     for (q = 1; q <= nscen; q++) table(order[q])
-    allocations()
+    allocations("datagram", "instr/dg", "peer")
     profiles()
 }

@@ -269,6 +269,43 @@ stop_server() {
 
 next_port() { PORT=$((PORT + 1)); }
 
+# start_or_note PUT SCEN NAME SERVER [callgrind]: starts SERVER on the next port (under
+# callgrind, as run_callgrind and udp_callgrind measure it, when asked), or puts a note that
+# it did not start (through PUT SCEN NAME note ...) and fails
+start_or_note() {
+    local out=$1 scen=$2 name=$3 server=$4 what="" cg=()
+    if [ "${5:-}" = callgrind ]; then
+        what=" under callgrind"
+        cg=(--tool=callgrind --callgrind-out-file="$WORK/cg.out" --dump-instr=no --dump-line=no
+            --compress-strings=no)
+    fi
+    next_port
+    START_ERR=
+    start_server "$server" "$PORT" "${cg[@]}" && return 0
+    "$out" "$scen" "$name" note "did not start$what: ${START_ERR:-nothing listening on its port}"
+    return 1
+}
+
+# server_runnable PUT SCEN NAME SERVER DEAD: whether SERVER is to run in SCEN: not when its
+# binary is absent, nor when it did not start in an earlier scenario (NAME is in the list
+# DEAD); either is put as a row through PUT SCEN NAME
+server_runnable() {
+    server_available "$4" || { "$1" "$2" "$3" absent 1; return 1; }
+    case $5 in *" $3 "*)
+        "$1" "$2" "$3" note "skipped: it did not start in an earlier scenario"
+        return 1 ;;
+    esac
+}
+
+# measured_phase_list RUNS SECS N: the phases of a measured run (-P): RUNS time phases of
+# SECS, RUNS count phases of N (CPU time), one more (syscalls)
+measured_phase_list() {
+    local i out=""
+    for ((i = 0; i < $1; i++)); do out+="d$2,"; done
+    for ((i = 0; i < $1; i++)); do out+="n$3,"; done
+    echo "${out}n$3"
+}
+
 # ---------------------------------------------------------------------------------------------
 # 4. Load generator driving (sync points through two FIFOs)
 # ---------------------------------------------------------------------------------------------
@@ -390,56 +427,82 @@ sc_stop() {
 # ---------------------------------------------------------------------------------------------
 # 6. One scenario x one server
 # ---------------------------------------------------------------------------------------------
-run_measured() {  # SCEN NAME C S N
-    local scen=$1 name=$2 c=$3 s=$4 n=$5
-    local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
-    local phases="" i
-    for ((i = 0; i < RUNS; i++)); do phases+="d$RATE_SECS,"; done
-    for ((i = 0; i < RUNS; i++)); do phases+="n$n,"; done
-    phases+="n$n"
-    next_port
-    START_ERR=
-    if ! start_server "$name" "$PORT"; then
-        put "$scen" "$name" note "did not start: ${START_ERR:-no listening socket}"
-        DEAD_SERVERS+=" $name "
-        return 1
-    fi
-    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "$phases"
-    local p=0 total=$(( 2 * RUNS + 1 )) c0 c1 t0 t1 ok=1
+# measured_phases RUNS COUNT PUT RECORD SCEN NAME: drives the phases of a measured run (the
+# load generator started with RUNS time phases, RUNS count phases and one more count phase;
+# the server is SRV_PID): samples the server's CPU time around the count phases and counts
+# its syscalls in the last one, and puts them through PUT SCEN NAME KEY VALUE per round trip
+# or datagram (field COUNT of the RESULT line). RECORD SCEN NAME IS_RATE runs after each
+# RESULT line (in LINE; IS_RATE 1 for a time phase). Sets MP_OK (0: the load generator
+# failed).
+MP_OK=0
+measured_phases() {
+    local runs=$1 count=$2 out=$3 record=$4 scen=$5 name=$6
+    local p total=$(( 2 * runs + 1 )) c0 c1 t0 t1 n
+    MP_OK=1
     for ((p = 1; p <= total; p++)); do
-        lg_expect WARM || { ok=0; break; }
-        if ((p > RUNS && p <= 2 * RUNS)); then
+        lg_expect WARM || { MP_OK=0; break; }
+        if ((p > runs && p <= 2 * runs)); then
             c0=$(cpu_ns "$SRV_PID"); t0=$(cpu_ticks "$SRV_PID")
         elif ((p == total)); then
             sc_start "$SRV_PID"
         fi
         lg_go
-        lg_expect DONE || { ok=0; break; }
-        if ((p > RUNS && p <= 2 * RUNS)); then
+        lg_expect DONE || { MP_OK=0; break; }
+        if ((p > runs && p <= 2 * runs)); then
             c1=$(cpu_ns "$SRV_PID"); t1=$(cpu_ticks "$SRV_PID")
         elif ((p == total)); then
             sc_stop >"$WORK/sc.txt"
         fi
         lg_go
-        lg_expect RESULT || { ok=0; break; }
-        local rts errs
-        rts=$(field rts "$LINE"); errs=$(field errors "$LINE")
-        [ "$errs" = 0 ] || put "$scen" "$name" errors "$errs"
-        if ((p <= RUNS)); then
-            put "$scen" "$name" rate "$(field rate "$LINE")"
-            put "$scen" "$name" p50 "$(field p50_us "$LINE")"
-            put "$scen" "$name" p99 "$(field p99_us "$LINE")"
-        elif ((p <= 2 * RUNS)); then
-            put "$scen" "$name" cpu "$(awk -v a="$c0" -v b="$c1" -v n="$rts" 'BEGIN {printf "%.4f", (b - a) / n / 1000}')"
-            set -- $t0 $t1
-            put "$scen" "$name" ticks "$(( $3 - $1 )) $(( $4 - $2 ))"
-        else
-            while read -r k v; do
-                [ -n "$k" ] && put "$scen" "$name" "sc_$k" "$(awk -v v="$v" -v n="$rts" 'BEGIN {printf "%.4f", v / n}')"
-            done <"$WORK/sc.txt"
+        lg_expect RESULT || { MP_OK=0; break; }
+        n=$(field "$count" "$LINE")
+        "$record" "$scen" "$name" "$((p <= runs ? 1 : 0))"
+        if ((p > runs && p <= 2 * runs)); then
+            put_cpu "$out" "$scen" "$name" "$n" "$c0" "$c1" "$t0" "$t1"
+        elif ((p == total)); then
+            put_syscalls "$out" "$scen" "$name" "$n"
         fi
     done
     [ -n "$SC_PID" ] && sc_stop >/dev/null
+}
+
+# tcp_record SCEN NAME IS_RATE: a TCP phase's errors, and a time phase's rate and latency
+tcp_record() {
+    local errs
+    errs=$(field errors "$LINE")
+    [ "$errs" = 0 ] || put "$1" "$2" errors "$errs"
+    [ "$3" = 1 ] || return 0
+    put "$1" "$2" rate "$(field rate "$LINE")"
+    put "$1" "$2" p50 "$(field p50_us "$LINE")"
+    put "$1" "$2" p99 "$(field p99_us "$LINE")"
+}
+
+# put_cpu PUT SCEN NAME N C0 C1 "T0" "T1": a CPU run's figures through PUT SCEN NAME KEY VALUE:
+# cpu (µs per round trip or datagram, N of them, from the on-CPU ns C0 before and C1 after)
+# and ticks (utime and stime over the run, from the "utime stime" pairs T0 and T1)
+put_cpu() {
+    local out=$1 scen=$2 name=$3 n=$4 c0=$5 c1=$6 t0=$7 t1=$8
+    "$out" "$scen" "$name" cpu "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.4f", (b - a) / n / 1000}')"
+    set -- $t0 $t1
+    "$out" "$scen" "$name" ticks "$(( $3 - $1 )) $(( $4 - $2 ))"
+}
+
+# put_syscalls PUT SCEN NAME N: the syscall run's counts ($WORK/sc.txt, from sc_stop) per
+# round trip or datagram (N of them), as sc_<name> and sc_total, through PUT
+put_syscalls() {
+    local out=$1 scen=$2 name=$3 n=$4 k v
+    while read -r k v; do
+        [ -n "$k" ] && "$out" "$scen" "$name" "sc_$k" "$(awk -v v="$v" -v n="$n" 'BEGIN {printf "%.4f", v / n}')"
+    done <"$WORK/sc.txt"
+}
+
+run_measured() {  # SCEN NAME C S N
+    local scen=$1 name=$2 c=$3 s=$4 n=$5
+    local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
+    start_or_note put "$scen" "$name" "$name" || { DEAD_SERVERS+=" $name "; return 1; }
+    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "$(measured_phase_list "$RUNS" "$RATE_SECS" "$n")"
+    measured_phases "$RUNS" rts put tcp_record "$scen" "$name"
+    local ok=$MP_OK
     lg_finish
     stop_server
     [ $ok = 1 ] || put "$scen" "$name" note "load generator failed"
@@ -468,48 +531,67 @@ run_callgrind() {  # SCEN NAME C S N
     local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
     local n1=$(( n / 5 )) n2=$n
     rm -f "$WORK"/cg.out*
-    next_port
-    START_ERR=
-    start_server "$name" "$PORT" --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
-        --dump-instr=no --dump-line=no --compress-strings=no ||
-        { put "$scen" "$name" note "did not start under callgrind: ${START_ERR:-no listening socket}"; return 1; }
+    start_or_note put "$scen" "$name" "$name" callgrind || return 1
     # One connection: a think time after each echo lets the (valgrind-slowed) server finish
     # its turn and go back to waiting before the next message arrives, as it does natively;
     # without it a speculative read would find the next message early under valgrind only.
     local think=()
     [ "$c" = 1 ] && think=(-t "${BENCH_CG_THINK_US:-500}")
     lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "n$n1,n$n2" "${think[@]}"
-    local ok=1 p rts1=0 rts2=0
+    callgrind_windows rts tcp_cg_check "$scen" "$name"
+    callgrind_figures put "$scen" "$name"
+}
+
+# tcp_cg_check SCEN NAME: a callgrind phase's load generator errors, from LINE
+tcp_cg_check() {
+    [ "$(field errors "$LINE")" = 0 ] || put "$1" "$2" errors "$(field errors "$LINE") (under callgrind)"
+}
+
+# callgrind_windows COUNT_FIELD CHECK ARGS...: drives the two phases of a callgrind run (the
+# load generator started with -P nN1,nN2; the server under callgrind as SRV_PID), dumping
+# the counters at the sync points, then stops both. CHECK ARGS... runs after each phase's
+# RESULT line (in LINE). Sets CG_OK (1: all went well) and CG_N1, CG_N2 (the phases' counts,
+# field COUNT_FIELD).
+CG_OK=0 CG_N1=0 CG_N2=0
+callgrind_windows() {
+    local count=$1 check=$2 p
+    shift 2
+    CG_OK=1 CG_N1=0 CG_N2=0
     for p in 1 2; do
-        lg_expect WARM 600 || { ok=0; break; }
+        lg_expect WARM 600 || { CG_OK=0; break; }
         if [ $p = 1 ]; then
-            callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
+            callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { CG_OK=0; break; }
         fi
         lg_go
-        lg_expect DONE 600 || { ok=0; break; }
-        callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
+        lg_expect DONE 600 || { CG_OK=0; break; }
+        callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { CG_OK=0; break; }
         lg_go
-        lg_expect RESULT 60 || { ok=0; break; }
-        [ "$(field errors "$LINE")" = 0 ] || put "$scen" "$name" errors "$(field errors "$LINE") (under callgrind)"
-        if [ $p = 1 ]; then rts1=$(field rts "$LINE"); else rts2=$(field rts "$LINE"); fi
+        lg_expect RESULT 60 || { CG_OK=0; break; }
+        "$check" "$@"
+        if [ $p = 1 ]; then CG_N1=$(field "$count" "$LINE"); else CG_N2=$(field "$count" "$LINE"); fi
     done
     lg_finish
     stop_server
-    local w1 w2
+}
+
+# callgrind_figures PUT SCEN NAME: from the dumps of callgrind_windows, instructions per
+# round trip (or datagram), allocation calls per round trip, and the constant part of a
+# window, each through PUT SCEN NAME KEY VALUE; a note if the run failed. Returns 1 then.
+callgrind_figures() {
+    local out=$1 scen=$2 name=$3 w1 w2 m1 m2
     w1=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.2" 2>/dev/null)
     w2=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.3" 2>/dev/null)
-    if [ $ok = 1 ] && [ -n "$w1" ] && [ -n "$w2" ] && [ "$rts2" -gt "$rts1" ]; then
-        put "$scen" "$name" ir "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.1f", (b - a) / (n2 - n1)}')"
-        # allocation calls (malloc, calloc, realloc, aligned allocs; C++ new calls malloc)
-        # per round trip, from the same two windows
-        local m1 m2
-        m1=$(count_allocs "$WORK/cg.out.2"); m2=$(count_allocs "$WORK/cg.out.3")
-        put "$scen" "$name" mallocs "$(awk -v a="$m1" -v b="$m2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.3f", (b - a) / (n2 - n1)}')"
-        # the constant part of a window (control requests, wake-ups): diagnostic only
-        put "$scen" "$name" ir_const "$(awk -v a="$w1" -v b="$w2" -v n1="$rts1" -v n2="$rts2" 'BEGIN {printf "%.0f", a - n1 * (b - a) / (n2 - n1)}')"
-    else
-        put "$scen" "$name" note "callgrind run failed"
+    if [ $CG_OK != 1 ] || [ -z "$w1" ] || [ -z "$w2" ] || [ "$CG_N2" -le "$CG_N1" ]; then
+        "$out" "$scen" "$name" note "callgrind run failed"
+        return 1
     fi
+    "$out" "$scen" "$name" ir "$(awk -v a="$w1" -v b="$w2" -v n1="$CG_N1" -v n2="$CG_N2" 'BEGIN {printf "%.1f", (b - a) / (n2 - n1)}')"
+    # allocation calls (malloc, calloc, realloc, aligned allocs; C++ new calls malloc), from
+    # the same two windows
+    m1=$(count_allocs "$WORK/cg.out.2"); m2=$(count_allocs "$WORK/cg.out.3")
+    "$out" "$scen" "$name" mallocs "$(awk -v a="$m1" -v b="$m2" -v n1="$CG_N1" -v n2="$CG_N2" 'BEGIN {printf "%.3f", (b - a) / (n2 - n1)}')"
+    # the constant part of a window (control requests, wake-ups): diagnostic only
+    "$out" "$scen" "$name" ir_const "$(awk -v a="$w1" -v b="$w2" -v n1="$CG_N1" -v n2="$CG_N2" 'BEGIN {printf "%.0f", a - n1 * (b - a) / (n2 - n1)}')"
 }
 
 run_echo() {
@@ -518,14 +600,7 @@ run_echo() {
         IFS=: read -r c s n ncg <<<"$scen"
         local tag="c$c/s$s"
         for name in $SERVERS; do
-            if ! server_available "$name"; then
-                put "$tag" "$name" absent 1
-                continue
-            fi
-            case $DEAD_SERVERS in *" $name "*)
-                put "$tag" "$name" note "skipped: it did not start in an earlier scenario"
-                continue ;;
-            esac
+            server_runnable put "$tag" "$name" "$name" "$DEAD_SERVERS" || continue
             log "$tag $name: rate x$RUNS, CPU x$RUNS, syscalls ($n round trips)"
             run_measured "$tag" "$name" "$c" "$s" "$n" || continue
             if command -v valgrind >/dev/null 2>&1; then
@@ -703,63 +778,26 @@ udp_lg_start() {
     LG_EXE="$BUILD/udp_loadgen" lg_start -p "$PORT" -c "$c" -w "$w" -s "$s" -u "$u" -P "$phases" "$@"
 }
 
-# udp_record TAG NAME LINE: the losses and errors of one RESULT line
+# udp_record TAG NAME IS_RATE: a UDP phase's datagrams sent and lost, late echoes and
+# errors, and a time phase's rate (from LINE)
 udp_record() {
     local lost late errs
-    lost=$(field lost "$3"); late=$(field late "$3"); errs=$(field errors "$3")
-    uput "$1" "$2" sent "$(field sent "$3")"
+    lost=$(field lost "$LINE"); late=$(field late "$LINE"); errs=$(field errors "$LINE")
+    uput "$1" "$2" sent "$(field sent "$LINE")"
     uput "$1" "$2" lost "$lost"
     [ "${late:-0}" = 0 ] || uput "$1" "$2" late "$late"
     [ "${errs:-0}" = 0 ] || uput "$1" "$2" errors "$errs"
+    [ "$3" = 1 ] && uput "$1" "$2" rate "$(field rate "$LINE")"
+    return 0
 }
 
 # udp_measured TAG NAME C W S N: UDP_RUNS rate runs, UDP_RUNS CPU runs, one syscall run
 udp_measured() {
     local tag=$1 name=$2 c=$3 w=$4 s=$5 n=$6
-    local phases="" i
-    for ((i = 0; i < UDP_RUNS; i++)); do phases+="d$UDP_RATE_SECS,"; done
-    for ((i = 0; i < UDP_RUNS; i++)); do phases+="n$n,"; done
-    phases+="n$n"
-    next_port
-    START_ERR=
-    if ! start_server "udp-$name" "$PORT"; then
-        uput "$tag" "$name" note "did not start: ${START_ERR:-no bound socket}"
-        UDP_DEAD+=" $name "
-        return 1
-    fi
-    udp_lg_start "$c" "$w" "$s" 5000 "$phases"
-    local p total=$(( 2 * UDP_RUNS + 1 )) c0 c1 t0 t1 ok=1 d
-    for ((p = 1; p <= total; p++)); do
-        lg_expect WARM 60 || { ok=0; break; }
-        if ((p > UDP_RUNS && p <= 2 * UDP_RUNS)); then
-            c0=$(cpu_ns "$SRV_PID"); t0=$(cpu_ticks "$SRV_PID")
-        elif ((p == total)); then
-            sc_start "$SRV_PID"
-        fi
-        lg_go
-        lg_expect DONE 120 || { ok=0; break; }
-        if ((p > UDP_RUNS && p <= 2 * UDP_RUNS)); then
-            c1=$(cpu_ns "$SRV_PID"); t1=$(cpu_ticks "$SRV_PID")
-        elif ((p == total)); then
-            sc_stop >"$WORK/sc.txt"
-        fi
-        lg_go
-        lg_expect RESULT 30 || { ok=0; break; }
-        d=$(field dgrams "$LINE")
-        udp_record "$tag" "$name" "$LINE"
-        if ((p <= UDP_RUNS)); then
-            uput "$tag" "$name" rate "$(field rate "$LINE")"
-        elif ((p <= 2 * UDP_RUNS)); then
-            uput "$tag" "$name" cpu "$(awk -v a="$c0" -v b="$c1" -v n="$d" 'BEGIN {printf "%.4f", (b - a) / n / 1000}')"
-            set -- $t0 $t1
-            uput "$tag" "$name" ticks "$(( $3 - $1 )) $(( $4 - $2 ))"
-        else
-            while read -r k v; do
-                [ -n "$k" ] && uput "$tag" "$name" "sc_$k" "$(awk -v v="$v" -v n="$d" 'BEGIN {printf "%.4f", v / n}')"
-            done <"$WORK/sc.txt"
-        fi
-    done
-    [ -n "$SC_PID" ] && sc_stop >/dev/null
+    start_or_note uput "$tag" "$name" "udp-$name" || { UDP_DEAD+=" $name "; return 1; }
+    udp_lg_start "$c" "$w" "$s" 5000 "$(measured_phase_list "$UDP_RUNS" "$UDP_RATE_SECS" "$n")"
+    measured_phases "$UDP_RUNS" dgrams uput udp_record "$tag" "$name"
+    local ok=$MP_OK
     lg_finish
     stop_server
     if [ $ok = 0 ]; then
@@ -794,42 +832,19 @@ udp_callgrind() {
     local tag=$1 name=$2 c=$3 w=$4 s=$5 n=$6
     local n1=$(( n / 5 )) n2=$n
     rm -f "$WORK"/cg.out*
-    next_port
-    START_ERR=
-    start_server "udp-$name" "$PORT" --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
-        --dump-instr=no --dump-line=no --compress-strings=no ||
-        { uput "$tag" "$name" note "did not start under callgrind: ${START_ERR:-no bound socket}"; return 1; }
+    start_or_note uput "$tag" "$name" "udp-$name" callgrind || return 1
     local think=()
     [ "$c" = 1 ] && [ "$w" = 1 ] && think=(-t "${BENCH_CG_THINK_US:-500}")
     udp_lg_start "$c" "$w" "$s" 1000 "n$n1,n$n2" -T 2000 "${think[@]}"
-    local ok=1 p d1=0 d2=0
-    for p in 1 2; do
-        lg_expect WARM 300 || { ok=0; break; }
-        if [ $p = 1 ]; then
-            callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
-        fi
-        lg_go
-        lg_expect DONE 300 || { ok=0; break; }
-        callgrind_control -d "$SRV_PID" >/dev/null 2>&1 || { ok=0; break; }
-        lg_go
-        lg_expect RESULT 30 || { ok=0; break; }
-        [ "$(field lost "$LINE")" = 0 ] || uput "$tag" "$name" cg_lost "$(field lost "$LINE")"
-        if [ $p = 1 ]; then d1=$(field dgrams "$LINE"); else d2=$(field dgrams "$LINE"); fi
-    done
-    lg_finish
-    stop_server
-    local w1 w2 m1 m2
-    w1=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.2" 2>/dev/null)
-    w2=$(awk '/^totals:/ {print $2}' "$WORK/cg.out.3" 2>/dev/null)
-    if [ $ok = 1 ] && [ -n "$w1" ] && [ -n "$w2" ] && [ "$d2" -gt "$d1" ]; then
-        uput "$tag" "$name" ir "$(awk -v a="$w1" -v b="$w2" -v n1="$d1" -v n2="$d2" 'BEGIN {printf "%.1f", (b - a) / (n2 - n1)}')"
-        m1=$(count_allocs "$WORK/cg.out.2"); m2=$(count_allocs "$WORK/cg.out.3")
-        uput "$tag" "$name" mallocs "$(awk -v a="$m1" -v b="$m2" -v n1="$d1" -v n2="$d2" 'BEGIN {printf "%.3f", (b - a) / (n2 - n1)}')"
-        case $name in cio-batch-*|cio-per-*|uv|mmsg) udp_profile "$name" "$tag" "$WORK/cg.out.3" "$d2" ;; esac
-        cp "$WORK/cg.out.3" "$WORK/udp-cg-$name-${tag//\//_}.out" 2>/dev/null
-    else
-        uput "$tag" "$name" note "callgrind run failed"
-    fi
+    callgrind_windows dgrams udp_cg_check "$tag" "$name"
+    callgrind_figures uput "$tag" "$name" || return 0
+    case $name in cio-batch-*|cio-per-*|uv|mmsg) udp_profile "$name" "$tag" "$WORK/cg.out.3" "$CG_N2" ;; esac
+    cp "$WORK/cg.out.3" "$WORK/udp-cg-$name-${tag//\//_}.out" 2>/dev/null
+}
+
+# udp_cg_check TAG NAME: a callgrind phase's losses, from LINE
+udp_cg_check() {
+    [ "$(field lost "$LINE")" = 0 ] || uput "$1" "$2" cg_lost "$(field lost "$LINE")"
 }
 
 run_udp() {
@@ -841,14 +856,7 @@ run_udp() {
         [ -n "$ncg" ] || ncg=$(( n / 5 ))
         tag="c$c/w$w/s$s"
         for name in $UDP_SERVERS; do
-            if ! server_available "udp-$name"; then
-                uput "$tag" "$name" absent 1
-                continue
-            fi
-            case $UDP_DEAD in *" $name "*)
-                uput "$tag" "$name" note "skipped: it did not start in an earlier scenario"
-                continue ;;
-            esac
+            server_runnable uput "$tag" "$name" "udp-$name" "$UDP_DEAD" || continue
             log "udp $tag $name: rate x$UDP_RUNS, CPU x$UDP_RUNS, syscalls ($n datagrams)"
             udp_measured "$tag" "$name" "$c" "$w" "$s" "$n" || continue
             if command -v valgrind >/dev/null 2>&1; then
@@ -884,7 +892,7 @@ make_udp_report() {
         echo "- syscall counter: $SC_TOOL; rate runs: $UDP_RUNS x ${UDP_RATE_SECS} s, CPU runs: $UDP_RUNS; server on CPU 0, udp_loadgen on CPU 1"
         [ "$QUICK" = 1 ] && echo "- **BENCH_QUICK=1: a short smoke run, not the reference figures**"
         echo
-        awk -F'\t' -v ref="$ref" -v servers="$UDP_SERVERS" -f "$BENCH_DIR/report_udp.awk" \
+        awk -F'\t' -v ref="$ref" -v servers="$UDP_SERVERS" -f "$BENCH_DIR/report_lib.awk" -f "$BENCH_DIR/report_udp.awk" \
             "$UDP_TSV" "$WORK/udp_profile.tsv"
     } >"$UDP_MD.tmp"
     mv "$UDP_MD.tmp" "$UDP_MD"
@@ -930,7 +938,7 @@ make_report() {
         echo "many, they depend on how events batch), then CPU time, then wall-clock rate and latency,"
         echo "which swing 20-50% between runs on this machine."
         echo
-        awk -F'\t' -v ref="$ref" -v servers="$SERVERS" -f "$BENCH_DIR/report.awk" "$TSV"
+        awk -F'\t' -v ref="$ref" -v servers="$SERVERS" -f "$BENCH_DIR/report_lib.awk" -f "$BENCH_DIR/report.awk" "$TSV"
         [ "${BENCH_THREADS:-0}" = 1 ] && [ -s "$WORK/threads.md" ] && { cat "$WORK/threads.md"; echo; }
         if [ ${#NOTES[@]} -gt 0 ]; then
             echo "### Notes"

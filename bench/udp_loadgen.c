@@ -48,12 +48,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PHASES 32
+#include "loadgen_common.h"
+
 #define BATCH 64           /* datagrams per recvmmsg / sendmmsg */
 #define HEADER 16          /* client id (4), slot (4), sequence number (8) */
 #define SCAN_NS 10000000u  /* look for timed-out datagrams every 10 ms */
@@ -75,11 +75,6 @@ struct client {
     struct slot *slots;
     uint32_t *ready;   /* slots to send from at the next flush */
     size_t nready;
-};
-
-struct phase {
-    char mode;    /* 'n' count, 'd' duration */
-    double value;
 };
 
 /* Counters of the current phase. */
@@ -106,18 +101,8 @@ static int quiet;
 static unsigned char (*rbufs)[65536]; /* receive buffers, one per batch entry */
 static unsigned char (*sbufs)[65536]; /* send buffers, likewise */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(2);
-}
+#define now_ns lg_now_ns
+#define die lg_die
 
 static inline unsigned char pattern(uint32_t c, uint64_t seq, size_t i)
 {
@@ -453,34 +438,6 @@ static void run_phase(uint64_t limit, uint64_t deadline, struct tally *t, uint64
     *t_end = deadline ? deadline : now_ns();
 }
 
-static void sync_point(const char *what, int phase)
-{
-    char line[256];
-    printf("%s %d\n", what, phase);
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) {
-        fprintf(stderr, "udp_loadgen: stdin closed at sync point %s\n", what);
-        exit(3);
-    }
-}
-
-static int parse_phases(const char *list, struct phase *phases)
-{
-    int n = 0;
-    char *copy = strdup(list), *save = NULL;
-    if (!copy)
-        die("strdup");
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_PHASES || (tok[0] != 'd' && tok[0] != 'n'))
-            usage();
-        phases[n].mode = tok[0];
-        phases[n].value = atof(tok + 1);
-        n++;
-    }
-    free(copy);
-    return n;
-}
-
 static void open_clients(const char *host, const char *port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *ai;
@@ -530,61 +487,39 @@ static void report(int p, char mode, const struct tally *t, double secs, long e)
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *port = "7000", *plist = NULL;
-    struct phase phases[MAX_PHASES];
-    int nphases = 0, repeats = 1, sync = 0, opt;
+    struct lg_options o = lg_options_default();
+    struct lg_phase phases[LG_MAX_PHASES];
     long warmup = 1000;
-    char mode = 0;
-    double value = 0;
+    int opt;
 
     while ((opt = getopt(argc, argv, "h:p:c:w:s:u:d:n:r:P:T:t:yq")) != -1) {
         switch (opt) {
-        case 'h': host = optarg; break;
-        case 'p': port = optarg; break;
         case 'c': nclients = atoi(optarg); break;
         case 'w': window = (uint32_t)atol(optarg); break;
         case 's': dgram_size = (size_t)atol(optarg); break;
         case 'u': warmup = atol(optarg); break;
-        case 'd': mode = 'd'; value = atof(optarg); break;
-        case 'n': mode = 'n'; value = atof(optarg); break;
-        case 'r': repeats = atoi(optarg); break;
-        case 'P': plist = optarg; break;
         case 'T': timeout_ns = (uint64_t)(atof(optarg) * 1e6); break;
         case 't': think_ns = (uint64_t)(atof(optarg) * 1e3); break;
-        case 'y': sync = 1; break;
-        case 'q': quiet = 1; break;
-        default: usage();
+        default:
+            if (!lg_common_option(&o, opt, optarg))
+                usage();
         }
     }
+    int nphases = lg_phases(&o, phases);
     if (nclients < 1 || nclients > 100000 || window < 1 || window > 65536 ||
-        dgram_size < HEADER || dgram_size > 65507 || warmup < 0 || timeout_ns == 0)
+        dgram_size < HEADER || dgram_size > 65507 || warmup < 0 || timeout_ns == 0 ||
+        nphases == 0)
         usage();
-    if (plist) {
-        nphases = parse_phases(plist, phases);
-    } else {
-        if (!mode || repeats < 1 || repeats > MAX_PHASES)
-            usage();
-        for (int i = 0; i < repeats; i++)
-            phases[i] = (struct phase){mode, value};
-        nphases = repeats;
-    }
-    for (int i = 0; i < nphases; i++)
-        if (phases[i].value <= 0)
-            usage();
-
+    quiet = o.quiet;
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nclients + 64) {
-        rl.rlim_cur = rl.rlim_max < (rlim_t)nclients + 64 ? rl.rlim_max : (rlim_t)nclients + 64;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    lg_raise_nofile(nclients);
     rbufs = malloc(BATCH * sizeof *rbufs);
     sbufs = malloc(BATCH * sizeof *sbufs);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!rbufs || !sbufs || epfd < 0)
         die("setup");
-    open_clients(host, port);
+    open_clients(o.host, o.port);
 
     /* Warm-up: every slot of every client at least once. */
     struct tally t;
@@ -600,16 +535,16 @@ int main(int argc, char **argv)
     long total_errors = 0;
     for (int p = 0; p < nphases; p++) {
         long e0 = errors;
-        if (sync)
-            sync_point("WARM", p + 1);
+        if (o.sync)
+            lg_sync_point("udp_loadgen", "WARM", p + 1);
         uint64_t t0 = now_ns();
         if (phases[p].mode == 'n')
             run_phase((uint64_t)phases[p].value, 0, &t, &t_end);
         else
             run_phase(0, t0 + (uint64_t)(phases[p].value * 1e9), &t, &t_end);
         double secs = (double)(t_end - t0) / 1e9;
-        if (sync)
-            sync_point("DONE", p + 1);
+        if (o.sync)
+            lg_sync_point("udp_loadgen", "DONE", p + 1);
         total_errors += errors - e0;
         report(p + 1, phases[p].mode, &t, secs, errors - e0);
     }

@@ -12,34 +12,21 @@
  * edge, so no extra read to see EAGAIN is made (with one datagram per wake-up: epoll_wait,
  * recvmmsg, sendmmsg = 3 calls). A datagram the kernel cannot take at once (EAGAIN, ENOBUFS)
  * is dropped, as UDP may: the load generator counts it lost. SIGINT or SIGTERM ends it
- * (they are blocked except inside epoll_pwait, so none is missed).
+ * (udp_peer.h: the binding, the signals and the wait loop).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <unistd.h>
+
+#include "udp_peer.h"
 
 #define BATCH 64
 #define BUF_SIZE 65536 /* the largest datagram */
 
-static volatile sig_atomic_t stop;
 static unsigned char bufs[BATCH][BUF_SIZE];
 static struct sockaddr_storage names[BATCH];
 static struct iovec iovs[BATCH];
 static struct mmsghdr msgs[BATCH];
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 /* Sends msgs[0 .. n-1] back (iov_len set to each datagram's length), dropping one the
  * kernel refuses. */
@@ -72,11 +59,10 @@ static int drain(int fd)
         }
         int r = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (r < 0) {
-            if (errno == EINTR)
+            int again = udp_peer_receive_failed();
+            if (again > 0)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            return -1;
+            return again;
         }
         echo_batch(fd, (unsigned)r);
         if (r < BATCH)
@@ -84,52 +70,7 @@ static int drain(int fd)
     }
 }
 
-/* A non-blocking UDP socket bound to 127.0.0.1:port, or -1. */
-static int bind_udp(int port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0)
-        return -1;
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: udp_epoll_mmsg PORT\n");
-        return 2;
-    }
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    int fd = bind_udp(atoi(argv[1]));
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-    if (fd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        perror("udp_epoll_mmsg");
-        return 1;
-    }
-    while (!stop) {
-        struct epoll_event got;
-        int n = epoll_pwait(ep, &got, 1, -1, &old);
-        if (n < 0 && errno != EINTR) {
-            perror("udp_epoll_mmsg: epoll_pwait");
-            return 1;
-        }
-        if (n > 0 && drain(fd) < 0) {
-            perror("udp_epoll_mmsg: recvmmsg");
-            return 1;
-        }
-    }
-    close(fd);
-    close(ep);
-    return 0;
+    return udp_peer_main(argc, argv, "udp_epoll_mmsg", drain);
 }
