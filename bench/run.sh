@@ -894,8 +894,8 @@ make_udp_report() {
         echo
         awk -F'\t' -v ref="$ref" -v servers="$UDP_SERVERS" -f "$BENCH_DIR/report_lib.awk" -f "$BENCH_DIR/report_udp.awk" \
             "$UDP_TSV" "$WORK/udp_profile.tsv"
-    } >"$UDP_MD.tmp"
-    mv "$UDP_MD.tmp" "$UDP_MD"
+    } >"$WORK/UDP.md.tmp" # (in the work directory: the commit line sees the tree as it is)
+    mv "$WORK/UDP.md.tmp" "$UDP_MD"
 }
 
 # ---------------------------------------------------------------------------------------------
