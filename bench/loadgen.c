@@ -41,12 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PHASES 32
+#include "loadgen_common.h"
 
 struct conn {
     int fd;
@@ -60,11 +59,6 @@ struct conn {
     uint64_t t_start;   /* ns, when the message was started */
 };
 
-struct phase {
-    char mode;          /* 'n' count, 'd' duration */
-    double value;
-};
-
 static struct conn *conns;
 static int nconn = 1;
 static size_t msg_size = 64;
@@ -72,7 +66,7 @@ static unsigned char *sendbuf;   /* scratch: one message */
 static unsigned char *recvbuf;   /* scratch */
 static int epfd;
 static long errors;
-static int quiet;
+static int quiet;       /* -q */
 static uint64_t think_ns;   /* -t: pause between an echo and the next message */
 static struct conn **thinkq; /* FIFO of thinking connections (same delay: ordered by time) */
 static uint64_t *think_until;
@@ -82,12 +76,8 @@ static size_t thinkq_head, thinkq_len;
 static uint32_t *lat;
 static size_t lat_n, lat_cap;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#define now_ns lg_now_ns
+#define die lg_die
 
 static inline unsigned char pattern(uint32_t c, uint64_t k, size_t i)
 {
@@ -99,12 +89,6 @@ static void fill(unsigned char *buf, uint32_t c, uint64_t k, size_t off, size_t 
 {
     for (size_t i = 0; i < n; i++)
         buf[i] = pattern(c, k, off + i);
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(2);
 }
 
 static void usage(void)
@@ -357,79 +341,33 @@ static uint64_t run_phase(uint64_t limit, uint64_t deadline, int record, uint64_
     return deadline ? counted : done;
 }
 
-static void sync_point(const char *what, int phase)
-{
-    char line[256];
-    printf("%s %d\n", what, phase);
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) {
-        fprintf(stderr, "loadgen: stdin closed at sync point %s\n", what);
-        exit(3);
-    }
-}
-
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *port = "7000";
-    struct phase phases[MAX_PHASES];
-    int nphases = 0, repeats = 1, sync = 0;
+    struct lg_options o = lg_options_default();
+    struct lg_phase phases[LG_MAX_PHASES];
     long warmup = 1000;
-    char mode = 0;
-    double value = 0;
-    const char *plist = NULL;
     int opt;
 
     while ((opt = getopt(argc, argv, "h:p:c:s:w:d:n:r:P:t:yq")) != -1) {
         switch (opt) {
-        case 'h': host = optarg; break;
-        case 'p': port = optarg; break;
         case 'c': nconn = atoi(optarg); break;
         case 's': msg_size = (size_t)atol(optarg); break;
         case 'w': warmup = atol(optarg); break;
-        case 'd': mode = 'd'; value = atof(optarg); break;
-        case 'n': mode = 'n'; value = atof(optarg); break;
-        case 'r': repeats = atoi(optarg); break;
-        case 'P': plist = optarg; break;
         case 't': think_ns = (uint64_t)(atof(optarg) * 1000); break;
-        case 'y': sync = 1; break;
-        case 'q': quiet = 1; break;
-        default: usage();
-        }
-    }
-    if (nconn < 1 || msg_size < 1 || warmup < 0)
-        usage();
-    if (plist) {
-        char *copy = strdup(plist), *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            if (nphases == MAX_PHASES || (tok[0] != 'd' && tok[0] != 'n'))
+        default:
+            if (!lg_common_option(&o, opt, optarg))
                 usage();
-            phases[nphases].mode = tok[0];
-            phases[nphases].value = atof(tok + 1);
-            nphases++;
         }
-        free(copy);
-    } else {
-        if (!mode || repeats < 1 || repeats > MAX_PHASES)
-            usage();
-        for (int i = 0; i < repeats; i++) {
-            phases[i].mode = mode;
-            phases[i].value = value;
-        }
-        nphases = repeats;
     }
-    for (int i = 0; i < nphases; i++)
-        if (phases[i].value <= 0)
-            usage();
-
+    int nphases = lg_phases(&o, phases);
+    if (nconn < 1 || msg_size < 1 || warmup < 0 || nphases == 0)
+        usage();
+    quiet = o.quiet;
+    const char *host = o.host, *port = o.port;
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    /* Enough descriptors for the connections. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nconn + 64) {
-        rl.rlim_cur = rl.rlim_max < (rlim_t)nconn + 64 ? rl.rlim_max : (rlim_t)nconn + 64;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    lg_raise_nofile(nconn); /* enough descriptors for the connections */
 
     struct addrinfo hints = {0}, *ai;
     hints.ai_family = AF_UNSPEC;
@@ -492,8 +430,8 @@ int main(int argc, char **argv)
     long total_errors = 0;
     for (int p = 0; p < nphases; p++) {
         long e0 = errors;
-        if (sync)
-            sync_point("WARM", p + 1);
+        if (o.sync)
+            lg_sync_point("loadgen", "WARM", p + 1);
         lat_n = 0;
         uint64_t t0 = now_ns(), rts;
         if (phases[p].mode == 'n')
@@ -501,8 +439,8 @@ int main(int argc, char **argv)
         else
             rts = run_phase(0, t0 + (uint64_t)(phases[p].value * 1e9), 1, &t_end);
         double secs = (double)(t_end - t0) / 1e9;
-        if (sync)
-            sync_point("DONE", p + 1);
+        if (o.sync)
+            lg_sync_point("loadgen", "DONE", p + 1);
         qsort(lat, lat_n, sizeof *lat, cmp_u32);
         long e = errors - e0;
         total_errors += e;
