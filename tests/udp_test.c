@@ -552,6 +552,47 @@ Test(udp, async_batch_echo)
     tu_run_for(ctx, 100);
 }
 
+/* A batch that comes back short drains the read direction; the next batch
+ * must still see the next datagram, and one already queued behind a short
+ * batch's wake-up (sent between the two receives). */
+Test(udp, a_short_batch_then_the_next_datagrams)
+{
+    struct cio_udp_socket a, b;
+    bound(&a, AF_INET);
+    struct cio_endpoint eb = bound(&b, AF_INET);
+    char bufs[4][8];
+    struct cio_udp_message m[4];
+    cio_error ec = {0};
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 4; i++)
+            m[i] = (struct cio_udp_message){bufs[i], sizeof bufs[i], {{{0}}}, 0, false};
+        struct result r = {0};
+        cio_udp_socket_async_receive_batch(&b, m, 4, 0, to(&r));
+        tu_run_for(ctx, 5); /* the batch waits */
+        cr_assert_eq(r.calls, 0);
+        if (round == 2) {
+            /* Two at once: they may come as one batch or two. */
+            cio_udp_socket_send_to(&a, "y", 1, &eb, 0, &ec);
+            cio_udp_socket_send_to(&a, "z", 1, &eb, 0, &ec);
+        } else {
+            cio_udp_socket_send_to(&a, "x", 1, &eb, 0, &ec);
+        }
+        wait_for(&r);
+        assert_ok(r.ec);
+        cr_assert_geq(r.n, 1);
+        cr_assert_eq(m[0].length, 1);
+        if (round == 2 && r.n == 1) {
+            struct result r2 = {0};
+            cio_udp_socket_async_receive_batch(&b, m, 4, 0, to(&r2));
+            wait_for(&r2);
+            assert_ok(r2.ec);
+            cr_assert_eq(r2.n, 1);
+            cr_assert_eq(bufs[0][0], 'z');
+        }
+    }
+    close_all(&a, &b);
+}
+
 Test(udp, batch_bad_input)
 {
     struct cio_udp_socket a;

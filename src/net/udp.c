@@ -19,6 +19,7 @@
 #include "cio/udp.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -368,30 +369,42 @@ static cio_error udp_batch_check(const struct cio__socket *so, const struct cio_
     return cio_error_none();
 }
 
+/* A batch's message hands the kernel its buffer as it is: its data and size
+ * are laid out as struct iovec. */
+_Static_assert(offsetof(struct cio_udp_message, data) == offsetof(struct iovec, iov_base) &&
+                   offsetof(struct cio_udp_message, size) == offsetof(struct iovec, iov_len),
+               "a cio_udp_message begins as a struct iovec");
+
 /*
  * One recvmmsg or sendmmsg of msgs[0 .. count-1] on fd, without waiting:
  * the datagrams moved (their length, truncated and sender stored), or
  * -errno (EINTR is retried here). The kernel's headers are built on the
- * stack each time: a batch's state is the caller's array, nothing more.
+ * stack each time, field by field (no memset of all 64: most calls move a
+ * few datagrams), over the caller's messages themselves: each one's data
+ * and size are its iovec, and a receive's sender is written by the kernel
+ * straight into its endpoint.
  */
 static int udp_batch_once(int fd, struct cio_udp_message *msgs, unsigned count, int flags,
                           bool sends)
 {
     struct mmsghdr mm[CIO_UDP_BATCH_MAX];
-    struct iovec iov[CIO_UDP_BATCH_MAX];
-    memset(mm, 0, count * sizeof mm[0]);
     for (unsigned i = 0; i < count; i++) {
-        iov[i].iov_base = msgs[i].data;
-        iov[i].iov_len = msgs[i].size;
-        mm[i].msg_hdr.msg_iov = &iov[i];
-        mm[i].msg_hdr.msg_iovlen = 1;
+        struct msghdr *h = &mm[i].msg_hdr;
         struct cio_endpoint *ep = &msgs[i].endpoint;
+        h->msg_iov = (struct iovec *)(void *)&msgs[i];
+        h->msg_iovlen = 1;
+        h->msg_control = NULL;
+        h->msg_controllen = 0;
+        h->msg_flags = 0;
         if (!sends) {
-            mm[i].msg_hdr.msg_name = &ep->addr;
-            mm[i].msg_hdr.msg_namelen = sizeof ep->addr;
+            h->msg_name = &ep->addr;
+            h->msg_namelen = sizeof ep->addr;
         } else if (ep->addr.sa.sa_family != AF_UNSPEC) {
-            mm[i].msg_hdr.msg_name = &ep->addr;
-            mm[i].msg_hdr.msg_namelen = cio_endpoint_size(ep);
+            h->msg_name = &ep->addr;
+            h->msg_namelen = cio_endpoint_size(ep);
+        } else {
+            h->msg_name = NULL;
+            h->msg_namelen = 0;
         }
     }
     int r;
@@ -406,10 +419,10 @@ static int udp_batch_once(int fd, struct cio_udp_message *msgs, unsigned count, 
         if (sends)
             continue;
         msgs[i].truncated = (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        struct cio_endpoint got = msgs[i].endpoint;
-        cio_error ignored = cio_error_none();
-        if (cio_endpoint_from_sockaddr(&got.addr.sa, mm[i].msg_hdr.msg_namelen,
-                                       &msgs[i].endpoint, &ignored) < 0)
+        /* The kernel wrote the sender in place: only a name of no IP family
+         * (none given) is left to clear. */
+        if (cio_endpoint_size(&msgs[i].endpoint) == 0 ||
+            mm[i].msg_hdr.msg_namelen < cio_endpoint_size(&msgs[i].endpoint))
             memset(&msgs[i].endpoint, 0, sizeof msgs[i].endpoint);
     }
     return r;
@@ -465,9 +478,13 @@ struct udp_batch_op {
     int flags;
 };
 
-/* One try on readiness. A batch that comes back short says the socket had
- * no more then, but datagrams may arrive at any moment: the readiness cache
- * is left alone (CIO__PERFORM_DONE, never DRAINED). */
+/* One try on readiness. A receive that comes back short found the queue
+ * empty (recvmmsg stops at the first datagram that is not there, and keeps
+ * an error met after the first for the next call, which the backend's
+ * readiness for errors covers): the read direction is drained, as a
+ * stream's short read drains it, and the next receive waits for the next
+ * datagram's edge instead of trying a recvmmsg that would fail. A short
+ * send says nothing the next send could use, and leaves the cache alone. */
 static enum cio__perform_result udp_batch_perform(struct cio__io_op *io, int fd)
 {
     struct udp_batch_op *op = (struct udp_batch_op *)io;
@@ -477,6 +494,8 @@ static enum cio__perform_result udp_batch_perform(struct cio__io_op *io, int fd)
         return CIO__PERFORM_WOULD_BLOCK;
     io->base.ec = r < 0 ? cio_error_system(-r) : cio_error_none();
     io->base.n = r < 0 ? 0 : (size_t)r;
+    if (!sends && r > 0 && (unsigned)r < op->count && !(op->flags & MSG_PEEK))
+        return CIO__PERFORM_DONE_DRAINED;
     return CIO__PERFORM_DONE;
 }
 
