@@ -1218,3 +1218,49 @@ Test(local, datagram_connect_sets_the_default_destination)
     cr_assert_eq(memcmp(buf, "dgram", 5), 0);
     close_both(&a.socket, &b.socket);
 }
+
+Test(local, a_plain_stream_read_that_stops_at_descriptors_leaves_the_rest_readable)
+{
+    /* The same stop for a read that takes no descriptors (the kernel closes
+     * them): read_some, and read_some_buffers of two buffers (a recvmsg),
+     * are short with more queued behind, which on epoll must not be taken
+     * for a drained socket either. */
+    for (int form = 0; form < 2; form++) {
+        struct cio_local_stream_socket a, b;
+        cio_local_stream_socket_init(&a, ctx);
+        cio_local_stream_socket_init(&b, ctx);
+        cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        static char buf[16], buf2[16];
+        cio_mutable_buffer bufs[2] = {{buf, 8}, {buf2, 8}};
+        struct tu_result r1 = {0}, r2 = {0};
+        if (form == 0)
+            cio_local_stream_socket_async_read_some(&b, buf, sizeof buf, tu_handler(&r1));
+        else
+            cio_local_stream_socket_async_read_some_buffers(&b, bufs, 2, tu_handler(&r1));
+        tu_run_for(ctx, 5);
+        cio_error ec;
+        cr_assert_eq(cio_local_stream_socket_send_with_fds(&a, "A", 1, &p[1], 1, &ec), 1);
+        cr_assert_eq(cio_local_stream_socket_write_some(&a, "BCD", 3, &ec), 3);
+        wait_for(&r1);
+        TU_ASSERT_OK(r1.ec);
+        cr_assert_eq(r1.n, 1, "the read stops at the descriptor's bytes");
+        if (form == 0)
+            cio_local_stream_socket_async_read_some(&b, buf, sizeof buf, tu_handler(&r2));
+        else
+            cio_local_stream_socket_async_read_some_buffers(&b, bufs, 2, tu_handler(&r2));
+        wait_for(&r2);
+        TU_ASSERT_OK(r2.ec);
+        cr_assert_eq(r2.n, 3, "form %d", form);
+        cr_assert_eq(memcmp(buf, "BCD", 3), 0);
+        /* The descriptor the reads did not take was closed by the kernel:
+         * the pipe's read end sees eof once its write end here closes. */
+        close(p[1]);
+        char c;
+        cr_assert_eq(read(p[0], &c, 1), 0);
+        close(p[0]);
+        cio_socket_close(&a.socket, NULL);
+        cio_socket_close(&b.socket, NULL);
+    }
+}
