@@ -1264,3 +1264,32 @@ Test(local, a_plain_stream_read_that_stops_at_descriptors_leaves_the_rest_readab
         cio_socket_close(&b.socket, NULL);
     }
 }
+
+Test(local, an_async_receive_that_fails_at_once_sets_its_count_to_zero)
+{
+    /* nfds is 0 on failure, set before the handler runs: also for a failure
+     * known at the start (closed, bad arguments), which is posted. */
+    struct cio_local_stream_socket a, b;
+    cio_local_stream_socket_init(&a, ctx);
+    cio_local_stream_socket_init(&b, ctx);
+    static char buf[4];
+    static int fds[2];
+    static size_t n1 = 99, n2 = 99, n3 = 99;
+    struct tu_result r1 = {0}, r2 = {0}, r3 = {0};
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, 2, &n1,
+                                                   tu_handler(&r1));
+    wait_for(&r1);
+    TU_ASSERT_IS(r1.ec, BAD_DESCRIPTOR);
+    cr_assert_eq(n1, 0, "closed: nfds is %zu", n1);
+    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, CIO_LOCAL_MAX_FDS + 1,
+                                                   &n2, tu_handler(&r2));
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, 0, fds, 2, &n3, tu_handler(&r3));
+    wait_for(&r2);
+    wait_for(&r3);
+    TU_ASSERT_IS(r2.ec, INVALID_ARGUMENT);
+    TU_ASSERT_IS(r3.ec, INVALID_ARGUMENT);
+    cr_assert_eq(n2, 0, "too many: nfds is %zu", n2);
+    cr_assert_eq(n3, 0, "no bytes: nfds is %zu", n3);
+    close_both(&a.socket, &b.socket);
+}

@@ -540,6 +540,9 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
                              const struct local_recv *rq, int type, cio_handler h,
                              const char *operation)
 {
+    /* 0 until the op says otherwise: a failure posted at once is 0 too. */
+    if (rq->nfds)
+        *rq->nfds = 0;
     cio_error bad = local_check_transfer(buf, len, rq->fds, rq->max_fds, rq->takes_fds, type);
     struct local_op *op = local_op_new(s, buf, len, bad, CIO__MSG_DATAGRAM, h, local_recv_finish,
                                        local_recv_flags(rq), operation);
