@@ -1293,3 +1293,31 @@ Test(local, an_async_receive_that_fails_at_once_sets_its_count_to_zero)
     cr_assert_eq(n3, 0, "no bytes: nfds is %zu", n3);
     close_both(&a.socket, &b.socket);
 }
+
+Test(local, an_endpoint_of_another_family_is_invalid_argument_and_opens_nothing)
+{
+    /* A hand-filled endpoint whose family is not AF_UNIX: a connect must not
+     * open a socket of that family inside a local object (and send its
+     * sun_path bytes to the network as an address). */
+    struct cio_local_endpoint ep = abstract_endpoint("");
+    memset(ep.addr.sun_path, 0, sizeof ep.addr.sun_path);
+    ep.addr.sun_family = AF_INET;
+    ep.len = (socklen_t)sizeof ep.addr;
+    struct cio_local_stream_socket s;
+    cio_local_stream_socket_init(&s, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_local_stream_socket_connect(&s, &ep, &ec), -1);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    cr_assert(!cio_socket_is_open(&s.socket), "connect opened a socket for AF_INET");
+    struct tu_result rc = {0};
+    cio_local_stream_socket_async_connect(&s, &ep, tu_handler(&rc));
+    wait_for(&rc);
+    TU_ASSERT_IS(rc.ec, INVALID_ARGUMENT);
+    cr_assert(!cio_socket_is_open(&s.socket), "async_connect opened a socket for AF_INET");
+    struct cio_local_datagram_socket d;
+    cio_local_datagram_socket_init(&d, ctx);
+    cr_assert_eq(cio_local_datagram_socket_open(&d, &ec), 0);
+    cr_assert_eq(cio_local_datagram_socket_send_to(&d, "x", 1, &ep, &ec), 0);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    close_both(&d.socket, &s.socket);
+}
