@@ -994,3 +994,56 @@ Test(sd, a_terminal_line_read_leaves_the_next_line_readable)
     close(master);
     finish();
 }
+
+Test(sd, assign_refuses_a_device_that_cannot_be_polled_on_every_backend)
+{
+    /* /dev/null and /dev/zero have no poll method: epoll refuses them, and
+     * io_uring would take them (a poll of one is always "ready"). */
+    const char *paths[] = {"/dev/null", "/dev/zero"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDWR | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %s", paths[i], strerror(errno));
+        int flags = fcntl(fd, F_GETFL);
+        cio_error ec;
+        cr_assert_eq(cio_stream_descriptor_assign(&rd, fd, &ec), -1, "%s was taken", paths[i]);
+        cr_assert(cio_error_equal(ec, cio_error_misc(CIO_MISC_FD_SET_FAILURE)), "%s: got %s",
+                  paths[i], cio_error_message(ec));
+        cr_assert(!cio_stream_descriptor_is_open(&rd));
+        cr_assert_eq(fcntl(fd, F_GETFL), flags, "the caller's descriptor was changed");
+        close(fd);
+    }
+    /* A device that can be polled is taken: a terminal. */
+    int master = -1, slave = -1;
+    if (openpty(&master, &slave, NULL, NULL, NULL) == 0) {
+        cio_error ec;
+        cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), 0, "%s",
+                     cio_error_message(ec));
+        close(master);
+    }
+    finish();
+}
+
+static int emfile_epoll_create1(int flags)
+{
+    (void)flags;
+    errno = EMFILE;
+    return -1;
+}
+
+Test(sd, assign_of_a_device_reports_its_scratch_epoll_failing)
+{
+    int master = -1, slave = -1;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0)
+        cr_skip_test("openpty: %s", strerror(errno));
+    int flags = fcntl(slave, F_GETFL);
+    CIO__SYSCALL_SET(epoll_create1, emfile_epoll_create1);
+    cio_error ec;
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), -1);
+    TU_ASSERT_IS(ec, NO_DESCRIPTORS);
+    cr_assert(!cio_stream_descriptor_is_open(&rd));
+    cr_assert_eq(fcntl(slave, F_GETFL), flags, "the caller's descriptor was changed");
+    cio__syscall_reset();
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), 0, "%s", cio_error_message(ec));
+    close(master);
+    finish();
+}
