@@ -803,11 +803,13 @@ static ssize_t eintr_sendmsg(int fd, const struct msghdr *m, int flags)
     return cio__sys_default.sendmsg(fd, m, flags);
 }
 
+static int recvmmsg_errno = EINTR; /* what eintr_recvmmsg fails with */
+
 static int eintr_recvmmsg(int fd, struct mmsghdr *m, unsigned n, int flags, struct timespec *t)
 {
     if (eintr_left > 0) {
         eintr_left--;
-        errno = EINTR;
+        errno = recvmmsg_errno;
         return -1;
     }
     return cio__sys_default.recvmmsg(fd, m, n, flags, t);
@@ -853,36 +855,23 @@ Test(udp, interrupted_calls_are_retried_and_errors_reported)
     close_all(&a, &b);
 }
 
-static int fault_left;
-static int fault_errno;
-
-static int failing_recvmmsg(int fd, struct mmsghdr *m, unsigned n, int flags, struct timespec *t)
-{
-    if (fault_left > 0) {
-        fault_left--;
-        errno = fault_errno;
-        return -1;
-    }
-    return cio__sys_default.recvmmsg(fd, m, n, flags, t);
-}
-
 Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
 {
     struct cio_udp_socket a, b;
     bound(&a, AF_INET);
     struct cio_endpoint eb = bound(&b, AF_INET);
-    CIO__SYSCALL_SET(recvmmsg, failing_recvmmsg);
+    CIO__SYSCALL_SET(recvmmsg, eintr_recvmmsg);
     cio_error ec = {0};
     char buf[8];
     struct cio_udp_message m = {buf, sizeof buf, {{{0}}}, 0, false};
     /* A spurious EAGAIN (the datagram is queued): the sync batch waits for
      * readiness and tries again. */
     cr_assert_eq(cio_udp_socket_send_to(&a, "abc", 3, &eb, 0, &ec), 3);
-    fault_errno = EAGAIN;
-    fault_left = 2;
+    recvmmsg_errno = EAGAIN;
+    eintr_left = 2;
     cr_assert_eq(cio_udp_socket_receive_batch(&b, &m, 1, 0, &ec), 1);
     assert_ok(ec);
-    cr_assert_eq(fault_left, 0);
+    cr_assert_eq(eintr_left, 0);
     cr_assert_eq(m.length, 3);
     /* The async batch: EAGAIN waits again, then the datagram; ENOMEM from
      * the call is posted to the handler, n = 0. */
@@ -890,8 +879,8 @@ Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
     static struct cio_udp_message am;
     am = (struct cio_udp_message){abuf, sizeof abuf, {{{0}}}, 0, false};
     struct result r1 = {0}, r2 = {0};
-    fault_errno = EAGAIN;
-    fault_left = 1;
+    recvmmsg_errno = EAGAIN;
+    eintr_left = 1;
     cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r1));
     cr_assert_eq(cio_udp_socket_send_to(&a, "defg", 4, &eb, 0, &ec), 4);
     wait_for(&r1);
@@ -900,8 +889,8 @@ Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
     cr_assert_eq(am.length, 4);
     cr_assert_eq(memcmp(abuf, "defg", 4), 0);
     cr_assert_eq(cio_udp_socket_send_to(&a, "h", 1, &eb, 0, &ec), 1);
-    fault_errno = ENOMEM;
-    fault_left = 1;
+    recvmmsg_errno = ENOMEM;
+    eintr_left = 1;
     cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r2));
     wait_for(&r2);
     assert_error(r2.ec, ENOMEM);
