@@ -1047,3 +1047,16 @@ Test(sd, assign_of_a_device_reports_its_scratch_epoll_failing)
     close(master);
     finish();
 }
+
+Test(sd, a_packet_pipe_read_that_ends_at_a_packet_leaves_the_next_readable)
+{
+    /* A pipe in packet mode (O_DIRECT) reads one write at a time. */
+    int p[2];
+    if (pipe2(p, O_DIRECT | O_CLOEXEC) != 0)
+        cr_skip_test("pipe2(O_DIRECT): %s", strerror(errno));
+    cio_error ec;
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, p[0], &ec), 0, "%s", cio_error_message(ec));
+    two_messages_two_reads(p[1], "first", "second");
+    close(p[1]);
+    finish();
+}

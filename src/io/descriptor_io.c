@@ -140,10 +140,12 @@ cio_error cio__desc_assign(struct cio_context *ctx, struct cio__socket *so, int 
     if (cio__sys.fstat(fd, &st) < 0)
         return cio_error_system(errno);
     e = cio__socket_assign(ctx, so, S_ISSOCK(st.st_mode) ? CIO__DESC_SOCKET : 0, fd);
-    /* Only a pipe's short read says it is drained: a socket's may end at a
-     * message (a datagram, a seqpacket, a local stream's descriptors), a
-     * terminal's at a line, a device's where it likes. */
-    if (!cio_failed(e) && !S_ISFIFO(st.st_mode))
+    /* No short read of the caller's descriptor says it is drained: a
+     * socket's may end at a message (a datagram, a seqpacket, a local
+     * stream's descriptors), a terminal's at a line, a device's where it
+     * likes, and a pipe's at a write made in packet mode (a writer's
+     * O_DIRECT, which its reader cannot see). */
+    if (!cio_failed(e))
         cio__socket_distrust_short_reads(so);
     return e;
 }
