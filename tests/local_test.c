@@ -1129,37 +1129,62 @@ Test(local, steady_state_descriptor_round_trips_allocate_nothing)
     close_both(&p.a.socket, &p.b.socket);
 }
 
+/* Starts a read on b of form 0 (receive_with_fds, its descriptor into
+ * *got), 1 (read_some) or 2 (read_some_buffers of two buffers, the first
+ * buf), into buf (16 bytes). */
+static void start_stream_read(struct cio_local_stream_socket *b, int form, char *buf, int *got,
+                              size_t *nfds, struct tu_result *r)
+{
+    static char second[8];
+    static cio_mutable_buffer bufs[2];
+    bufs[0] = (cio_mutable_buffer){buf, 8};
+    bufs[1] = (cio_mutable_buffer){second, sizeof second};
+    if (form == 0)
+        cio_local_stream_socket_async_receive_with_fds(b, buf, 16, got, 1, nfds, tu_handler(r));
+    else if (form == 1)
+        cio_local_stream_socket_async_read_some(b, buf, 16, tu_handler(r));
+    else
+        cio_local_stream_socket_async_read_some_buffers(b, bufs, 2, tu_handler(r));
+}
+
+/* a sends "A" with the descriptor fd, then "BCD", while a read of `form`
+ * waits on b: the read takes "A" alone (Linux ends a stream recv at the bytes
+ * descriptors came with, whether or not the reader takes them), and the
+ * read_some after it takes "BCD". The receive waits first, so the one
+ * readiness event the two sends make is taken by it: the read after it has
+ * no event left to wait for (on epoll it would wait for ever if the first
+ * had been taken for a drained socket). Returns the descriptors received. */
+static size_t stops_at_descriptors(struct cio_local_stream_socket *a,
+                                   struct cio_local_stream_socket *b, int form, int fd, int *got)
+{
+    static char buf[16];
+    static size_t nfds;
+    struct tu_result r1 = {0}, r2 = {0};
+    start_stream_read(b, form, buf, got, &nfds, &r1);
+    tu_run_for(ctx, 5);
+    cio_error ec;
+    cr_assert_eq(cio_local_stream_socket_send_with_fds(a, "A", 1, &fd, 1, &ec), 1);
+    cr_assert_eq(cio_local_stream_socket_write_some(a, "BCD", 3, &ec), 3);
+    wait_for(&r1);
+    TU_ASSERT_OK(r1.ec);
+    cr_assert_eq(r1.n, 1, "form %d: the read stops at the descriptor's bytes", form);
+    cio_local_stream_socket_async_read_some(b, buf, sizeof buf, tu_handler(&r2));
+    wait_for(&r2);
+    TU_ASSERT_OK(r2.ec);
+    cr_assert_eq(r2.n, 3, "form %d", form);
+    cr_assert_eq(memcmp(buf, "BCD", 3), 0);
+    return form == 0 ? nfds : 0;
+}
+
 Test(local, a_stream_receive_that_stops_at_descriptors_leaves_the_rest_readable)
 {
-    /* Linux ends a stream recvmsg at the bytes descriptors came with: the
-     * receive is short with more queued behind, which must not be taken for
-     * a drained socket (on epoll the next read would wait for ever). */
     struct cio_local_stream_socket a, b;
     stream_pair(&a, &b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
-    static char buf[16];
     static int got[1];
-    static size_t nfds;
-    struct tu_result r1 = {0}, r2 = {0};
-    /* The receive waits first, so the one readiness event the two sends
-     * make is taken by it: the read after it has no event left to wait for. */
-    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, got, 1, &nfds,
-                                                   tu_handler(&r1));
-    tu_run_for(ctx, 5);
-    cio_error ec;
-    cr_assert_eq(cio_local_stream_socket_send_with_fds(&a, "A", 1, &p[0], 1, &ec), 1);
-    cr_assert_eq(cio_local_stream_socket_write_some(&a, "BCD", 3, &ec), 3);
-    wait_for(&r1);
-    TU_ASSERT_OK(r1.ec);
-    cr_assert_eq(r1.n, 1, "the receive stops at the descriptor's bytes");
-    cr_assert_eq(nfds, 1);
+    cr_assert_eq(stops_at_descriptors(&a, &b, 0, p[0], got), 1);
     close(got[0]);
-    cio_local_stream_socket_async_read_some(&b, buf, sizeof buf, tu_handler(&r2));
-    wait_for(&r2);
-    TU_ASSERT_OK(r2.ec);
-    cr_assert_eq(r2.n, 3);
-    cr_assert_eq(memcmp(buf, "BCD", 3), 0);
     close(p[0]);
     close(p[1]);
     close_both(&a.socket, &b.socket);
@@ -1217,4 +1242,81 @@ Test(local, datagram_connect_sets_the_default_destination)
     cr_assert_eq(rr.n, 5);
     cr_assert_eq(memcmp(buf, "dgram", 5), 0);
     close_both(&a.socket, &b.socket);
+}
+
+Test(local, a_plain_stream_read_that_stops_at_descriptors_leaves_the_rest_readable)
+{
+    /* The same stop for a read that takes no descriptors (the kernel closes
+     * them): read_some, and read_some_buffers of two buffers (a recvmsg). */
+    for (int form = 1; form <= 2; form++) {
+        struct cio_local_stream_socket a, b;
+        stream_pair(&a, &b);
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        stops_at_descriptors(&a, &b, form, p[1], NULL);
+        /* The descriptor the reads did not take was closed by the kernel:
+         * the pipe's read end sees eof once its write end here closes. */
+        close(p[1]);
+        char c;
+        cr_assert_eq(read(p[0], &c, 1), 0);
+        close(p[0]);
+        close_both(&a.socket, &b.socket);
+    }
+}
+
+Test(local, an_async_receive_that_fails_at_once_sets_its_count_to_zero)
+{
+    /* nfds is 0 on failure, set before the handler runs: also for a failure
+     * known at the start (closed, bad arguments), which is posted. */
+    struct cio_local_stream_socket a, b;
+    cio_local_stream_socket_init(&a, ctx);
+    cio_local_stream_socket_init(&b, ctx);
+    static char buf[4];
+    static int fds[2];
+    static size_t n1 = 99, n2 = 99, n3 = 99;
+    struct tu_result r1 = {0}, r2 = {0}, r3 = {0};
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, 2, &n1,
+                                                   tu_handler(&r1));
+    wait_for(&r1);
+    TU_ASSERT_IS(r1.ec, BAD_DESCRIPTOR);
+    cr_assert_eq(n1, 0, "closed: nfds is %zu", n1);
+    cr_assert_eq(cio_local_stream_connect_pair(&a, &b, NULL), 0);
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, sizeof buf, fds, CIO_LOCAL_MAX_FDS + 1,
+                                                   &n2, tu_handler(&r2));
+    cio_local_stream_socket_async_receive_with_fds(&b, buf, 0, fds, 2, &n3, tu_handler(&r3));
+    wait_for(&r2);
+    wait_for(&r3);
+    TU_ASSERT_IS(r2.ec, INVALID_ARGUMENT);
+    TU_ASSERT_IS(r3.ec, INVALID_ARGUMENT);
+    cr_assert_eq(n2, 0, "too many: nfds is %zu", n2);
+    cr_assert_eq(n3, 0, "no bytes: nfds is %zu", n3);
+    close_both(&a.socket, &b.socket);
+}
+
+Test(local, an_endpoint_of_another_family_is_invalid_argument_and_opens_nothing)
+{
+    /* A hand-filled endpoint whose family is not AF_UNIX: a connect must not
+     * open a socket of that family inside a local object (and send its
+     * sun_path bytes to the network as an address). */
+    struct cio_local_endpoint ep = abstract_endpoint("");
+    memset(ep.addr.sun_path, 0, sizeof ep.addr.sun_path);
+    ep.addr.sun_family = AF_INET;
+    ep.len = (socklen_t)sizeof ep.addr;
+    struct cio_local_stream_socket s;
+    cio_local_stream_socket_init(&s, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_local_stream_socket_connect(&s, &ep, &ec), -1);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    cr_assert(!cio_socket_is_open(&s.socket), "connect opened a socket for AF_INET");
+    struct tu_result rc = {0};
+    cio_local_stream_socket_async_connect(&s, &ep, tu_handler(&rc));
+    wait_for(&rc);
+    TU_ASSERT_IS(rc.ec, INVALID_ARGUMENT);
+    cr_assert(!cio_socket_is_open(&s.socket), "async_connect opened a socket for AF_INET");
+    struct cio_local_datagram_socket d;
+    cio_local_datagram_socket_init(&d, ctx);
+    cr_assert_eq(cio_local_datagram_socket_open(&d, &ec), 0);
+    cr_assert_eq(cio_local_datagram_socket_send_to(&d, "x", 1, &ep, &ec), 0);
+    TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    close_both(&d.socket, &s.socket);
 }

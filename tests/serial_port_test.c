@@ -30,6 +30,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cio/cancel.h"
 #include "cio/serial_port.h"
 #include "cio/stream.h"
 #include "cio/stream_descriptor.h"
@@ -449,5 +450,32 @@ Test(serial, bad_input_is_an_error)
     TU_ASSERT_IS(tu_thrown.error, INVALID_ARGUMENT);
     cr_assert_eq(cio_serial_port_open(&port, "/dev/null", &ec), -1, "a port of no context opened");
     TU_ASSERT_IS(ec, INVALID_ARGUMENT);
+    finish();
+}
+
+Test(serial, a_cancellation_signal_aborts_its_read_alone)
+{
+    /* Per-operation cancellation (serial_port.h): the signal's read ends
+     * with operation_aborted, having taken nothing, and the port still
+     * reads what comes after. */
+    pty_now();
+    static char a[4];
+    struct cio_cancellation_signal sig;
+    cio_cancellation_signal_init(&sig);
+    struct tu_result ra = {0}, rb = {0};
+    cio_serial_port_async_read_some(&port, a, sizeof a,
+                                    cio_bind_cancellation_slot(&sig, tu_handler(&ra)));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(ra.calls, 0);
+    cio_cancellation_signal_emit(&sig, CIO_CANCEL_PARTIAL);
+    tu_wait_result(ctx, &ra);
+    TU_ASSERT_IS(ra.ec, OPERATION_ABORTED);
+    cr_assert_eq(ra.n, 0);
+    cr_assert_eq(write(master, "q", 1), 1);
+    cio_serial_port_async_read_some(&port, a, sizeof a, tu_handler(&rb));
+    tu_wait_result(ctx, &rb);
+    TU_ASSERT_OK(rb.ec);
+    cr_assert_eq(rb.n, 1);
+    cr_assert_eq(a[0], 'q');
     finish();
 }

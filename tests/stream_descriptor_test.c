@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pty.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -934,5 +936,127 @@ Test(sd, thousands_of_async_round_trips_allocate_nothing)
     uint64_t after = cio__op_malloc_count();
     cr_assert_eq(after, p.mallocs_after_warmup, "steady state allocated: %llu after warm-up, %llu",
                  (unsigned long long)p.mallocs_after_warmup, (unsigned long long)after);
+    finish();
+}
+
+/* ---- Reads whose short result says nothing of what follows. ---- */
+
+/* Two messages arrive while a read waits (one readiness event for both);
+ * the read takes the first alone, and a second read must still find the
+ * other (on epoll it would wait for ever if the first had been taken for a
+ * drained descriptor). */
+static void two_messages_two_reads(int write_fd, const char *one, const char *two)
+{
+    static char buf[64];
+    memset(buf, 0, sizeof buf);
+    struct tu_result r1 = {0}, r2 = {0};
+    cio_stream_descriptor_async_read_some(&rd, buf, sizeof buf, tu_handler(&r1));
+    tu_run_for(ctx, 5);
+    cr_assert_eq(write(write_fd, one, strlen(one)), (ssize_t)strlen(one));
+    cr_assert_eq(write(write_fd, two, strlen(two)), (ssize_t)strlen(two));
+    tu_wait_result(ctx, &r1);
+    TU_ASSERT_OK(r1.ec);
+    cr_assert_eq(r1.n, strlen(one));
+    cr_assert_eq(memcmp(buf, one, r1.n), 0);
+    cio_stream_descriptor_async_read_some(&rd, buf, sizeof buf, tu_handler(&r2));
+    tu_wait_result(ctx, &r2);
+    TU_ASSERT_OK(r2.ec);
+    cr_assert_eq(r2.n, strlen(two));
+    cr_assert_eq(memcmp(buf, two, r2.n), 0);
+}
+
+Test(sd, a_datagram_socket_read_that_ends_at_a_message_leaves_the_next_readable)
+{
+    int sv[2];
+    cio_error ec;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, sv[0], &ec), 0, "%s", cio_error_message(ec));
+    two_messages_two_reads(sv[1], "first", "second");
+    close(sv[1]);
+    finish();
+}
+
+Test(sd, a_terminal_line_read_leaves_the_next_line_readable)
+{
+    int master = -1, slave = -1;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0)
+        cr_skip_test("openpty: %s", strerror(errno));
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    cio_error ec;
+    /* A new pty is in canonical mode: a read returns one line. */
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), 0, "%s", cio_error_message(ec));
+    struct termios t;
+    cr_assert_eq(tcgetattr(slave, &t), 0);
+    t.c_lflag &= (tcflag_t)~ECHO;
+    t.c_lflag |= ICANON;
+    cr_assert_eq(tcsetattr(slave, TCSANOW, &t), 0);
+    two_messages_two_reads(master, "one\n", "two\n");
+    close(master);
+    finish();
+}
+
+Test(sd, assign_refuses_a_device_that_cannot_be_polled_on_every_backend)
+{
+    /* /dev/null and /dev/zero have no poll method: epoll refuses them, and
+     * io_uring would take them (a poll of one is always "ready"). */
+    const char *paths[] = {"/dev/null", "/dev/zero"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDWR | O_CLOEXEC);
+        cr_assert_geq(fd, 0, "%s: %s", paths[i], strerror(errno));
+        int flags = fcntl(fd, F_GETFL);
+        cio_error ec;
+        cr_assert_eq(cio_stream_descriptor_assign(&rd, fd, &ec), -1, "%s was taken", paths[i]);
+        cr_assert(cio_error_equal(ec, cio_error_misc(CIO_MISC_FD_SET_FAILURE)), "%s: got %s",
+                  paths[i], cio_error_message(ec));
+        cr_assert(!cio_stream_descriptor_is_open(&rd));
+        cr_assert_eq(fcntl(fd, F_GETFL), flags, "the caller's descriptor was changed");
+        close(fd);
+    }
+    /* A device that can be polled is taken: a terminal. */
+    int master = -1, slave = -1;
+    if (openpty(&master, &slave, NULL, NULL, NULL) == 0) {
+        cio_error ec;
+        cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), 0, "%s",
+                     cio_error_message(ec));
+        close(master);
+    }
+    finish();
+}
+
+static int emfile_epoll_create1(int flags)
+{
+    (void)flags;
+    errno = EMFILE;
+    return -1;
+}
+
+Test(sd, assign_of_a_device_reports_its_scratch_epoll_failing)
+{
+    int master = -1, slave = -1;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0)
+        cr_skip_test("openpty: %s", strerror(errno));
+    int flags = fcntl(slave, F_GETFL);
+    CIO__SYSCALL_SET(epoll_create1, emfile_epoll_create1);
+    cio_error ec;
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), -1);
+    TU_ASSERT_IS(ec, NO_DESCRIPTORS);
+    cr_assert(!cio_stream_descriptor_is_open(&rd));
+    cr_assert_eq(fcntl(slave, F_GETFL), flags, "the caller's descriptor was changed");
+    cio__syscall_reset();
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, slave, &ec), 0, "%s", cio_error_message(ec));
+    close(master);
+    finish();
+}
+
+Test(sd, a_packet_pipe_read_that_ends_at_a_packet_leaves_the_next_readable)
+{
+    /* A pipe in packet mode (O_DIRECT) reads one write at a time. */
+    int p[2];
+    if (pipe2(p, O_DIRECT | O_CLOEXEC) != 0)
+        cr_skip_test("pipe2(O_DIRECT): %s", strerror(errno));
+    cio_error ec;
+    cr_assert_eq(cio_stream_descriptor_assign(&rd, p[0], &ec), 0, "%s", cio_error_message(ec));
+    two_messages_two_reads(p[1], "first", "second");
+    close(p[1]);
     finish();
 }

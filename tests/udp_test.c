@@ -17,6 +17,7 @@
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -843,11 +844,13 @@ static ssize_t eintr_sendmsg(int fd, const struct msghdr *m, int flags)
     return cio__sys_default.sendmsg(fd, m, flags);
 }
 
+static int recvmmsg_errno = EINTR; /* what eintr_recvmmsg fails with */
+
 static int eintr_recvmmsg(int fd, struct mmsghdr *m, unsigned n, int flags, struct timespec *t)
 {
     if (eintr_left > 0) {
         eintr_left--;
-        errno = EINTR;
+        errno = recvmmsg_errno;
         return -1;
     }
     return cio__sys_default.recvmmsg(fd, m, n, flags, t);
@@ -890,6 +893,100 @@ Test(udp, interrupted_calls_are_retried_and_errors_reported)
     cio_udp_socket_async_send_batch(&a, &m, 1, 0, to(&r));
     wait_for(&r);
     assert_error(r.ec, ENOBUFS);
+    close_all(&a, &b);
+}
+
+Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
+{
+    struct cio_udp_socket a, b;
+    bound(&a, AF_INET);
+    struct cio_endpoint eb = bound(&b, AF_INET);
+    CIO__SYSCALL_SET(recvmmsg, eintr_recvmmsg);
+    cio_error ec = {0};
+    char buf[8];
+    struct cio_udp_message m = {buf, sizeof buf, {{{0}}}, 0, false};
+    /* A spurious EAGAIN (the datagram is queued): the sync batch waits for
+     * readiness and tries again. */
+    cr_assert_eq(cio_udp_socket_send_to(&a, "abc", 3, &eb, 0, &ec), 3);
+    recvmmsg_errno = EAGAIN;
+    eintr_left = 2;
+    cr_assert_eq(cio_udp_socket_receive_batch(&b, &m, 1, 0, &ec), 1);
+    assert_ok(ec);
+    cr_assert_eq(eintr_left, 0);
+    cr_assert_eq(m.length, 3);
+    /* The async batch: EAGAIN waits again, then the datagram; ENOMEM from
+     * the call is posted to the handler, n = 0. */
+    static char abuf[8];
+    static struct cio_udp_message am;
+    am = (struct cio_udp_message){abuf, sizeof abuf, {{{0}}}, 0, false};
+    struct result r1 = {0}, r2 = {0};
+    recvmmsg_errno = EAGAIN;
+    eintr_left = 1;
+    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r1));
+    cr_assert_eq(cio_udp_socket_send_to(&a, "defg", 4, &eb, 0, &ec), 4);
+    wait_for(&r1);
+    assert_ok(r1.ec);
+    cr_assert_eq(r1.n, 1);
+    cr_assert_eq(am.length, 4);
+    cr_assert_eq(memcmp(abuf, "defg", 4), 0);
+    cr_assert_eq(cio_udp_socket_send_to(&a, "h", 1, &eb, 0, &ec), 1);
+    recvmmsg_errno = ENOMEM;
+    eintr_left = 1;
+    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r2));
+    wait_for(&r2);
+    assert_error(r2.ec, ENOMEM);
+    cr_assert_eq(r2.n, 0);
+    cio__syscall_reset();
+    /* The datagram the failed call did not take is still there. */
+    cr_assert_eq(cio_udp_socket_receive(&b, buf, sizeof buf, 0, &ec), 1);
+    assert_ok(ec);
+    close_all(&a, &b);
+}
+
+static void *null_malloc(size_t size)
+{
+    (void)size;
+    return NULL;
+}
+
+Test(udp, no_memory_for_an_operation_goes_to_the_throw_hook)
+{
+    struct cio_udp_socket a, b;
+    bound(&a, AF_INET);
+    struct cio_endpoint eb = bound(&b, AF_INET);
+    static char buf[8];
+    static struct cio_udp_message m;
+    m = (struct cio_udp_message){buf, sizeof buf, {{{0}}}, 0, false};
+    m.endpoint = eb;
+    static struct cio_endpoint from;
+    static struct result r;
+    static const char *names[] = {"cio_udp_socket_async_receive_from",
+                                  "cio_udp_socket_async_send_to",
+                                  "cio_udp_socket_async_receive_batch",
+                                  "cio_udp_socket_async_send_batch"};
+    for (int i = 0; i < 4; i++) {
+        cio__op_cache_flush();
+        cio__op_depot_flush();
+        CIO__SYSCALL_SET(malloc, null_malloc);
+        tu_catch_begin();
+        if (setjmp(tu_thrown.jump) == 0) {
+            if (i == 0)
+                cio_udp_socket_async_receive_from(&b, buf, sizeof buf, &from, 0, to(&r));
+            else if (i == 1)
+                cio_udp_socket_async_send_to(&a, "x", 1, &eb, 0, to(&r));
+            else if (i == 2)
+                cio_udp_socket_async_receive_batch(&b, &m, 1, 0, to(&r));
+            else
+                cio_udp_socket_async_send_batch(&a, &m, 1, 0, to(&r));
+        }
+        tu_catch_end();
+        cio__syscall_reset();
+        cr_assert_eq(tu_thrown.count, 1, "%s", names[i]);
+        cr_assert_str_eq(tu_thrown.operation, names[i]);
+        TU_ASSERT_IS(tu_thrown.error, NO_MEMORY);
+    }
+    tu_run_for(ctx, 20);
+    cr_assert_eq(r.calls, 0, "a handler ran after its start threw");
     close_all(&a, &b);
 }
 

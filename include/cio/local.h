@@ -34,8 +34,8 @@
  * Errors common to every function: bad_descriptor when the object is not
  * open (except where a function opens it), invalid_argument for a NULL
  * pointer argument or an endpoint whose len is out of range (below
- * sizeof(sa_family_t) or above sizeof addr), and the system error of the
- * failing system call.
+ * sizeof(sa_family_t) or above sizeof addr) or whose family is not AF_UNIX,
+ * and the system error of the failing system call.
  *
  * Descriptor passing (SCM_RIGHTS): the *_with_fds functions send up to
  * CIO_LOCAL_MAX_FDS descriptors along with the bytes of one send, and

@@ -6,8 +6,9 @@
  * (assign), or one end of a pipe (cio_connect_pipe): anything that can be
  * polled and read or written as a stream (a pipe or FIFO, a socket, a
  * terminal, a character device). A descriptor that cannot be polled (a
- * regular file, a directory: always "ready") is refused with fd_set_failure,
- * on every backend alike. The object is a struct the caller owns and may
+ * regular file, a directory, a device without a poll method such as
+ * /dev/null: always "ready") is refused with fd_set_failure, on every
+ * backend alike. The object is a struct the caller owns and may
  * embed anywhere, bound to one context by its init function, then closed
  * (nothing to free) until assigned. It is a stream (cio/stream.h), so the
  * composed operations (cio_read, cio_write, cio_read_until...) work over it.
@@ -105,8 +106,10 @@ cio_executor cio_stream_descriptor_executor(const struct cio_stream_descriptor *
  * closes it on close. The descriptor is made non-blocking (a flag of the
  * open file description: whoever shares it sees it too). On failure the
  * caller keeps fd, untouched. Errors: already_open; bad_descriptor for a
- * negative or closed fd; fd_set_failure for a regular file or a directory
- * (on every backend); no_memory.
+ * negative or closed fd; fd_set_failure for a regular file, a directory or
+ * a device that cannot be polled (on every backend); no_memory; a device is
+ * asked of a scratch epoll instance, whose failure (no_descriptors) is
+ * assign's.
  */
 int cio_stream_descriptor_assign(struct cio_stream_descriptor *d, int fd, cio_error *ec);
 

@@ -32,7 +32,8 @@
  * address_family_not_supported (EAFNOSUPPORT) otherwise (an IPv4 peer of an
  * IPv6 socket is written as a v4-mapped address, ::ffff:a.b.c.d); a NULL
  * endpoint, or one of no family (zeroed, or a failed resolve's), is
- * invalid_argument. A sender's endpoint is stored only on success.
+ * invalid_argument. A sender's endpoint is stored only on success or
+ * message_size.
  *
  * Cancellation (cio/cancel.h): every transfer honours terminal, partial and
  * total cancellation (it moved nothing and ends with operation_aborted, or

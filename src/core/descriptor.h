@@ -52,10 +52,12 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
 /*
  * Checks a descriptor the caller hands the library (an assign): bad_descriptor
  * when it is not open; when `socket`, not_socket for anything but a socket;
- * fd_set_failure for one no backend can wait on (a regular file or a
- * directory: epoll refuses those and io_uring would not, so every backend
- * refuses them here alike). One fstat(); descriptors the library makes
- * itself skip it.
+ * fd_set_failure for one no backend can wait on (a regular file, a
+ * directory, or a device epoll cannot watch, such as /dev/null: epoll
+ * refuses those and io_uring would not, so every backend refuses them here
+ * alike). One fstat(), and for a device three calls on a scratch epoll
+ * instance (epoll_create1, epoll_ctl, close); descriptors the library
+ * makes itself skip it.
  */
 cio_error cio__fd_check(int fd, bool socket);
 

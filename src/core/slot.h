@@ -111,7 +111,9 @@ struct cio__slot {
     unsigned ready;                                /* CIO__READY_* cached readiness */
     bool read_closed;                              /* the kernel reported the read side
                                                       closed, in error or holding urgent
-                                                      data: never trust DONE_DRAINED */
+                                                      data, or the slot is a local socket's
+                                                      (cio__socket_assign): never trust
+                                                      DONE_DRAINED */
     uint8_t parked;                                /* bit d: direction d is parked, its ops
                                                       wait for a kick (CIO__PERFORM_DONE_PARK) */
     uint8_t inflight;                              /* completion backends: bit d, the head

@@ -139,7 +139,15 @@ cio_error cio__desc_assign(struct cio_context *ctx, struct cio__socket *so, int 
     struct stat st;
     if (cio__sys.fstat(fd, &st) < 0)
         return cio_error_system(errno);
-    return cio__socket_assign(ctx, so, S_ISSOCK(st.st_mode) ? CIO__DESC_SOCKET : 0, fd);
+    e = cio__socket_assign(ctx, so, S_ISSOCK(st.st_mode) ? CIO__DESC_SOCKET : 0, fd);
+    /* No short read of the caller's descriptor says it is drained: a
+     * socket's may end at a message (a datagram, a seqpacket, a local
+     * stream's descriptors), a terminal's at a line, a device's where it
+     * likes, and a pipe's at a write made in packet mode (a writer's
+     * O_DIRECT, which its reader cannot see). */
+    if (!cio_failed(e))
+        cio__socket_distrust_short_reads(so);
+    return e;
 }
 
 cio_error cio__desc_adopt(struct cio_context *ctx, struct cio__socket *so, int fd)
@@ -295,7 +303,8 @@ struct desc_op {
 };
 
 /* One try on readiness. A short transfer says the descriptor is drained in
- * its direction, as a socket's stream transfer does. */
+ * its direction, as a socket's stream transfer does (a readiness backend
+ * ignores it for a read of a descriptor cio__desc_assign marked). */
 static enum cio__perform_result desc_perform(struct cio__io_op *io, int fd)
 {
     struct desc_op *op = (struct desc_op *)io;

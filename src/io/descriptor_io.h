@@ -53,8 +53,11 @@ void cio__desc_object_init(struct cio_context **ctx_field, struct cio__socket *s
 
 /* Adopts the caller's fd (Asio's assign): already_open, then cio__fd_check
  * (bad_descriptor for a closed or negative fd, fd_set_failure for a regular
- * file or a directory), then the socket core's assign. On failure the caller
- * keeps fd. */
+ * file, a directory or a device that cannot be polled), then the socket
+ * core's assign; the descriptor is marked as one whose short reads say
+ * nothing of what follows (cio__socket_distrust_short_reads: the caller's
+ * descriptor may be a socket, a terminal, a device or a pipe written in
+ * packet mode). On failure the caller keeps fd. */
 cio_error cio__desc_assign(struct cio_context *ctx, struct cio__socket *so, int fd);
 
 /* Adopts fd, a descriptor the library made itself (a pipe's end, a device

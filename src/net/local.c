@@ -109,10 +109,12 @@ static void local_endpoint_store(struct cio_local_endpoint *out, const struct so
 }
 
 /* The length of ep the kernel may be given, or 0 for a NULL ep or one whose
- * length is out of range (a caller's struct filled by hand). */
+ * length is out of range or whose family is not AF_UNIX (a caller's struct
+ * filled by hand: a connect would open a socket of that family). */
 static socklen_t local_endpoint_len(const struct cio_local_endpoint *ep)
 {
-    if (!ep || ep->len < sizeof(sa_family_t) || ep->len > sizeof ep->addr)
+    if (!ep || ep->len < sizeof(sa_family_t) || ep->len > sizeof ep->addr ||
+        ep->addr.sun_family != AF_UNIX)
         return 0;
     return ep->len;
 }
@@ -540,6 +542,9 @@ static void local_recv_async(struct cio_socket *s, void *buf, size_t len,
                              const struct local_recv *rq, int type, cio_handler h,
                              const char *operation)
 {
+    /* 0 until the op says otherwise: a failure posted at once is 0 too. */
+    if (rq->nfds)
+        *rq->nfds = 0;
     cio_error bad = local_check_transfer(buf, len, rq->fds, rq->max_fds, rq->takes_fds, type);
     struct local_op *op = local_op_new(s, buf, len, bad, CIO__MSG_DATAGRAM, h, local_recv_finish,
                                        local_recv_flags(rq), operation);

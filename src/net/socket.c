@@ -281,7 +281,18 @@ cio_error cio__socket_assign(struct cio_context *ctx, struct cio__socket *so, in
     so->fd = fd;
     so->family = family;
     so->user_non_blocking = false;
+    /* A local stream's read stops at the bytes descriptors came with, short
+     * with more queued behind, whether or not it takes them. */
+    if (family == AF_UNIX)
+        cio__socket_distrust_short_reads(so);
     return cio_error_none();
+}
+
+void cio__socket_distrust_short_reads(struct cio__socket *so)
+{
+    cio__lock(&so->slot->lock);
+    so->slot->read_closed = true; /* never cleared while the slot is open */
+    cio__unlock(&so->slot->lock);
 }
 
 cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int family, int type,

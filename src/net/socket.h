@@ -47,6 +47,13 @@ cio_error cio__socket_open(struct cio_context *ctx, struct cio__socket *so, int 
 cio_error cio__socket_assign(struct cio_context *ctx, struct cio__socket *so, int family, int fd);
 cio_error cio__socket_release(struct cio_context *ctx, struct cio__socket *so, int *fd);
 cio_error cio__socket_close(struct cio_context *ctx, struct cio__socket *so);
+/* Marks open so as a descriptor whose short read says nothing of what is
+ * queued behind it (a local socket's read stops at the bytes descriptors
+ * came with; a datagram's or a terminal line's read ends at its boundary):
+ * a readiness backend then never takes a short read for a drained read
+ * side, which would leave the next read waiting for an edge that never
+ * comes. cio__socket_assign marks every AF_UNIX socket. */
+void cio__socket_distrust_short_reads(struct cio__socket *so);
 cio_error cio__socket_cancel(struct cio_context *ctx, struct cio__socket *so);
 
 /* State, endpoints and options. */
