@@ -145,12 +145,51 @@ Test(socket, a_read_after_an_async_wait_gets_the_data)
     cr_assert_eq(memcmp(buf, "abcd", 4), 0);
 }
 
-Test(socket, async_wait_for_an_error_is_not_supported)
+/* An error wait has a queue of its own: data makes the socket readable,
+ * which completes the read and not the error wait; urgent data completes
+ * the error wait, and the byte is still there to read. */
+Test(socket, async_error_wait_holds_up_no_read_and_ends_on_urgent_data)
 {
-    struct tu_result r = {0};
-    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&r));
+    struct tu_result e = {0}, r = {0};
+    char buf[8];
+    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&e));
+    cio_tcp_socket_async_read_some(&server, buf, sizeof buf, tu_handler(&r));
+    tu_write_all(&client, "abcd", 4);
     tu_wait_result(ctx, &r);
-    TU_ASSERT_SYSTEM(r.ec, EOPNOTSUPP);
+    TU_ASSERT_OK(r.ec);
+    cr_assert_eq(r.n, 4);
+    tu_run_for(ctx, 20);
+    cr_assert_eq(e.calls, 0, "data alone ended the error wait");
+    cr_assert_eq(send(cio_socket_native_handle(&client.socket), "!", 1, MSG_OOB), 1);
+    tu_wait_result(ctx, &e);
+    TU_ASSERT_OK(e.ec);
+    cr_assert_eq(e.n, 0);
+    char mark;
+    cr_assert_eq(recv(cio_socket_native_handle(&server.socket), &mark, 1, MSG_OOB), 1,
+                 "the wait took the urgent byte");
+    cr_assert_eq(mark, '!');
+}
+
+/* A reset ends an error wait started before it, and one started after it
+ * completes at the first chance; the next read then reports the reset. */
+Test(socket, async_error_wait_ends_on_a_reset)
+{
+    struct tu_result e1 = {0}, e2 = {0};
+    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&e1));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(e1.calls, 0, "an error wait on a quiet socket completed");
+    cr_assert_eq(cio_socket_set_linger(&client.socket, true, 0, NULL), 0);
+    cr_assert_eq(cio_socket_close(&client.socket, NULL), 0); /* RST */
+    tu_wait_result(ctx, &e1);
+    TU_ASSERT_OK(e1.ec);
+    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&e2));
+    cr_assert_eq(e2.calls, 0, "no handler runs inside its starting call");
+    tu_wait_result(ctx, &e2);
+    TU_ASSERT_OK(e2.ec);
+    char buf[4];
+    cio_error ec;
+    cr_assert_eq(cio_tcp_socket_read_some(&server, buf, sizeof buf, &ec), 0);
+    TU_ASSERT_IS(ec, CONNECTION_RESET);
 }
 
 /* ---- Cancellation. ---- */
@@ -164,10 +203,19 @@ Test(socket, cancel_and_close_abort_a_pending_wait)
     tu_wait_result(ctx, &r1);
     TU_ASSERT_IS(r1.ec, OPERATION_ABORTED);
     cio_socket_async_wait(&server.socket, CIO_WAIT_READ, tu_handler(&r2));
+    struct tu_result e1 = {0}, e2 = {0};
+    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&e1));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(cio_socket_cancel(&server.socket, NULL), 0);
+    tu_wait_result(ctx, &r2);
+    tu_wait_result(ctx, &e1);
+    TU_ASSERT_IS(r2.ec, OPERATION_ABORTED);
+    TU_ASSERT_IS(e1.ec, OPERATION_ABORTED);
+    cio_socket_async_wait(&server.socket, CIO_WAIT_ERROR, tu_handler(&e2));
     tu_run_for(ctx, 10);
     cr_assert_eq(cio_socket_close(&server.socket, NULL), 0);
-    tu_wait_result(ctx, &r2);
-    TU_ASSERT_IS(r2.ec, OPERATION_ABORTED);
+    tu_wait_result(ctx, &e2);
+    TU_ASSERT_IS(e2.ec, OPERATION_ABORTED);
 }
 
 Test(socket, an_emitted_signal_aborts_only_the_wait)

@@ -91,7 +91,7 @@ enum cio_shutdown_type {
 enum cio_wait_type {
     CIO_WAIT_READ = 0,  /* readable: data, a connection to accept, eof or an error */
     CIO_WAIT_WRITE = 1, /* writable: room to send, a connect finished, or an error */
-    CIO_WAIT_ERROR = 2, /* an error, urgent data or a hang-up (synchronous only) */
+    CIO_WAIT_ERROR = 2, /* an error, urgent data or a hang-up */
 };
 
 /*
@@ -219,16 +219,17 @@ int cio_socket_get_option(const struct cio_socket *s, int level, int name, void 
 int cio_socket_wait(struct cio_socket *s, enum cio_wait_type what, cio_error *ec);
 
 /*
- * Starts waiting until s is ready to read or to write (Asio's async_wait);
- * h runs with success and n = 0 once it is (at the first chance when it is
- * ready already), ordered with the object's other operations of that
- * direction: a wait started behind a pending read completes after it.
- * Errors (in the handler): the system error EOPNOTSUPP (Asio's
- * operation_not_supported) for CIO_WAIT_ERROR (an edge-triggered backend
- * cannot wait for an error alone without hiding the socket's readability
- * from the reads behind it), invalid_argument for another `what`,
- * operation_aborted after cancel or close. Cancellation: as
- * read_some (terminal, partial and total).
+ * Starts waiting until s is ready as `what` says (Asio's async_wait): to
+ * read, to write, or (CIO_WAIT_ERROR) until it has an error, urgent data or
+ * a hang-up; h runs with success and n = 0 once it is (at the first chance
+ * when it is ready already). A read or write wait is ordered with the
+ * object's other operations of that direction: one started behind a
+ * pending read completes after it. An error wait has a queue of its own:
+ * it holds up no read, and a read holds it up neither (it completes while
+ * the data that came with the error is still unread, which the next read
+ * then takes, with the error). Errors (in the handler): invalid_argument
+ * for another `what`, operation_aborted after cancel or close.
+ * Cancellation: as read_some (terminal, partial and total).
  */
 void cio_socket_async_wait(struct cio_socket *s, enum cio_wait_type what, cio_handler h);
 

@@ -210,12 +210,20 @@ void cio_stream_descriptor_async_write_some_buffers(struct cio_stream_descriptor
 int cio_stream_descriptor_wait(struct cio_stream_descriptor *d, enum cio_wait_type what,
                                cio_error *ec);
 
-/* Starts waiting until d is readable (CIO_WAIT_READ) or writable
- * (CIO_WAIT_WRITE); h runs with success and n = 0 once it is, ordered with
- * d's other operations of that direction. Errors (in the handler):
- * operation_not_supported (EOPNOTSUPP) for CIO_WAIT_ERROR (as
- * cio_socket_async_wait), invalid_argument for another `what`,
- * operation_aborted after cancel or close. */
+/* Starts waiting until d is readable (CIO_WAIT_READ), writable
+ * (CIO_WAIT_WRITE), or has an error or a hang-up (CIO_WAIT_ERROR: a pipe
+ * whose other end closed); h runs with success and n = 0 once it is, as
+ * cio_socket_async_wait (a read or write wait ordered with d's other
+ * operations of that direction; an error wait in a queue of its own).
+ * Errors (in the handler): invalid_argument for another `what`,
+ * operation_aborted after cancel or close.
+ *
+ * Driving another library's descriptor (what cio's resolver does with
+ * c-ares's sockets): assign it, wait for what the library asks for, let the
+ * library do its own reads and writes when the wait completes, and release
+ * it (never close) when done, so that the library keeps its descriptor.
+ * Assign makes the descriptor non-blocking (O_NONBLOCK stays after
+ * release). */
 void cio_stream_descriptor_async_wait(struct cio_stream_descriptor *d, enum cio_wait_type what,
                                       cio_handler h);
 

@@ -265,6 +265,8 @@ static inline unsigned ready_bits(uint32_t events)
         bits |= CIO__READY_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         bits |= CIO__READY_WRITE;
+    if (events & (EPOLLPRI | EPOLLHUP | EPOLLERR))
+        bits |= CIO__READY_ERROR;
     return bits;
 }
 
@@ -309,6 +311,9 @@ dispatch_ready(struct cio_context *ctx, struct cio__slot *s, uint32_t events,
         perform_ready(ctx, s, CIO__DIR_READ, done);
     if ((bits & CIO__READY_WRITE) && !cio__queue_empty(&s->ops[CIO__DIR_WRITE]))
         perform_ready(ctx, s, CIO__DIR_WRITE, done);
+    if (__builtin_expect((bits & CIO__READY_ERROR) && !cio__queue_empty(&s->ops[CIO__DIR_ERROR]),
+                         0))
+        perform_parked(ctx, s, CIO__DIR_ERROR, done);
 }
 
 /* An event on a context several threads run: the slot's generation is

@@ -333,6 +333,18 @@ static bool ur_submit_msg(struct uring_state *st, struct cio__slot *s, struct ci
     return true;
 }
 
+/* The poll mask of a direction's readiness poll. The error direction's
+ * takes POLLRDBAND besides POLLPRI: a poll request for POLLPRI alone is not
+ * woken when TCP urgent data arrives (seen on Linux 6.18, where epoll and
+ * poll(2) do report it), and with POLLRDBAND it is. The cost: an ordinary
+ * datagram or byte arriving wakes such a request too; the wait's perform
+ * then finds no error and polls again, once per arrival, and only while an
+ * error wait is pending. */
+static unsigned ur_poll_events(unsigned dir)
+{
+    return dir == CIO__DIR_ERROR ? POLLPRI | POLLRDBAND : CIO__DIR_POLL_EVENTS(dir);
+}
+
 /* Hands the head of s->ops[dir] to the kernel: a transfer as itself (unless
  * `poll`: after the kernel said EAGAIN, it waits for readiness first),
  * anything else as a readiness poll. Slot locked, state locked. Returns
@@ -347,7 +359,7 @@ static bool ur_submit_head(struct uring_state *st, struct cio__slot *s, unsigned
     struct io_uring_sqe *sqe = ur_get_sqe(st);
     if (!sqe)
         return false;
-    io_uring_prep_poll_add(sqe, s->fd, dir == CIO__DIR_READ ? POLLIN : POLLOUT);
+    io_uring_prep_poll_add(sqe, s->fd, ur_poll_events(dir));
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UR_POLL_BIT);
     s->inflight |= (uint8_t)(1u << dir);
     st->inflight++;

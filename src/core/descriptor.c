@@ -158,7 +158,7 @@ struct cio__slot *cio__slot_open(struct cio_context *ctx, int fd, cio_error *ec)
     }
     cio__lock(&s->lock);
     s->fd = fd;
-    s->ready = CIO__READY_READ | CIO__READY_WRITE;
+    s->ready = CIO__READY_READ | CIO__READY_WRITE | CIO__READY_ERROR;
     s->read_closed = false;
     s->parked = 0;
     /* Publishes the fields above to the thread that handles the slot's

@@ -13,6 +13,7 @@
 #ifndef CIO__SLOT_H
 #define CIO__SLOT_H
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,12 +26,21 @@
 enum cio__dir {
     CIO__DIR_READ = 0,  /* readable: recv, accept */
     CIO__DIR_WRITE = 1, /* writable: send, connect */
-    CIO__DIR_COUNT = 2,
+    CIO__DIR_ERROR = 2, /* an error, urgent data or a hang-up (POLLPRI, and the
+                           POLLERR and POLLHUP poll reports always): only the
+                           readiness waits for CIO_WAIT_ERROR wait here, apart
+                           from the reads, which it never holds up */
+    CIO__DIR_COUNT = 3,
 };
 
 /* Readiness bits cached on a slot (edge-triggered backends). */
 #define CIO__READY_READ (1u << CIO__DIR_READ)
 #define CIO__READY_WRITE (1u << CIO__DIR_WRITE)
+#define CIO__READY_ERROR (1u << CIO__DIR_ERROR)
+
+/* The poll(2) events of a direction (POLLERR and POLLHUP come with any). */
+#define CIO__DIR_POLL_EVENTS(dir)                                                                  \
+    ((dir) == CIO__DIR_READ ? POLLIN : (dir) == CIO__DIR_WRITE ? POLLOUT : POLLPRI)
 
 /* What `perform` reports. */
 enum cio__perform_result {

@@ -694,10 +694,11 @@ static enum cio__perform_result connect_perform(struct cio__io_op *op, int fd)
 }
 
 /* A readiness wait: done once the descriptor is ready in the op's
- * direction, which it leaves as it is (nothing is read or written). */
+ * direction (for the error direction: an error, urgent data or a hang-up),
+ * which it leaves as it is (nothing is read or written). */
 static enum cio__perform_result wait_perform(struct cio__io_op *op, int fd)
 {
-    int r = poll_now(fd, op->dir == CIO__DIR_READ ? POLLIN : POLLOUT);
+    int r = poll_now(fd, CIO__DIR_POLL_EVENTS(op->dir));
     if (r == 0)
         return CIO__PERFORM_WOULD_BLOCK;
     op->base.ec = r < 0 ? sys_error(-r) : cio_error_none();

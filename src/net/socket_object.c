@@ -306,10 +306,10 @@ cio_error cio__socket_wait_for(struct cio__socket *so, enum cio_wait_type what)
 void cio__socket_async_wait_for(struct cio_context *ctx, struct cio__socket *so,
                                 enum cio_wait_type what, cio_handler h, const char *operation)
 {
-    cio_error refuse = what == CIO_WAIT_READ || what == CIO_WAIT_WRITE ? cio_error_none()
-                       : what == CIO_WAIT_ERROR ? cio_error_system(EOPNOTSUPP)
-                                                : cio_error_system(EINVAL);
-    enum cio__dir dir = what == CIO_WAIT_WRITE ? CIO__DIR_WRITE : CIO__DIR_READ;
+    cio_error refuse = wait_poll_events(what) ? cio_error_none() : cio_error_system(EINVAL);
+    enum cio__dir dir = what == CIO_WAIT_WRITE   ? CIO__DIR_WRITE
+                        : what == CIO_WAIT_ERROR ? CIO__DIR_ERROR
+                                                 : CIO__DIR_READ;
     cio__socket_async_wait(ctx, so, dir, refuse, h, operation);
 }
 
