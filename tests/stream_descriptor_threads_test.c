@@ -2,7 +2,9 @@
 /*
  * stream_descriptor_threads_test.c - a stream descriptor closed from a
  * thread that does not run its context while an asynchronous read is
- * pending on it, racing a byte the peer writes (bounded loop).
+ * pending on it, racing a byte the peer writes; and likewise with an
+ * asynchronous wait for an error pending, racing the writer's hang-up
+ * (bounded loops).
  *
  * The context is made with concurrency_hint 2 (operations are started from
  * a thread other than the runners, which CIO_CONCURRENCY then leaves
@@ -44,7 +46,7 @@ static struct round rounds[ROUNDS];
 static void on_read(void *user, cio_error ec, size_t n)
 {
     struct round *r = user;
-    if (!cio_failed(ec) && n == 1 && r->byte == 'b')
+    if (!cio_failed(ec) && ((n == 1 && r->byte == 'b') || (n == 0 && r->byte == 'w')))
         atomic_fetch_add(&r->ok, 1);
     else if (cio_error_is(ec, CIO_COND_OPERATION_ABORTED) && n == 0)
         atomic_fetch_add(&r->aborted, 1);
@@ -59,7 +61,11 @@ static void *run_ctx(void *arg)
     return NULL;
 }
 
-Test(sd_threads, close_from_another_thread_with_a_read_pending, .timeout = 60)
+/* Rounds of: an operation pending on a pipe's read end (a one-byte read,
+ * or with error_wait an error wait), the peer acting on odd rounds (a byte
+ * written, or the write end closed: a hang-up), and this thread closing the
+ * read end after a varying head start. */
+static void close_rounds(bool error_wait)
 {
     signal(SIGPIPE, SIG_DFL);
     int fds_at_start = tu_open_fds();
@@ -79,10 +85,19 @@ Test(sd_threads, close_from_another_thread_with_a_read_pending, .timeout = 60)
         cio_stream_descriptor_init(&rd, ctx);
         cio_stream_descriptor_init(&wr, ctx);
         cr_assert_eq(cio_connect_pipe(&rd, &wr, &ec), 0, "%s", cio_error_message(ec));
-        cio_stream_descriptor_async_read_some(&rd, &rounds[i].byte, 1,
-                                              cio_handler_make(on_read, &rounds[i]));
-        if (i % 2)
-            cr_assert_eq(write(cio_stream_descriptor_native_handle(&wr), "b", 1), 1);
+        memset(&rounds[i], 0, sizeof rounds[i]);
+        if (error_wait) {
+            rounds[i].byte = 'w'; /* a wait's success carries no byte */
+            cio_stream_descriptor_async_wait(&rd, CIO_WAIT_ERROR,
+                                             cio_handler_make(on_read, &rounds[i]));
+            if (i % 2)
+                cio_stream_descriptor_close(&wr, NULL);
+        } else {
+            cio_stream_descriptor_async_read_some(&rd, &rounds[i].byte, 1,
+                                                  cio_handler_make(on_read, &rounds[i]));
+            if (i % 2)
+                cr_assert_eq(write(cio_stream_descriptor_native_handle(&wr), "b", 1), 1);
+        }
         for (volatile int spin = 0; spin < (i * 7919) % 40000; spin++)
             ; /* a varying head start for the runners */
         cr_assert_eq(cio_stream_descriptor_close(&rd, &ec), 0, "%s", cio_error_message(ec));
@@ -110,8 +125,19 @@ Test(sd_threads, close_from_another_thread_with_a_read_pending, .timeout = 60)
         aborted += atomic_load(&rounds[i].aborted);
     }
     cr_assert_eq(ok + aborted, ROUNDS);
-    cr_log_info("%d reads completed, %d aborted", ok, aborted);
+    cr_log_info("%d %s completed, %d aborted", ok, error_wait ? "error waits" : "reads",
+                aborted);
     cr_assert_geq(aborted, ROUNDS / 2, "the rounds with nothing to read must abort");
     cio_context_destroy(ctx);
     cr_assert_eq(tu_open_fds(), fds_at_start, "descriptors leaked");
+}
+
+Test(sd_threads, close_from_another_thread_with_a_read_pending, .timeout = 60)
+{
+    close_rounds(false);
+}
+
+Test(sd_threads, close_from_another_thread_with_an_error_wait_pending, .timeout = 60)
+{
+    close_rounds(true);
 }
