@@ -1051,6 +1051,7 @@ Test(udp, steady_state_datagrams_allocate_nothing)
     ping_send(&p);
     cr_assert(tu_run_until(ctx, &p.done, 10000));
     cr_assert(!cio_failed(p.error), "%s", cio_error_message(p.error));
-    cr_assert_eq(cio__op_malloc_count(), p.mallocs_after_warmup, "steady-state datagrams allocated");
+    cr_assert_eq(cio__op_malloc_count(), p.mallocs_after_warmup,
+                 "steady-state datagrams allocated");
     close_all(&a, &b);
 }

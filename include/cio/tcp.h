@@ -128,8 +128,8 @@ int cio_tcp_socket_open(struct cio_tcp_socket *s, int family, cio_error *ec);
  * then owns it and closes it on close. The descriptor is made non-blocking.
  * On failure the caller still owns fd. Errors: already_open; bad_descriptor
  * for a negative or closed fd; not_socket (ENOTSOCK) for a descriptor that is
- * not a socket (a pipe, a regular file). The socket's type and protocol are not checked: the caller vouches for
- * them.
+ * not a socket (a pipe, a regular file). The socket's type and protocol are
+ * not checked: the caller vouches for them.
  */
 int cio_tcp_socket_assign(struct cio_tcp_socket *s, int family, int fd, cio_error *ec);
 

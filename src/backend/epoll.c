@@ -265,8 +265,6 @@ static inline unsigned ready_bits(uint32_t events)
         bits |= CIO__READY_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         bits |= CIO__READY_WRITE;
-    if (events & (EPOLLPRI | EPOLLHUP | EPOLLERR))
-        bits |= CIO__READY_ERROR;
     return bits;
 }
 
@@ -305,15 +303,20 @@ dispatch_ready(struct cio_context *ctx, struct cio__slot *s, uint32_t events,
 {
     unsigned bits = ready_bits(events);
     s->ready |= bits;
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
+    if (__builtin_expect(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI), 0)) {
         s->read_closed = true;
+        /* The error direction's readiness, tested only here: an event of
+         * plain data costs it nothing. */
+        if (events & (EPOLLPRI | EPOLLHUP | EPOLLERR)) {
+            s->ready |= CIO__READY_ERROR;
+            if (!cio__queue_empty(&s->ops[CIO__DIR_ERROR]))
+                perform_parked(ctx, s, CIO__DIR_ERROR, done);
+        }
+    }
     if ((bits & CIO__READY_READ) && !cio__queue_empty(&s->ops[CIO__DIR_READ]))
         perform_ready(ctx, s, CIO__DIR_READ, done);
     if ((bits & CIO__READY_WRITE) && !cio__queue_empty(&s->ops[CIO__DIR_WRITE]))
         perform_ready(ctx, s, CIO__DIR_WRITE, done);
-    if (__builtin_expect((bits & CIO__READY_ERROR) && !cio__queue_empty(&s->ops[CIO__DIR_ERROR]),
-                         0))
-        perform_parked(ctx, s, CIO__DIR_ERROR, done);
 }
 
 /* An event on a context several threads run: the slot's generation is

@@ -385,7 +385,11 @@ static struct cio__op *take_ready(struct cio_context *ctx)
     return op;
 }
 
-static void post_shared(struct cio_context *ctx, struct cio__op_queue *q)
+/* Out of line: cio__post_completion's common case (a runner's own queue)
+ * then needs no registers saved (measured: 8 instructions a round trip of
+ * the epoll echo when the compiler inlined this). */
+static void __attribute__((noinline))
+post_shared(struct cio_context *ctx, struct cio__op_queue *q)
 {
     pthread_mutex_lock(&ctx->mutex);
     cio__queue_splice(&ctx->shared, q);

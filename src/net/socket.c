@@ -525,7 +525,8 @@ cio_error cio__socket_send(struct cio__socket *so, const void *buf, size_t len, 
     cio_error e = check_io(so, buf, len);
     if (cio_failed(e) || len == 0)
         return e;
-    struct transfer t = {CIO__IO_SEND, cio__send_buffer(buf), len, NULL, flags | MSG_NOSIGNAL, false};
+    struct transfer t = {CIO__IO_SEND, cio__send_buffer(buf), len,
+                         NULL,         flags | MSG_NOSIGNAL,   false};
     return transfer_sync(so, &t, n);
 }
 
