@@ -10,7 +10,8 @@
  * The UDP examples: the daytime client prints the server's answer (and
  * gives up on a host it cannot resolve); the multicast receiver hears the
  * sender, in a network namespace of the test's own (skipped, with the
- * reason, where that is not allowed).
+ * reason, where that is not allowed); fd_passing's child reads through the
+ * pipe its parent passed it.
  *
  * The programs are the build tree's (CIO_EXAMPLES_DIR). The test talks to
  * them through plain blocking sockets, each wait bounded by poll.
@@ -495,4 +496,18 @@ Test(udp_examples, the_multicast_receiver_hears_the_sender)
     }
     cr_assert_eq(stop(&sender, 0), 0);
     cr_assert_eq(stop(&receiver, 0), 0);
+}
+
+/* ---- Descriptor passing. ---- */
+
+TestSuite(fd_passing, .fini = kill_spawned);
+
+Test(fd_passing, the_child_reads_through_the_descriptor_it_was_passed)
+{
+    const char *argv[] = {EXAMPLE("fd_passing"), NULL};
+    struct proc p = spawn(argv, false);
+    char line[128];
+    read_output_line(&p, line, sizeof line);
+    cr_assert_str_eq(line, "child read: hello through a passed descriptor");
+    cr_assert_eq(stop(&p, 0), 0);
 }
