@@ -206,12 +206,17 @@ size_t cio_udp_socket_receive_batch(struct cio_udp_socket *s, struct cio_udp_mes
 
 /*
  * Sends up to count datagrams (at most CIO_UDP_BATCH_MAX) in one system call
- * (more when the kernel stops short and more would fit), waiting for room
- * for the first, and returns how many were sent, each msgs[i].length
- * stored; 0 on failure (the first could not be sent). The datagrams after
- * the first one that fails are not sent: the caller sends them again from
- * there. Errors: as cio_udp_socket_send_to for the first datagram;
- * invalid_argument (NULL msgs, count 0, unknown flags).
+ * (sendmmsg), waiting for room for the first, and returns how many were
+ * sent, each msgs[i].length stored; 0 on failure (the first could not be
+ * sent). The kernel may stop short (a full buffer, or a datagram it
+ * refuses after the first): the rest are not sent, and the caller sends
+ * them again from msgs[n]. Before anything is sent every message the call
+ * takes is checked: a NULL data with size > 0 (invalid_argument) or a
+ * destination of the other family (address_family_not_supported) or of no
+ * IP family but not zeroed (invalid_argument) fails the whole batch, and
+ * nothing is sent. Errors: as cio_udp_socket_send_to for the first
+ * datagram (EDESTADDRREQ for a zeroed destination on a socket that is not
+ * connected); invalid_argument (NULL msgs, count 0, unknown flags).
  */
 size_t cio_udp_socket_send_batch(struct cio_udp_socket *s, struct cio_udp_message *msgs,
                                  size_t count, int flags, cio_error *ec);
