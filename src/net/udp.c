@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "cio/buffer.h"
 #include "cio/context.h"
 #include "core/report.h"
 #include "core/syscall.h"
