@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cio/cancel.h"
 #include "cio/context.h"
 #include "cio/local.h"
 #include "cio/strand.h"
@@ -623,6 +624,45 @@ Test(local, close_with_a_pending_receive_aborts)
     cr_assert_eq(r.n, 0);
     cr_assert_eq(nfds, 0);
     cio_socket_close(&a.socket, NULL);
+}
+
+/* Per-operation cancellation (local.h): the signal's receive ends with
+ * operation_aborted, having taken neither bytes nor descriptors; a receive
+ * started on the other socket of the pair, unbound, is untouched; the
+ * datagram sent afterwards reaches the next receive whole. */
+Test(local, a_cancellation_signal_aborts_its_receive_alone)
+{
+    struct cio_local_datagram_socket a, b;
+    datagram_pair(&a, &b);
+    struct cio_cancellation_signal sig;
+    cio_cancellation_signal_init(&sig);
+    struct tu_result r = {0}, other = {0}, next = {0};
+    int fds[1];
+    size_t nfds = 7;
+    static char buf[8], abuf[8];
+    cio_local_datagram_socket_async_receive_with_fds(
+        &b, buf, sizeof buf, fds, 1, &nfds, cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    cio_local_datagram_socket_async_receive(&a, abuf, sizeof abuf, tu_handler(&other));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(r.calls, 0);
+    cio_cancellation_signal_emit(&sig, CIO_CANCEL_TOTAL);
+    wait_for(&r);
+    TU_ASSERT_IS(r.ec, OPERATION_ABORTED);
+    cr_assert_eq(r.n, 0);
+    cr_assert_eq(nfds, 0);
+    tu_run_for(ctx, 10);
+    cr_assert_eq(other.calls, 0, "the signal reached another socket's receive");
+    cio_error ec;
+    cio_local_datagram_socket_send(&a, "after", 5, &ec);
+    TU_ASSERT_OK(ec);
+    cio_local_datagram_socket_async_receive(&b, buf, sizeof buf, tu_handler(&next));
+    wait_for(&next);
+    TU_ASSERT_OK(next.ec);
+    cr_assert_eq(next.n, 5);
+    cr_assert_eq(memcmp(buf, "after", 5), 0);
+    close_both(&a.socket, &b.socket);
+    wait_for(&other);
+    TU_ASSERT_IS(other.ec, OPERATION_ABORTED);
 }
 
 Test(local, descriptor_arguments_are_checked)

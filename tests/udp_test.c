@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio/cancel.h"
 #include "cio/context.h"
 #include "cio/udp.h"
 #include "core/op.h"
@@ -412,6 +413,51 @@ Test(udp, cancel_and_close_abort_pending_receives)
     close_all(&a, NULL);
     wait_for(&r3);
     cr_assert(cio_error_is(r3.ec, CIO_COND_OPERATION_ABORTED));
+}
+
+/* Per-operation cancellation (udp.h): a receive bound to a signal ends
+ * with operation_aborted when the signal is emitted, a batch receive on
+ * another socket bound to nothing stays pending, and the datagram sent
+ * afterwards is the next receive's, whole. */
+Test(udp, a_cancellation_signal_aborts_its_receive_alone)
+{
+    struct cio_udp_socket a, b;
+    struct cio_endpoint ea = bound(&a, AF_INET), eb = bound(&b, AF_INET);
+    struct cio_cancellation_signal sig, sig2;
+    cio_cancellation_signal_init(&sig);
+    cio_cancellation_signal_init(&sig2);
+    static char buf[8], abuf[8];
+    struct cio_udp_message m = {abuf, sizeof abuf, {{{0}}}, 0, false};
+    struct result r = {0}, other = {0}, rb = {0}, next = {0};
+    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, NULL, 0,
+                                      cio_bind_cancellation_slot(&sig, to(&r)));
+    cio_udp_socket_async_receive_batch(&a, &m, 1, 0, to(&other));
+    tu_run_for(ctx, 10);
+    cr_assert_eq(r.calls, 0);
+    cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL);
+    wait_for(&r);
+    cr_assert(cio_error_is(r.ec, CIO_COND_OPERATION_ABORTED), "%s", cio_error_message(r.ec));
+    cr_assert_eq(r.n, 0);
+    /* A batch bound to a signal: cancelled alike. */
+    cio_udp_socket_async_receive_batch(&b, &m, 1, 0, cio_bind_cancellation_slot(&sig2, to(&rb)));
+    tu_run_for(ctx, 10);
+    cio_cancellation_signal_emit(&sig2, CIO_CANCEL_PARTIAL);
+    wait_for(&rb);
+    cr_assert(cio_error_is(rb.ec, CIO_COND_OPERATION_ABORTED));
+    cr_assert_eq(other.calls, 0, "the signal reached another socket's batch");
+    cio_error ec = {0};
+    cio_udp_socket_send_to(&a, "after", 5, &eb, 0, &ec);
+    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, NULL, 0, to(&next));
+    wait_for(&next);
+    assert_ok(next.ec);
+    cr_assert_eq(next.n, 5);
+    cr_assert_eq(memcmp(buf, "after", 5), 0);
+    cio_udp_socket_send_to(&b, "back", 4, &ea, 0, &ec);
+    wait_for(&other);
+    assert_ok(other.ec);
+    cr_assert_eq(other.n, 1);
+    cr_assert_eq(m.length, 4);
+    close_all(&a, &b);
 }
 
 /* ---- Batches. ---- */
