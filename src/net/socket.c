@@ -873,6 +873,35 @@ struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__
     return op;
 }
 
+void cio__socket_msg_fill(struct cio__msg_op *op, void *buf, size_t len, int flags, unsigned mode,
+                          cio_handler h, cio__msg_finish_fn finish)
+{
+    bool sends = mode & CIO__MSG_SEND;
+    struct cio__io_op *io = &op->io;
+    cio__op_init(&io->base, h);
+    io->perform = msg_perform;
+    io->dir = sends ? CIO__DIR_WRITE : CIO__DIR_READ;
+    io->kind = sends ? CIO__IO_SENDMSG : CIO__IO_RECVMSG;
+    io->speculative = true;
+    io->detached = false;
+    io->flags = sends ? flags | MSG_NOSIGNAL : flags;
+    io->buf = &op->msg;
+    io->len = len;
+    op->iov[0].iov_base = buf;
+    op->iov[0].iov_len = len;
+    op->msg.msg_name = NULL;
+    op->msg.msg_namelen = 0;
+    op->msg.msg_iov = op->iov;
+    op->msg.msg_iovlen = 1;
+    op->msg.msg_control = NULL;
+    op->msg.msg_controllen = 0;
+    op->msg.msg_flags = 0;
+    op->finish = finish;
+    op->mode = mode;
+    if (finish || (mode & CIO__MSG_DATAGRAM))
+        cio__op_set_settle(&io->base, msg_settle);
+}
+
 void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, struct cio__msg_op *op)
 {
     cio__slot_start_connected(ctx, so->slot, &op->io, CIO_CANCEL_ALL);

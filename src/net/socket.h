@@ -245,6 +245,35 @@ struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__
 /* Starts op (from cio__socket_msg_op_new) on so, cancellable per operation. */
 void cio__socket_msg_start(struct cio_context *ctx, struct cio__socket *so, struct cio__msg_op *op);
 
+/* Fills a message op of one buffer (buf, len) as cio__socket_msg_op_new
+ * does, its name and control data NULL (the fast path's half, below). */
+void cio__socket_msg_fill(struct cio__msg_op *op, void *buf, size_t len, int flags, unsigned mode,
+                          cio_handler h, cio__msg_finish_fn finish);
+
+/*
+ * The common case of a datagram transfer, inline: when so may start an op
+ * at once (it is open and has no executor of its own), h is plain (no
+ * cancellation slot or other association) and the thread's cache has a
+ * block of `size` bytes, returns the op filled for one buffer
+ * (cio__socket_msg_fill); the caller points its name into it and starts it
+ * with cio__slot_start(ctx, so->fast, &op->io). Otherwise NULL, and nothing
+ * is done: the caller takes cio__socket_msg_op_new's path. The caller has
+ * checked its arguments (buf, flags, the name).
+ */
+static inline struct cio__msg_op *cio__socket_msg_op_fast(struct cio__socket *so, size_t size,
+                                                          void *buf, size_t len, int flags,
+                                                          unsigned mode, cio_handler h,
+                                                          cio__msg_finish_fn finish)
+{
+    struct cio__msg_op *op;
+    if (__builtin_expect(!so->fast || !h.fn || h.fn == cio__assoc_invoke ||
+                             !(op = (struct cio__msg_op *)cio__op_alloc_cached(size)),
+                         0))
+        return NULL;
+    cio__socket_msg_fill(op, buf, len, flags, mode, h, finish);
+    return op;
+}
+
 /* ---- Operations of another kind: a perform function on readiness, for
  * the objects whose transfers are not a socket's recv and send (batches of
  * datagrams, a stream descriptor's read and write). ---- */

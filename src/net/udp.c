@@ -299,12 +299,18 @@ static void udp_async_transfer(struct cio_udp_socket *s, void *buf, size_t len,
         cio__socket_post(ctx, so, h, e, operation);
         return;
     }
-    cio_mutable_buffer one = {buf, len};
     unsigned mode = CIO__MSG_DATAGRAM | (sends ? CIO__MSG_SEND : 0u);
-    struct cio__msg_op *m = cio__socket_msg_op_new(ctx, so, sizeof(struct udp_op), &one, 1, flags,
-                                                   mode, h, sends ? NULL : udp_finish, operation);
-    if (!m)
-        return;
+    cio__msg_finish_fn finish = sends ? NULL : udp_finish;
+    struct cio__msg_op *m =
+        cio__socket_msg_op_fast(so, sizeof(struct udp_op), buf, len, flags, mode, h, finish);
+    bool fast = m != NULL;
+    if (!fast) {
+        cio_mutable_buffer one = {buf, len};
+        m = cio__socket_msg_op_new(ctx, so, sizeof(struct udp_op), &one, 1, flags, mode, h,
+                                   finish, operation);
+        if (!m)
+            return;
+    }
     struct udp_op *op = (struct udp_op *)m;
     op->sender = sender;
     if (sends_to) {
@@ -315,7 +321,10 @@ static void udp_async_transfer(struct cio_udp_socket *s, void *buf, size_t len,
         m->msg.msg_name = &op->name.addr;
         m->msg.msg_namelen = sizeof op->name.addr;
     }
-    cio__socket_msg_start(ctx, so, m);
+    if (fast)
+        cio__slot_start(ctx, so->fast, &m->io);
+    else
+        cio__socket_msg_start(ctx, so, m);
 }
 
 void cio_udp_socket_async_send(struct cio_udp_socket *s, const void *buf, size_t len, int flags,
