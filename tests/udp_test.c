@@ -469,6 +469,7 @@ Test(udp, sync_batches_move_many_datagrams_per_call)
     enum { N = 10 };
     char out[N][16], in[N][16];
     struct cio_udp_message sm[N], rm[N];
+    memset(out, 0, sizeof out); /* datagram 3 is sent whole, 16 bytes */
     memset(sm, 0, sizeof sm);
     memset(rm, 0, sizeof rm);
     for (int i = 0; i < N; i++) {
@@ -645,7 +646,7 @@ Test(udp, batch_bad_input)
     struct cio_udp_socket a;
     bound(&a, AF_INET);
     cio_error ec = {0};
-    char buf[4];
+    char buf[4] = "abc";
     struct cio_udp_message m = {buf, sizeof buf, tu_loopback(AF_INET6), 0, false};
     cr_assert_eq(cio_udp_socket_send_batch(&a, &m, 1, 0, &ec), 0);
     assert_error(ec, EAFNOSUPPORT);
