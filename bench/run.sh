@@ -14,10 +14,12 @@
 #                    skipped with a note
 #   BENCH_SCENARIOS  "CONNS:SIZE:N_COUNT:N_CALLGRIND ..." (N_COUNT round trips per CPU and
 #                    syscall run; N_CALLGRIND per callgrind run)
-#   BENCH_RATE_SECS  length of one time-mode run (default 1.5); BENCH_RUNS runs (default 3)
+#   BENCH_RATE_SECS  length of one time-mode run (default 1.5); BENCH_RUNS rounds (default 3):
+#                    each round starts every server once for one rate and one CPU run, round
+#                    k in SERVERS order rotated to start at server k mod N (N servers)
 #   BENCH_MICRO=0    skip the micro-benchmarks;  BENCH_ECHO=0  skip the echo scenarios
 #   BENCH_NO_INSTALL=1   do not call apt-get;    BENCH_NO_CIO_BUILD=1  do not (re)build cio
-#   BENCH_QUICK=1    a short smoke run (shorter phases, 1 run, smaller N) for developing the
+#   BENCH_QUICK=1    a short smoke run (shorter phases, 1 round, smaller N) for developing the
 #                    harness; its RESULTS.md says so
 #   CIO_ECHO         path of cio's echo server (default build/release/examples/echo_server,
 #                    else build/examples/echo_server)
@@ -31,7 +33,8 @@
 #   BENCH_UDP_SERVERS    UDP peers, in table order (default below)
 #   BENCH_UDP_SCENARIOS  "CLIENTS:WINDOW:SIZE:N[:N_CALLGRIND] ..." (N datagrams per CPU and
 #                    syscall run; N_CALLGRIND, default N/5, per callgrind run)
-#   BENCH_UDP_RATE_SECS  length of one UDP time-mode run (default 0.5); BENCH_UDP_RUNS (default 2)
+#   BENCH_UDP_RATE_SECS  length of one UDP time-mode run (default 0.5); BENCH_UDP_RUNS rounds
+#                    (default 2), rotated as the TCP rounds are
 # With BENCH_ECHO=0 and BENCH_MICRO=0, RESULTS.md and echo.png are left as they are.
 set -uo pipefail
 
@@ -297,13 +300,44 @@ server_runnable() {
     esac
 }
 
-# measured_phase_list RUNS SECS N: the phases of a measured run (-P): RUNS time phases of
-# SECS, RUNS count phases of N (CPU time), one more (syscalls)
+# measured_phase_list RUNS SECS N [SC]: the phases of a measured run (-P): RUNS time phases
+# of SECS, RUNS count phases of N (CPU time), and with SC 1 (the default) one more (syscalls)
 measured_phase_list() {
     local i out=""
     for ((i = 0; i < $1; i++)); do out+="d$2,"; done
     for ((i = 0; i < $1; i++)); do out+="n$3,"; done
-    echo "${out}n$3"
+    [ "${4:-1}" = 1 ] && out+="n$3,"
+    echo "${out%,}"
+}
+
+# scenario_rounds ROUNDS WHAT PUT TAG PREFIX DEAD_VAR ROUND CALLGRIND SERVERS...: one
+# scenario's measurements. The servers that can run (server_runnable PUT TAG NAME PREFIXNAME
+# with the list in the variable named DEAD_VAR; N of them) go through ROUNDS rounds in which
+# ROUND NAME K (K from 0) runs once for each: round k in their order rotated to start at
+# server k mod N, so that no server always goes first (each round's order is logged under
+# WHAT). Then, with valgrind, CALLGRIND NAME for each, in table order, but for those that
+# did not start (DEAD_VAR again).
+scenario_rounds() {
+    local rounds=$1 what=$2 out=$3 tag=$4 prefix=$5 dead=$6 round=$7 cg_run=$8 k i name
+    shift 8
+    local names=() order
+    for name in "$@"; do
+        server_runnable "$out" "$tag" "$name" "$prefix$name" "${!dead}" && names+=("$name")
+    done
+    for ((k = 0; k < rounds && ${#names[@]} > 0; k++)); do
+        order=()
+        for ((i = 0; i < ${#names[@]}; i++)); do order+=("${names[(k + i) % ${#names[@]}]}"); done
+        log "$what round $((k + 1))/$rounds, order: ${order[*]}"
+        for name in "${order[@]}"; do
+            case ${!dead} in *" $name "*) continue ;; esac  # did not start in an earlier round
+            "$round" "$name" "$k"
+        done
+    done
+    command -v valgrind >/dev/null 2>&1 || return 0
+    for name in "${names[@]}"; do
+        case ${!dead} in *" $name "*) continue ;; esac
+        "$cg_run" "$name"
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -427,30 +461,30 @@ sc_stop() {
 # ---------------------------------------------------------------------------------------------
 # 6. One scenario x one server
 # ---------------------------------------------------------------------------------------------
-# measured_phases RUNS COUNT PUT RECORD SCEN NAME: drives the phases of a measured run (the
-# load generator started with RUNS time phases, RUNS count phases and one more count phase;
-# the server is SRV_PID): samples the server's CPU time around the count phases and counts
-# its syscalls in the last one, and puts them through PUT SCEN NAME KEY VALUE per round trip
-# or datagram (field COUNT of the RESULT line). RECORD SCEN NAME IS_RATE runs after each
-# RESULT line (in LINE; IS_RATE 1 for a time phase). Sets MP_OK (0: the load generator
-# failed).
+# measured_phases RUNS COUNT PUT RECORD SCEN NAME [SC]: drives the phases of a measured run
+# (the load generator started with RUNS time phases, RUNS count phases and, with SC 1 (the
+# default), one more count phase; the server is SRV_PID): samples the server's CPU time
+# around the RUNS count phases and counts its syscalls in the extra one, and puts them
+# through PUT SCEN NAME KEY VALUE per round trip or datagram (field COUNT of the RESULT
+# line). RECORD SCEN NAME IS_RATE runs after each RESULT line (in LINE; IS_RATE 1 for a time
+# phase). Sets MP_OK (0: the load generator failed).
 MP_OK=0
 measured_phases() {
     local runs=$1 count=$2 out=$3 record=$4 scen=$5 name=$6
-    local p total=$(( 2 * runs + 1 )) c0 c1 t0 t1 n
+    local p total=$(( 2 * runs + ${7:-1} )) c0 c1 t0 t1 n
     MP_OK=1
     for ((p = 1; p <= total; p++)); do
         lg_expect WARM || { MP_OK=0; break; }
         if ((p > runs && p <= 2 * runs)); then
             c0=$(cpu_ns "$SRV_PID"); t0=$(cpu_ticks "$SRV_PID")
-        elif ((p == total)); then
+        elif ((p > 2 * runs)); then
             sc_start "$SRV_PID"
         fi
         lg_go
         lg_expect DONE || { MP_OK=0; break; }
         if ((p > runs && p <= 2 * runs)); then
             c1=$(cpu_ns "$SRV_PID"); t1=$(cpu_ticks "$SRV_PID")
-        elif ((p == total)); then
+        elif ((p > 2 * runs)); then
             sc_stop >"$WORK/sc.txt"
         fi
         lg_go
@@ -459,7 +493,7 @@ measured_phases() {
         "$record" "$scen" "$name" "$((p <= runs ? 1 : 0))"
         if ((p > runs && p <= 2 * runs)); then
             put_cpu "$out" "$scen" "$name" "$n" "$c0" "$c1" "$t0" "$t1"
-        elif ((p == total)); then
+        elif ((p > 2 * runs)); then
             put_syscalls "$out" "$scen" "$name" "$n"
         fi
     done
@@ -496,12 +530,15 @@ put_syscalls() {
     done <"$WORK/sc.txt"
 }
 
-run_measured() {  # SCEN NAME C S N
-    local scen=$1 name=$2 c=$3 s=$4 n=$5
+# run_measured SCEN NAME C S N [RUNS [SC]]: one server start: RUNS (default $RUNS) time
+# phases of RATE_SECS, RUNS CPU phases of N round trips and, with SC 1 (the default), a
+# syscall phase of N
+run_measured() {
+    local scen=$1 name=$2 c=$3 s=$4 n=$5 runs=${6:-$RUNS} sc=${7:-1}
     local w=$(( c * 3 > 2000 ? c * 3 : 2000 ))
     start_or_note put "$scen" "$name" "$name" || { DEAD_SERVERS+=" $name "; return 1; }
-    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "$(measured_phase_list "$RUNS" "$RATE_SECS" "$n")"
-    measured_phases "$RUNS" rts put tcp_record "$scen" "$name"
+    lg_start -p "$PORT" -c "$c" -s "$s" -w "$w" -P "$(measured_phase_list "$runs" "$RATE_SECS" "$n" "$sc")"
+    measured_phases "$runs" rts put tcp_record "$scen" "$name" "$sc"
     local ok=$MP_OK
     lg_finish
     stop_server
@@ -594,20 +631,28 @@ callgrind_figures() {
     "$out" "$scen" "$name" ir_const "$(awk -v a="$w1" -v b="$w2" -v n1="$CG_N1" -v n2="$CG_N2" 'BEGIN {printf "%.0f", a - n1 * (b - a) / (n2 - n1)}')"
 }
 
+# echo_round NAME ROUND: one server start of a round of run_echo (its scenario: tag, c, s and
+# n of run_echo): one rate phase and one CPU phase, and in the first round the syscall phase
+echo_round() {
+    local sc=$(( $2 == 0 ))
+    log "$tag $1: rate, CPU$( [ $sc = 1 ] && echo ", syscalls") ($n round trips), round $(($2 + 1))/$RUNS"
+    run_measured "$tag" "$1" "$c" "$s" "$n" 1 "$sc"
+}
+# echo_callgrind NAME: the callgrind run of run_echo's scenario
+echo_callgrind() {
+    log "$tag $1: callgrind ($ncg round trips)"
+    run_callgrind "$tag" "$1" "$c" "$s" "$ncg"
+}
+
+# run_echo: per scenario, RUNS rounds of the rate and CPU runs, each round starting every
+# server once in an order rotated per round, then one callgrind run each (scenario_rounds)
 run_echo() {
-    local scen c s n ncg name
+    local scen c s n ncg tag
     for scen in $SCENARIOS; do
         IFS=: read -r c s n ncg <<<"$scen"
-        local tag="c$c/s$s"
-        for name in $SERVERS; do
-            server_runnable put "$tag" "$name" "$name" "$DEAD_SERVERS" || continue
-            log "$tag $name: rate x$RUNS, CPU x$RUNS, syscalls ($n round trips)"
-            run_measured "$tag" "$name" "$c" "$s" "$n" || continue
-            if command -v valgrind >/dev/null 2>&1; then
-                log "$tag $name: callgrind ($ncg round trips)"
-                run_callgrind "$tag" "$name" "$c" "$s" "$ncg"
-            fi
-        done
+        tag="c$c/s$s"
+        # shellcheck disable=SC2086  # SERVERS is a list of words
+        scenario_rounds "$RUNS" "$tag" put "$tag" "" DEAD_SERVERS echo_round echo_callgrind $SERVERS
     done
 }
 
@@ -791,12 +836,13 @@ udp_record() {
     return 0
 }
 
-# udp_measured TAG NAME C W S N: UDP_RUNS rate runs, UDP_RUNS CPU runs, one syscall run
+# udp_measured TAG NAME C W S N [RUNS [SC]]: one server start: RUNS (default $UDP_RUNS) rate
+# runs, RUNS CPU runs and, with SC 1 (the default), one syscall run
 udp_measured() {
-    local tag=$1 name=$2 c=$3 w=$4 s=$5 n=$6
+    local tag=$1 name=$2 c=$3 w=$4 s=$5 n=$6 runs=${7:-$UDP_RUNS} sc=${8:-1}
     start_or_note uput "$tag" "$name" "udp-$name" || { UDP_DEAD+=" $name "; return 1; }
-    udp_lg_start "$c" "$w" "$s" 5000 "$(measured_phase_list "$UDP_RUNS" "$UDP_RATE_SECS" "$n")"
-    measured_phases "$UDP_RUNS" dgrams uput udp_record "$tag" "$name"
+    udp_lg_start "$c" "$w" "$s" 5000 "$(measured_phase_list "$runs" "$UDP_RATE_SECS" "$n" "$sc")"
+    measured_phases "$runs" dgrams uput udp_record "$tag" "$name" "$sc"
     local ok=$MP_OK
     lg_finish
     stop_server
@@ -847,23 +893,31 @@ udp_cg_check() {
     [ "$(field lost "$LINE")" = 0 ] || uput "$1" "$2" cg_lost "$(field lost "$LINE")"
 }
 
+# udp_round NAME ROUND: one peer start of a round of run_udp (its scenario: tag, c, w, s and
+# n of run_udp): one rate run and one CPU run, and in the first round the syscall run
+udp_round() {
+    local sc=$(( $2 == 0 ))
+    log "udp $tag $1: rate, CPU$( [ $sc = 1 ] && echo ", syscalls") ($n datagrams), round $(($2 + 1))/$UDP_RUNS"
+    udp_measured "$tag" "$1" "$c" "$w" "$s" "$n" 1 "$sc"
+}
+# udp_round_callgrind NAME: the callgrind run of run_udp's scenario
+udp_round_callgrind() {
+    log "udp $tag $1: callgrind ($ncg datagrams)"
+    udp_callgrind "$tag" "$1" "$c" "$w" "$s" "$ncg"
+}
+
+# run_udp: per scenario, UDP_RUNS rounds of the rate and CPU runs in an order rotated per
+# round, as run_echo does, then one callgrind run per peer (scenario_rounds)
 run_udp() {
-    local scen c w s n ncg name tag
+    local scen c w s n ncg tag
     : >"$UDP_TSV"
     : >"$WORK/udp_profile.tsv"
     for scen in $UDP_SCENARIOS; do
         IFS=: read -r c w s n ncg <<<"$scen"
         [ -n "$ncg" ] || ncg=$(( n / 5 ))
         tag="c$c/w$w/s$s"
-        for name in $UDP_SERVERS; do
-            server_runnable uput "$tag" "$name" "udp-$name" "$UDP_DEAD" || continue
-            log "udp $tag $name: rate x$UDP_RUNS, CPU x$UDP_RUNS, syscalls ($n datagrams)"
-            udp_measured "$tag" "$name" "$c" "$w" "$s" "$n" || continue
-            if command -v valgrind >/dev/null 2>&1; then
-                log "udp $tag $name: callgrind ($ncg datagrams)"
-                udp_callgrind "$tag" "$name" "$c" "$w" "$s" "$ncg"
-            fi
-        done
+        # shellcheck disable=SC2086  # UDP_SERVERS is a list of words
+        scenario_rounds "$UDP_RUNS" "udp $tag" uput "$tag" udp- UDP_DEAD udp_round udp_round_callgrind $UDP_SERVERS
     done
 }
 
@@ -889,7 +943,7 @@ make_udp_report() {
         echo "- command: \`$UDP_COMMAND\`"
         machine_info | grep -v '^- cio echo server\|^- syscall counter\|BENCH_QUICK'
         echo "- cio UDP peer: $BUILD/udp_cio ($( [ -x "$BUILD/udp_cio" ] && echo "against $REL/libcio.so" || echo absent))"
-        echo "- syscall counter: $SC_TOOL; rate runs: $UDP_RUNS x ${UDP_RATE_SECS} s, CPU runs: $UDP_RUNS; server on CPU 0, udp_loadgen on CPU 1"
+        echo "- syscall counter: $SC_TOOL; $UDP_RUNS rounds, each one ${UDP_RATE_SECS} s rate run and one CPU run per peer (a fresh peer each), the order rotated per round; server on CPU 0, udp_loadgen on CPU 1"
         [ "$QUICK" = 1 ] && echo "- **BENCH_QUICK=1: a short smoke run, not the reference figures**"
         echo
         awk -F'\t' -v ref="$ref" -v servers="$UDP_SERVERS" -f "$BENCH_DIR/report_lib.awk" -f "$BENCH_DIR/report_udp.awk" \
@@ -911,7 +965,7 @@ machine_info() {
     echo "- kernel: $(uname -sr); load average at start: $LOADAVG"
     echo "- peers: libuv $(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null), Asio $(dpkg-query -W -f='${Version}' libasio-dev 2>/dev/null), liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null), $($CC --version | head -1), valgrind $(valgrind --version 2>/dev/null | sed 's/valgrind-//')"
     echo "- cio echo server: ${CIO_ECHO:-absent}"
-    echo "- syscall counter: $SC_TOOL; rate runs: $RUNS x ${RATE_SECS} s; server on CPU 0, loadgen on CPU 1"
+    echo "- syscall counter: $SC_TOOL; $RUNS rounds, each one ${RATE_SECS} s rate run and one CPU run per server (a fresh server each), the order rotated per round; server on CPU 0, loadgen on CPU 1"
     [ "$QUICK" = 1 ] && echo "- **BENCH_QUICK=1: a short smoke run, not the reference figures**"
     return 0
 }
