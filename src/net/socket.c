@@ -848,26 +848,22 @@ struct cio__msg_op *cio__socket_msg_op_new(struct cio_context *ctx, struct cio__
         cio__socket_post(ctx, so, h, e, operation);
         return NULL;
     }
-    bool sends = mode & CIO__MSG_SEND;
     struct sequence q = sequence_of(bufs, count);
-    struct cio__io_op *io = new_op(size, h, msg_perform, sends ? CIO__DIR_WRITE : CIO__DIR_READ,
-                                   sends ? CIO__IO_SENDMSG : CIO__IO_RECVMSG, operation);
-    if (!io)
+    struct cio__msg_op *op = (struct cio__msg_op *)cio__op_alloc(size);
+    if (!op) {
+        cio_throw(operation, sys_error(ENOMEM));
         return NULL;
-    struct cio__msg_op *op = (struct cio__msg_op *)io;
+    }
+    /* The one-buffer fill, then the sequence in its place. */
+    cio__socket_msg_fill(op, NULL, 0, flags, mode, h, finish);
+    struct cio__io_op *io = &op->io;
     msg_init(&op->msg, bufs, q.count);
     if (q.count <= CIO__MSG_OP_IOVS) {
         for (size_t i = 0; i < q.count; i++)
             op->iov[i] = buffer_at(bufs, i);
         op->msg.msg_iov = q.count ? op->iov : NULL;
     }
-    io->buf = &op->msg;
     io->len = q.total;
-    io->flags = sends ? flags | MSG_NOSIGNAL : flags;
-    op->finish = finish;
-    op->mode = mode;
-    if (finish || (mode & CIO__MSG_DATAGRAM))
-        cio__op_set_settle(&io->base, msg_settle);
     if (!bind_object(so, io, operation))
         return NULL;
     return op;
