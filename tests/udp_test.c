@@ -46,36 +46,10 @@ static void teardown(void)
 
 TestSuite(udp, .init = setup, .fini = teardown, .timeout = 30);
 
-struct result {
-    int calls;
-    cio_error ec;
-    size_t n;
-};
-
-static void on_result(void *user, cio_error ec, size_t n)
-{
-    struct result *r = user;
-    r->calls++;
-    r->ec = ec;
-    r->n = n;
-}
-
-static cio_handler to(struct result *r)
-{
-    return cio_handler_make(on_result, r);
-}
-
-/* Runs ctx until r's handler has run (bounded). */
-static void wait_for(struct result *r)
-{
-    cr_assert(tu_run_until(ctx, &r->calls, 5000), "the handler never ran");
-    cr_assert_eq(r->calls, 1);
-}
-
 #define assert_error(e, errno_value)                                                               \
     cr_assert(cio_error_equal((e), cio_error_system(errno_value)), "expected %s, got %s",          \
               strerror(errno_value), cio_error_message(e))
-#define assert_ok(e) cr_assert(!cio_failed(e), "unexpected error: %s", cio_error_message(e))
+#define assert_ok(e) TU_ASSERT_OK(e)
 
 /* Opens s bound to the loopback of family on a port the system picks, and
  * returns its endpoint. */
@@ -136,14 +110,14 @@ Test(udp, async_send_to_and_receive_from)
     char buf[64];
     struct cio_endpoint from;
     memset(&from, 0, sizeof from);
-    struct result rr = {0}, rs = {0};
-    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, &from, 0, to(&rr));
-    cio_udp_socket_async_send_to(&a, "datagram", 8, &eb, 0, to(&rs));
+    struct tu_result rr = {0}, rs = {0};
+    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, &from, 0, tu_handler(&rr));
+    cio_udp_socket_async_send_to(&a, "datagram", 8, &eb, 0, tu_handler(&rs));
     cr_assert_eq(rr.calls + rs.calls, 0, "no handler runs inside its starting call");
-    wait_for(&rs);
+    tu_wait_result(ctx, &rs);
     assert_ok(rs.ec);
     cr_assert_eq(rs.n, 8);
-    wait_for(&rr);
+    tu_wait_result(ctx, &rr);
     assert_ok(rr.ec);
     cr_assert_eq(rr.n, 8);
     cr_assert_eq(memcmp(buf, "datagram", 8), 0);
@@ -157,9 +131,9 @@ Test(udp, connected_send_and_receive_sync_and_async)
     struct cio_endpoint ea = bound(&a, AF_INET), eb = bound(&b, AF_INET);
     cio_error ec = {0};
     cr_assert_eq(cio_udp_socket_connect(&a, &eb, &ec), 0);
-    struct result rc = {0};
-    cio_udp_socket_async_connect(&b, &ea, to(&rc));
-    wait_for(&rc);
+    struct tu_result rc = {0};
+    cio_udp_socket_async_connect(&b, &ea, tu_handler(&rc));
+    tu_wait_result(ctx, &rc);
     assert_ok(rc.ec);
 
     cr_assert_eq(cio_udp_socket_send(&a, "one", 3, 0, &ec), 3);
@@ -167,13 +141,13 @@ Test(udp, connected_send_and_receive_sync_and_async)
     cr_assert_eq(cio_udp_socket_receive(&b, buf, sizeof buf, 0, &ec), 3);
     cr_assert_eq(memcmp(buf, "one", 3), 0);
 
-    struct result rr = {0}, rs = {0};
-    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, to(&rr));
-    cio_udp_socket_async_send(&b, "two!", 4, 0, to(&rs));
-    wait_for(&rs);
+    struct tu_result rr = {0}, rs = {0};
+    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, tu_handler(&rr));
+    cio_udp_socket_async_send(&b, "two!", 4, 0, tu_handler(&rs));
+    tu_wait_result(ctx, &rs);
     assert_ok(rs.ec);
     cr_assert_eq(rs.n, 4);
-    wait_for(&rr);
+    tu_wait_result(ctx, &rr);
     assert_ok(rr.ec);
     cr_assert_eq(rr.n, 4);
     cr_assert_eq(memcmp(buf, "two!", 4), 0);
@@ -194,12 +168,12 @@ Test(udp, an_empty_datagram_is_a_datagram_not_eof)
     cr_assert_eq(cio_udp_socket_receive(&b, buf, sizeof buf, 0, &ec), 0);
     assert_ok(ec);
 
-    struct result rr = {0}, rs = {0};
-    cio_udp_socket_async_receive(&b, buf, sizeof buf, 0, to(&rr));
-    cio_udp_socket_async_send_to(&a, "", 0, &eb, 0, to(&rs));
-    wait_for(&rs);
+    struct tu_result rr = {0}, rs = {0};
+    cio_udp_socket_async_receive(&b, buf, sizeof buf, 0, tu_handler(&rr));
+    cio_udp_socket_async_send_to(&a, "", 0, &eb, 0, tu_handler(&rs));
+    tu_wait_result(ctx, &rs);
     assert_ok(rs.ec);
-    wait_for(&rr);
+    tu_wait_result(ctx, &rr);
     assert_ok(rr.ec);
     cr_assert_eq(rr.n, 0);
     close_all(&a, &b);
@@ -226,10 +200,10 @@ Test(udp, a_datagram_bigger_than_its_buffer_is_message_size_with_the_bytes_store
 
     /* Asynchronously, on every backend, alike. */
     cio_udp_socket_send_to(&a, "abcdefgh", 8, &eb, 0, &ec);
-    struct result rr = {0};
+    struct tu_result rr = {0};
     memset(&from, 0, sizeof from);
-    cio_udp_socket_async_receive_from(&b, buf, 3, &from, 0, to(&rr));
-    wait_for(&rr);
+    cio_udp_socket_async_receive_from(&b, buf, 3, &from, 0, tu_handler(&rr));
+    tu_wait_result(ctx, &rr);
     assert_error(rr.ec, EMSGSIZE);
     cr_assert_eq(rr.n, 3);
     cr_assert_eq(memcmp(buf, "abc", 3), 0);
@@ -247,10 +221,10 @@ Test(udp, peek_leaves_the_datagram_queued)
     char buf[8] = {0};
     cr_assert_eq(cio_udp_socket_receive(&b, buf, sizeof buf, CIO_MESSAGE_PEEK, &ec), 4);
     assert_ok(ec);
-    struct result rr = {0};
+    struct tu_result rr = {0};
     memset(buf, 0, sizeof buf);
-    cio_udp_socket_async_receive(&b, buf, sizeof buf, CIO_MESSAGE_PEEK, to(&rr));
-    wait_for(&rr);
+    cio_udp_socket_async_receive(&b, buf, sizeof buf, CIO_MESSAGE_PEEK, tu_handler(&rr));
+    tu_wait_result(ctx, &rr);
     assert_ok(rr.ec);
     cr_assert_eq(rr.n, 4);
     memset(buf, 0, sizeof buf);
@@ -285,12 +259,12 @@ Test(udp, sending_to_a_wrong_or_no_family_endpoint_is_refused)
     cr_assert_eq(cio_udp_socket_send_to(&a, "x", 1, &unresolved, 0, &ec), 0);
     assert_error(ec, EINVAL);
 
-    struct result r1 = {0}, r2 = {0};
-    cio_udp_socket_async_send_to(&a, "x", 1, &v6, 0, to(&r1));
-    cio_udp_socket_async_send_to(&a, "x", 1, &none, 0, to(&r2));
+    struct tu_result r1 = {0}, r2 = {0};
+    cio_udp_socket_async_send_to(&a, "x", 1, &v6, 0, tu_handler(&r1));
+    cio_udp_socket_async_send_to(&a, "x", 1, &none, 0, tu_handler(&r2));
     cr_assert_eq(r1.calls + r2.calls, 0);
-    wait_for(&r1);
-    wait_for(&r2);
+    tu_wait_result(ctx, &r1);
+    tu_wait_result(ctx, &r2);
     assert_error(r1.ec, EAFNOSUPPORT);
     assert_error(r2.ec, EINVAL);
     close_all(&a, NULL);
@@ -307,9 +281,9 @@ Test(udp, bad_arguments_closed_sockets_and_null_objects)
     assert_error(ec, EBADF);
     cr_assert_eq(cio_udp_socket_receive(&a, buf, sizeof buf, 0, &ec), 0);
     assert_error(ec, EBADF);
-    struct result r = {0};
-    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, to(&r));
-    wait_for(&r);
+    struct tu_result r = {0};
+    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, tu_handler(&r));
+    tu_wait_result(ctx, &r);
     assert_error(r.ec, EBADF);
 
     cr_assert_eq(cio_udp_socket_open(&a, AF_UNIX, &ec), -1);
@@ -324,9 +298,9 @@ Test(udp, bad_arguments_closed_sockets_and_null_objects)
     /* Not connected: no destination. */
     cr_assert_eq(cio_udp_socket_send(&a, "x", 1, 0, &ec), 0);
     assert_error(ec, EDESTADDRREQ);
-    struct result r2 = {0};
-    cio_udp_socket_async_send(&a, "x", 1, 0x40000000, to(&r2));
-    wait_for(&r2);
+    struct tu_result r2 = {0};
+    cio_udp_socket_async_send(&a, "x", 1, 0x40000000, tu_handler(&r2));
+    tu_wait_result(ctx, &r2);
     assert_error(r2.ec, EINVAL);
 
     cr_assert_eq(cio_udp_socket_send(NULL, "x", 1, 0, &ec), 0);
@@ -384,9 +358,9 @@ Test(udp, a_connected_socket_hears_connection_refused)
     cio_udp_socket_send(&a, "x", 1, 0, &ec);
     assert_ok(ec);
     char buf[4];
-    struct result r = {0};
-    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, to(&r));
-    wait_for(&r);
+    struct tu_result r = {0};
+    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, tu_handler(&r));
+    tu_wait_result(ctx, &r);
     cr_assert(cio_error_is(r.ec, CIO_COND_CONNECTION_REFUSED), "%s", cio_error_message(r.ec));
     close_all(&a, NULL);
 }
@@ -399,19 +373,19 @@ Test(udp, cancel_and_close_abort_pending_receives)
     bound(&a, AF_INET);
     char buf[4];
     struct cio_udp_message m = {buf, sizeof buf, {{{0}}}, 0, false};
-    struct result r1 = {0}, r2 = {0}, r3 = {0};
-    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, to(&r1));
-    cio_udp_socket_async_receive_batch(&a, &m, 1, 0, to(&r2));
+    struct tu_result r1 = {0}, r2 = {0}, r3 = {0};
+    cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, tu_handler(&r1));
+    cio_udp_socket_async_receive_batch(&a, &m, 1, 0, tu_handler(&r2));
     tu_run_for(ctx, 10);
     cio_error ec = {0};
     cio_socket_cancel(&a.socket, &ec);
-    wait_for(&r1);
-    wait_for(&r2);
+    tu_wait_result(ctx, &r1);
+    tu_wait_result(ctx, &r2);
     cr_assert(cio_error_is(r1.ec, CIO_COND_OPERATION_ABORTED));
     cr_assert(cio_error_is(r2.ec, CIO_COND_OPERATION_ABORTED));
-    cio_udp_socket_async_receive_from(&a, buf, sizeof buf, NULL, 0, to(&r3));
+    cio_udp_socket_async_receive_from(&a, buf, sizeof buf, NULL, 0, tu_handler(&r3));
     close_all(&a, NULL);
-    wait_for(&r3);
+    tu_wait_result(ctx, &r3);
     cr_assert(cio_error_is(r3.ec, CIO_COND_OPERATION_ABORTED));
 }
 
@@ -428,32 +402,32 @@ Test(udp, a_cancellation_signal_aborts_its_receive_alone)
     cio_cancellation_signal_init(&sig2);
     static char buf[8], abuf[8];
     struct cio_udp_message m = {abuf, sizeof abuf, {{{0}}}, 0, false};
-    struct result r = {0}, other = {0}, rb = {0}, next = {0};
+    struct tu_result r = {0}, other = {0}, rb = {0}, next = {0};
     cio_udp_socket_async_receive_from(&b, buf, sizeof buf, NULL, 0,
-                                      cio_bind_cancellation_slot(&sig, to(&r)));
-    cio_udp_socket_async_receive_batch(&a, &m, 1, 0, to(&other));
+                                      cio_bind_cancellation_slot(&sig, tu_handler(&r)));
+    cio_udp_socket_async_receive_batch(&a, &m, 1, 0, tu_handler(&other));
     tu_run_for(ctx, 10);
     cr_assert_eq(r.calls, 0);
     cio_cancellation_signal_emit(&sig, CIO_CANCEL_TERMINAL);
-    wait_for(&r);
+    tu_wait_result(ctx, &r);
     cr_assert(cio_error_is(r.ec, CIO_COND_OPERATION_ABORTED), "%s", cio_error_message(r.ec));
     cr_assert_eq(r.n, 0);
     /* A batch bound to a signal: cancelled alike. */
-    cio_udp_socket_async_receive_batch(&b, &m, 1, 0, cio_bind_cancellation_slot(&sig2, to(&rb)));
+    cio_udp_socket_async_receive_batch(&b, &m, 1, 0, cio_bind_cancellation_slot(&sig2, tu_handler(&rb)));
     tu_run_for(ctx, 10);
     cio_cancellation_signal_emit(&sig2, CIO_CANCEL_PARTIAL);
-    wait_for(&rb);
+    tu_wait_result(ctx, &rb);
     cr_assert(cio_error_is(rb.ec, CIO_COND_OPERATION_ABORTED));
     cr_assert_eq(other.calls, 0, "the signal reached another socket's batch");
     cio_error ec = {0};
     cio_udp_socket_send_to(&a, "after", 5, &eb, 0, &ec);
-    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, NULL, 0, to(&next));
-    wait_for(&next);
+    cio_udp_socket_async_receive_from(&b, buf, sizeof buf, NULL, 0, tu_handler(&next));
+    tu_wait_result(ctx, &next);
     assert_ok(next.ec);
     cr_assert_eq(next.n, 5);
     cr_assert_eq(memcmp(buf, "after", 5), 0);
     cio_udp_socket_send_to(&b, "back", 4, &ea, 0, &ec);
-    wait_for(&other);
+    tu_wait_result(ctx, &other);
     assert_ok(other.ec);
     cr_assert_eq(other.n, 1);
     cr_assert_eq(m.length, 4);
@@ -572,9 +546,9 @@ Test(udp, async_batch_echo)
         snprintf(out[i], sizeof out[i], "e%d", i % 100);
         sm[i] = (struct cio_udp_message){out[i], strlen(out[i]) + 1, eb, 0, false};
     }
-    struct result rs = {0};
-    cio_udp_socket_async_send_batch(&a, sm, N, 0, to(&rs));
-    wait_for(&rs);
+    struct tu_result rs = {0};
+    cio_udp_socket_async_send_batch(&a, sm, N, 0, tu_handler(&rs));
+    tu_wait_result(ctx, &rs);
     assert_ok(rs.ec);
     cr_assert_gt(rs.n, 0);
     size_t sent = rs.n;
@@ -584,9 +558,9 @@ Test(udp, async_batch_echo)
     int seen[N] = {0};
     for (int got = 0; got < N;) {
         char buf[16];
-        struct result rr = {0};
-        cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, to(&rr));
-        wait_for(&rr);
+        struct tu_result rr = {0};
+        cio_udp_socket_async_receive(&a, buf, sizeof buf, 0, tu_handler(&rr));
+        tu_wait_result(ctx, &rr);
         assert_ok(rr.ec);
         int i = -1;
         cr_assert_eq(sscanf(buf, "e%d", &i), 1);
@@ -614,8 +588,8 @@ Test(udp, a_short_batch_then_the_next_datagrams)
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 4; i++)
             m[i] = (struct cio_udp_message){bufs[i], sizeof bufs[i], {{{0}}}, 0, false};
-        struct result r = {0};
-        cio_udp_socket_async_receive_batch(&b, m, 4, 0, to(&r));
+        struct tu_result r = {0};
+        cio_udp_socket_async_receive_batch(&b, m, 4, 0, tu_handler(&r));
         tu_run_for(ctx, 5); /* the batch waits */
         cr_assert_eq(r.calls, 0);
         if (round == 2) {
@@ -625,14 +599,14 @@ Test(udp, a_short_batch_then_the_next_datagrams)
         } else {
             cio_udp_socket_send_to(&a, "x", 1, &eb, 0, &ec);
         }
-        wait_for(&r);
+        tu_wait_result(ctx, &r);
         assert_ok(r.ec);
         cr_assert_geq(r.n, 1);
         cr_assert_eq(m[0].length, 1);
         if (round == 2 && r.n == 1) {
-            struct result r2 = {0};
-            cio_udp_socket_async_receive_batch(&b, m, 4, 0, to(&r2));
-            wait_for(&r2);
+            struct tu_result r2 = {0};
+            cio_udp_socket_async_receive_batch(&b, m, 4, 0, tu_handler(&r2));
+            tu_wait_result(ctx, &r2);
             assert_ok(r2.ec);
             cr_assert_eq(r2.n, 1);
             cr_assert_eq(bufs[0][0], 'z');
@@ -664,9 +638,9 @@ Test(udp, batch_bad_input)
     cio_socket_set_non_blocking(&a.socket, true, &ec);
     cr_assert_eq(cio_udp_socket_receive_batch(&a, &m, 1, 0, &ec), 0);
     cr_assert(cio_error_is(ec, CIO_COND_WOULD_BLOCK));
-    struct result r = {0};
-    cio_udp_socket_async_receive_batch(&a, &m, 1, MSG_TRUNC, to(&r));
-    wait_for(&r);
+    struct tu_result r = {0};
+    cio_udp_socket_async_receive_batch(&a, &m, 1, MSG_TRUNC, tu_handler(&r));
+    tu_wait_result(ctx, &r);
     assert_error(r.ec, EINVAL);
     close_all(&a, NULL);
 }
@@ -833,12 +807,12 @@ static void multicast_round_trip(int family, const char *group_text)
     struct cio_endpoint to_group = cio_endpoint_make(&group, 30001);
 
     char buf[32];
-    struct result rr = {0}, rs = {0};
-    cio_udp_socket_async_receive(&receiver, buf, sizeof buf, 0, to(&rr));
-    cio_udp_socket_async_send_to(&sender, "to the group", 12, &to_group, 0, to(&rs));
-    wait_for(&rs);
+    struct tu_result rr = {0}, rs = {0};
+    cio_udp_socket_async_receive(&receiver, buf, sizeof buf, 0, tu_handler(&rr));
+    cio_udp_socket_async_send_to(&sender, "to the group", 12, &to_group, 0, tu_handler(&rs));
+    tu_wait_result(ctx, &rs);
     assert_ok(rs.ec);
-    wait_for(&rr);
+    tu_wait_result(ctx, &rr);
     assert_ok(rr.ec);
     cr_assert_eq(rr.n, 12);
     cr_assert_eq(memcmp(buf, "to the group", 12), 0);
@@ -936,9 +910,9 @@ Test(udp, interrupted_calls_are_retried_and_errors_reported)
     m.endpoint = eb;
     cr_assert_eq(cio_udp_socket_send_batch(&a, &m, 1, 0, &ec), 0);
     assert_error(ec, ENOBUFS);
-    struct result r = {0};
-    cio_udp_socket_async_send_batch(&a, &m, 1, 0, to(&r));
-    wait_for(&r);
+    struct tu_result r = {0};
+    cio_udp_socket_async_send_batch(&a, &m, 1, 0, tu_handler(&r));
+    tu_wait_result(ctx, &r);
     assert_error(r.ec, ENOBUFS);
     close_all(&a, &b);
 }
@@ -966,12 +940,12 @@ Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
     static char abuf[8];
     static struct cio_udp_message am;
     am = (struct cio_udp_message){abuf, sizeof abuf, {{{0}}}, 0, false};
-    struct result r1 = {0}, r2 = {0};
+    struct tu_result r1 = {0}, r2 = {0};
     recvmmsg_errno = EAGAIN;
     eintr_left = 1;
-    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r1));
+    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, tu_handler(&r1));
     cr_assert_eq(cio_udp_socket_send_to(&a, "defg", 4, &eb, 0, &ec), 4);
-    wait_for(&r1);
+    tu_wait_result(ctx, &r1);
     assert_ok(r1.ec);
     cr_assert_eq(r1.n, 1);
     cr_assert_eq(am.length, 4);
@@ -979,8 +953,8 @@ Test(udp, a_batch_receive_that_would_block_waits_and_one_that_fails_is_reported)
     cr_assert_eq(cio_udp_socket_send_to(&a, "h", 1, &eb, 0, &ec), 1);
     recvmmsg_errno = ENOMEM;
     eintr_left = 1;
-    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, to(&r2));
-    wait_for(&r2);
+    cio_udp_socket_async_receive_batch(&b, &am, 1, 0, tu_handler(&r2));
+    tu_wait_result(ctx, &r2);
     assert_error(r2.ec, ENOMEM);
     cr_assert_eq(r2.n, 0);
     cio__syscall_reset();
@@ -1006,7 +980,7 @@ Test(udp, no_memory_for_an_operation_goes_to_the_throw_hook)
     m = (struct cio_udp_message){buf, sizeof buf, {{{0}}}, 0, false};
     m.endpoint = eb;
     static struct cio_endpoint from;
-    static struct result r;
+    static struct tu_result r;
     static const char *names[] = {"cio_udp_socket_async_receive_from",
                                   "cio_udp_socket_async_send_to",
                                   "cio_udp_socket_async_receive_batch",
@@ -1018,13 +992,13 @@ Test(udp, no_memory_for_an_operation_goes_to_the_throw_hook)
         tu_catch_begin();
         if (setjmp(tu_thrown.jump) == 0) {
             if (i == 0)
-                cio_udp_socket_async_receive_from(&b, buf, sizeof buf, &from, 0, to(&r));
+                cio_udp_socket_async_receive_from(&b, buf, sizeof buf, &from, 0, tu_handler(&r));
             else if (i == 1)
-                cio_udp_socket_async_send_to(&a, "x", 1, &eb, 0, to(&r));
+                cio_udp_socket_async_send_to(&a, "x", 1, &eb, 0, tu_handler(&r));
             else if (i == 2)
-                cio_udp_socket_async_receive_batch(&b, &m, 1, 0, to(&r));
+                cio_udp_socket_async_receive_batch(&b, &m, 1, 0, tu_handler(&r));
             else
-                cio_udp_socket_async_send_batch(&a, &m, 1, 0, to(&r));
+                cio_udp_socket_async_send_batch(&a, &m, 1, 0, tu_handler(&r));
         }
         tu_catch_end();
         cio__syscall_reset();
