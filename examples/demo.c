@@ -573,9 +573,11 @@ int main(void)
     cio_endpoint_format(&server.endpoint, server_text, sizeof server_text, NULL);
     cio_endpoint_format(&closed, closed_text, sizeof closed_text, NULL);
     printf("\nyour program's I/O execution context: cio_context_create() (backend: %s)\n"
+           "why that backend (cio_context_backend_reason): %s\n"
            "an echo server runs in this process, on its own context and thread: %s\n"
            "a closed port (bound to port 0, then closed):                       %s\n",
-           cio_context_backend_name(ctx), server_text, closed_text);
+           cio_context_backend_name(ctx), cio_context_backend_reason(ctx), server_text,
+           closed_text);
 
     section("1. The synchronous sequence: cio_tcp_socket_connect");
     sync_to_server(ctx, &server.endpoint);

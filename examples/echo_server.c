@@ -1,12 +1,15 @@
 /*
  * echo_server.c - an asynchronous TCP echo server, and cio's benchmark server.
  *
- *     echo_server PORT [--threads N | --contexts N] [--bind ADDRESS]
+ *     echo_server PORT [--threads N | --contexts N] [--bind ADDRESS] [--backend NAME]
  *
  * Listens on ADDRESS:PORT (ADDRESS: a numeric IPv4 or IPv6 address, default
  * 127.0.0.1; "0.0.0.0" or "::" for every interface, "::1" for IPv6 loopback;
  * PORT 0 picks a free port) and prints "listening on <address>:<port>" on
- * stdout, so that scripts can read the port. Every connection gets back
+ * stdout, so that scripts can read the port, after the backend its context
+ * runs on and why on stderr ("echo_server: backend epoll: the automatic
+ * choice: ..."); --backend NAME (epoll, io_uring, poll) names it instead of
+ * the automatic choice or CIO_BACKEND. Every connection gets back
  * whatever it sends. SIGINT or SIGTERM stops the server gracefully: it stops
  * accepting and reading, lets each connection finish the write it has in
  * flight, closes and frees every connection, and exits 0 once nothing is
@@ -406,6 +409,7 @@ struct options {
     unsigned long threads;  /* threads running the context, 1..MAX_THREADS */
     unsigned long contexts; /* one-thread contexts, 1..MAX_THREADS */
     const char *bind;      /* the numeric address to listen on */
+    const char *backend;   /* NULL: the automatic choice (or CIO_BACKEND) */
 };
 
 static bool parse_number(const char *text, unsigned long max, unsigned long *out)
@@ -419,7 +423,8 @@ static bool parse_number(const char *text, unsigned long max, unsigned long *out
     return true;
 }
 
-/* PORT, then --threads N or --contexts N, and --bind ADDRESS, in any order. */
+/* PORT, then --threads N or --contexts N, --bind ADDRESS and --backend NAME,
+ * in any order. */
 static bool parse_options(int argc, char **argv, struct options *o)
 {
     *o = (struct options){.threads = 1, .contexts = 1, .bind = "127.0.0.1"};
@@ -436,6 +441,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
                 return false;
         } else if (strcmp(argv[i], "--bind") == 0) {
             o->bind = argv[i + 1];
+        } else if (strcmp(argv[i], "--backend") == 0) {
+            o->backend = argv[i + 1];
         } else {
             return false;
         }
@@ -494,11 +501,12 @@ static bool listen_on(struct server *srv, const char *bind, uint16_t *port, bool
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: echo_server PORT [--threads N | --contexts N] [--bind ADDRESS]\n"
+            "usage: echo_server PORT [--threads N | --contexts N] [--bind ADDRESS]"
+            " [--backend NAME]\n"
             "  PORT 0: any free port; N: 1..%d (default 1); --threads: one context run by N\n"
             "  threads; --contexts: N one-thread contexts sharing the port (SO_REUSEPORT);\n"
             "  ADDRESS: a numeric IPv4 or IPv6 address (default 127.0.0.1; 0.0.0.0 or :: for\n"
-            "  every interface)\n",
+            "  every interface); NAME: a backend (default: the automatic choice)\n",
             MAX_THREADS);
 }
 
@@ -509,13 +517,19 @@ static bool server_start(struct servers *all, unsigned long i, const struct opti
 {
     struct server *srv = &all->each[i];
     /* One thread per context: concurrency_hint 1 lets the context skip its locks. */
-    struct cio_context_options opts = {.concurrency_hint = o->threads == 1 ? 1 : 0};
+    struct cio_context_options opts = {.concurrency_hint = o->threads == 1 ? 1 : 0,
+                                       .backend = o->backend};
     cio_error ec;
     srv->ctx = cio_context_create(&opts, &ec);
     if (!srv->ctx) {
-        fprintf(stderr, "echo_server: cannot create a context: %s\n", cio_error_message(ec));
+        fprintf(stderr, "echo_server: cannot create a context%s%s: %s\n",
+                o->backend ? " on backend " : "", o->backend ? o->backend : "",
+                cio_error_message(ec));
         return false;
     }
+    if (i == 0)
+        fprintf(stderr, "echo_server: backend %s: %s\n", cio_context_backend_name(srv->ctx),
+                cio_context_backend_reason(srv->ctx));
     pthread_mutex_init(&srv->lock, NULL);
     srv->threaded = o->threads > 1;
     cio_strand_init(&srv->strand, srv->ctx);

@@ -54,30 +54,46 @@ struct cio_context_options {
      * CIO_CONCURRENCY=1); any other value means that many. */
     int concurrency_hint;
     /* "epoll", "io_uring" (when cio was built with liburing: see
-     * cio_context_backends), or NULL for the default (the environment
-     * variable CIO_BACKEND, else epoll). */
+     * cio_context_backends), or NULL for the default: the environment
+     * variable CIO_BACKEND when it is set and not empty, else the automatic
+     * choice (cio_context_create). */
     const char *backend;
 };
 
 /*
  * Creates a context. `opts` may be NULL for the defaults. Returns NULL on
- * failure. A backend name this build has none of gives a misc error saying
+ * failure.
+ *
+ * The backend: one named (by the options or CIO_BACKEND) is that backend or
+ * an error. Otherwise cio makes the automatic choice: it tries the backends
+ * in the order cio_context_backends lists them (the fastest on the machines
+ * cio is measured on first) and takes the first the kernel allows, moving on
+ * past one refused for any reason but a lack of descriptors (EMFILE, ENFILE,
+ * which the next would meet too): io_uring forbidden by a seccomp filter or
+ * a container's policy (EPERM), by the kernel.io_uring_disabled setting
+ * (EPERM), absent (ENOSYS), or lacking a feature cio needs (EOPNOTSUPP).
+ * cio_context_backend_reason says which was taken and why. When every
+ * backend refuses, the last one's error is reported.
+ *
+ * Errors: a backend name this build has none of gives a misc error saying
  * why: backend_not_built (io_uring in a build without liburing),
- * backend_not_implemented ("poll": planned, not written yet) or
+ * backend_not_implemented (one cio plans, not written yet) or
  * unknown_backend (any other name); each of them also matches
- * CIO_COND_INVALID_ARGUMENT. io_uring refused by the kernel (too old, or
- * disabled by policy) gives ENOSYS, and one without the features cio needs
- * (Linux 5.11: timed waits) too; out of descriptors or memory gives the
- * system error. Throwing form when ec is NULL.
+ * CIO_COND_INVALID_ARGUMENT. A named io_uring refused by the kernel gives
+ * the kernel's error: EPERM (policy), ENOSYS (absent) or EOPNOTSUPP (no timed
+ * waits, Linux 5.11, or no overflow-keeping completion queue); out of
+ * descriptors or memory gives the system error. Throwing form when ec is
+ * NULL.
  */
 struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec);
 
 /*
- * The backends this build of cio has, the default (epoll) first: stores the
- * first `max` of their names in names[0..max-1] and returns how many there
- * are (call it with max 0 to count them). The names are static strings. A
- * backend listed here may still be refused at run time (io_uring by the
- * kernel or a container's policy): cio_context_create says so. Thread-safe.
+ * The backends this build of cio has, in the order the automatic choice
+ * tries them (the default first): stores the first `max` of their names in
+ * names[0..max-1] and returns how many there are (call it with max 0 to
+ * count them). The names are static strings. A backend listed here may
+ * still be refused at run time (io_uring by the kernel or a container's
+ * policy): cio_context_create says so. Thread-safe.
  */
 size_t cio_context_backends(const char **names, size_t max);
 
@@ -92,6 +108,17 @@ void cio_context_destroy(struct cio_context *ctx);
 
 /* The backend's name ("epoll" or "io_uring"). */
 const char *cio_context_backend_name(const struct cio_context *ctx);
+
+/*
+ * Why the context runs on its backend, as a sentence a program may print
+ * beside the name: "epoll named by CIO_BACKEND", "io_uring named by the
+ * context's options", "the automatic choice: the first this kernel allows
+ * of epoll, io_uring", or, when the automatic choice moved past refusals,
+ * each refusal with a guess at its cause and the backend taken:
+ * "io_uring refused: EPERM (seccomp?); using epoll". The string lives as
+ * long as the context. Thread-safe.
+ */
+const char *cio_context_backend_reason(const struct cio_context *ctx);
 
 /*
  * Runs handlers until the context is stopped or has no outstanding work

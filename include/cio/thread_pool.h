@@ -50,7 +50,7 @@ struct cio_thread_pool;
 
 /*
  * Creates a pool of `threads` threads running a new context (its backend as
- * cio_context_create's default: CIO_BACKEND, else epoll), or of as many
+ * cio_context_create's default: CIO_BACKEND, else the automatic choice), or of as many
  * threads as the calling thread may run on CPUs when `threads` is 0. The
  * threads block every signal, as Asio's pool threads do, so that a signal
  * goes to a thread of the program's own.

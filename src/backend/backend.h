@@ -85,4 +85,18 @@ const struct cio__backend *cio__backend_find(const char *name);
  * backend_not_implemented (one cio plans) or unknown_backend. */
 cio_error cio__backend_missing(const char *name);
 
+/*
+ * Opens the backend a context runs on and returns its state; NULL, with *ec,
+ * on failure. `name` non-NULL (found by cio__backend_find): that backend or
+ * its error; `named_by` says who named it ("the options", "CIO_BACKEND").
+ * NULL: each backend of the table in order (the automatic choice), moving on
+ * past one the kernel refuses; a failure for lack of descriptors (EMFILE,
+ * ENFILE) stops there, since the next backend would meet it too. Stores the
+ * backend in *chosen and, in reason[0..len-1], the sentence
+ * cio_context_backend_reason returns.
+ */
+void *cio__backend_open(const char *name, const char *named_by,
+                        const struct cio__backend_env *env, const struct cio__backend **chosen,
+                        char *reason, size_t len, cio_error *ec);
+
 #endif /* CIO__BACKEND_H */

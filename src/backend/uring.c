@@ -153,7 +153,7 @@ static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
             /* A timed wait needs EXT_ARG (5.11); NODROP keeps overflowed completions. */
             if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
                 cio__sys.io_uring_queue_exit(&st->ring);
-                r = -ENOSYS;
+                r = -EOPNOTSUPP;
             }
             break;
         }
@@ -163,8 +163,9 @@ static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
     if (r != 0) {
         cio__lock_destroy(&st->lock);
         free(st);
-        /* No io_uring here (ENOSYS), or forbidden (EPERM): say so plainly. */
-        *ec = cio_error_system(r == -EPERM || r == -ENOSYS ? ENOSYS : -r);
+        /* No io_uring here (ENOSYS), forbidden (EPERM), too old (EOPNOTSUPP):
+         * the automatic choice moves on, and says which. */
+        *ec = cio_error_system(-r);
         return NULL;
     }
     /* Blocking: the ring's read of it waits for readiness (a non-blocking

@@ -66,18 +66,25 @@ int64_t cio_system_now(void)
 
 /* ---- creation and destruction ---- */
 
-/* The backend the options or CIO_BACKEND name (epoll by default), or NULL
- * with *why saying why this build has none of that name. */
-static const struct cio__backend *choose_backend(const struct cio_context_options *opts,
-                                                 cio_error *why)
+/* The backend the options or CIO_BACKEND name, in *name (NULL: the automatic
+ * choice) and who named it in *named_by. False, with *why, when this build has
+ * none of that name. */
+static bool choose_backend(const struct cio_context_options *opts, const char **name,
+                           const char **named_by, cio_error *why)
 {
-    const char *name = opts && opts->backend ? opts->backend : getenv("CIO_BACKEND");
-    if (!name || !*name)
-        name = "epoll";
-    const struct cio__backend *backend = cio__backend_find(name);
-    if (!backend)
-        *why = cio__backend_missing(name);
-    return backend;
+    *named_by = "the context's options";
+    *name = opts && opts->backend ? opts->backend : NULL;
+    if (!*name) {
+        *named_by = "CIO_BACKEND";
+        *name = getenv("CIO_BACKEND");
+    }
+    if (*name && !**name)
+        *name = NULL;
+    if (*name && !cio__backend_find(*name)) {
+        *why = cio__backend_missing(*name);
+        return false;
+    }
+    return true;
 }
 
 /* The options' concurrency hint; when they leave it at 0, CIO_CONCURRENCY=1
@@ -103,8 +110,8 @@ static void init_sync(struct cio_context *ctx)
 struct cio_context *cio_context_create(const struct cio_context_options *opts, cio_error *ec)
 {
     cio_error why = {0};
-    const struct cio__backend *backend = choose_backend(opts, &why);
-    if (!backend) {
+    const char *name, *named_by;
+    if (!choose_backend(opts, &name, &named_by, &why)) {
         cio__report(ec, "cio_context_create", why);
         return NULL;
     }
@@ -119,7 +126,6 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
         cio__report_errno(ec, "cio_context_create", ENOMEM);
         return NULL;
     }
-    ctx->backend = backend;
     ctx->multithreaded = choose_concurrency(opts) != 1;
     init_sync(ctx);
     cio__timer_queue_init(&ctx->timers, ctx->multithreaded);
@@ -127,7 +133,8 @@ struct cio_context *cio_context_create(const struct cio_context_options *opts, c
     cio_error err = {0};
     struct cio__backend_env env = {.ctx = ctx, .slots = &ctx->slots,
                                    .multithreaded = ctx->multithreaded};
-    ctx->backend_state = backend->init(&env, &err);
+    ctx->backend_state = cio__backend_open(name, named_by, &env, &ctx->backend,
+                                           ctx->backend_reason, sizeof ctx->backend_reason, &err);
     if (!ctx->backend_state) {
         cio__slot_table_destroy(&ctx->slots);
         cio__timer_queue_destroy(&ctx->timers);
@@ -165,6 +172,11 @@ void cio_context_destroy(struct cio_context *ctx)
 const char *cio_context_backend_name(const struct cio_context *ctx)
 {
     return ctx->backend->name;
+}
+
+const char *cio_context_backend_reason(const struct cio_context *ctx)
+{
+    return ctx->backend_reason;
 }
 
 bool cio__single_threaded(const struct cio_context *ctx)

@@ -60,6 +60,9 @@ struct cio_context {
 
     struct cio__timer_queue timers; /* has its own lock */
     struct cio__slot_table slots;   /* has its own lock */
+
+    char backend_reason[192]; /* why `backend` (cio_context_backend_reason); fixed at
+                                 creation */
 };
 
 /* One thread inside one run function of one context. Lives on that thread's
