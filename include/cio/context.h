@@ -168,6 +168,43 @@ void cio_context_stop(struct cio_context *ctx);
 /* True after cio_context_stop, or after a run function ran out of work. */
 bool cio_context_stopped(const struct cio_context *ctx);
 
+/* The events of a fork(), for cio_context_notify_fork (Asio's fork_event). */
+enum cio_fork_event {
+    CIO_FORK_PREPARE, /* in the parent, just before fork() */
+    CIO_FORK_PARENT,  /* in the parent, just after it */
+    CIO_FORK_CHILD,   /* in the child, just after it */
+};
+
+/*
+ * Tells the context of a fork(), as Asio's notify_fork does, so that the
+ * child can go on using the context and its I/O objects: call it with
+ * CIO_FORK_PREPARE before fork() and then, in each process, CIO_FORK_PARENT
+ * or CIO_FORK_CHILD. The child makes its own copies of what the kernel keeps
+ * per process and the two would otherwise share (the epoll instance, the
+ * io_uring ring, the wake eventfd, the signal sets' pipe) and hands the new
+ * ones every operation that was pending: each pending operation is pending
+ * in both processes, and queued handlers are queued in both, as fork()
+ * copies them. The parent is unaffected (PREPARE on io_uring waits for the
+ * kernel to give back requests already cancelled, which it does at once for
+ * sockets). The processes still share the open descriptions of their
+ * sockets and pipes: whichever reads first gets the bytes, as with any
+ * inherited descriptor. The resolver's pending lookups finish in the child
+ * with operation_aborted (c-ares's sockets are the parent's too); later ones
+ * work. A signal that arrives in the child between fork() and CIO_FORK_CHILD
+ * goes to the parent's signal sets.
+ *
+ * Call it on a thread that runs no other context function meanwhile, from a
+ * handler of ctx or outside any run function, while no other thread is
+ * inside a run function of ctx (Asio's rule). Returns 0, or -1 with the
+ * error: EINVAL for a NULL context or an event not listed; EBUSY when
+ * another thread is inside a run function of ctx (nothing is done: a fork
+ * with threads inside run would leave the child a context whose threads do
+ * not exist); in the child, the system error when a new kernel object
+ * cannot be made (EMFILE, ENOMEM, io_uring refused), after which the child
+ * may only destroy the context. Throwing form when ec is NULL.
+ */
+int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, cio_error *ec);
+
 /* Clears the stopped state so the context can run again. Call it when no
  * thread is inside a run function. */
 void cio_context_restart(struct cio_context *ctx);

@@ -25,6 +25,16 @@
  *   interrupt     make a thread blocked in wait return soon. Thread-safe.
  *   kick          treat a slot as ready in a direction and try its parked
  *                 operations (used to retry accepts once descriptors free up).
+ *   fork_prepare  (may be NULL) called in the parent before fork(), on the
+ *                 one thread using the context, outside wait: leave nothing
+ *                 the child could not finish (io_uring reaps the requests it
+ *                 cancelled). Returns 0, or -1 with *ec.
+ *   fork_child    called in the child after fork(), on its one thread: make
+ *                 new what is per process (the epoll instance, the ring, the
+ *                 wake descriptor; the parent keeps the old ones), watch every
+ *                 open slot again and hand the kernel again what the old one
+ *                 held. Never touch the old kernel objects but to close the
+ *                 child's descriptors of them. Returns 0, or -1 with *ec.
  *
  * The slot and operation types are in core/slot.h; what the backends share
  * beside this table (the inline stream transfer, the eventfd wake) is in
@@ -69,6 +79,8 @@ struct cio__backend {
     void (*wait)(void *state, int64_t timeout_ns, struct cio__op_queue *done);
     void (*interrupt)(void *state);
     void (*kick)(void *state, struct cio__slot *s, enum cio__dir dir);
+    int (*fork_prepare)(void *state, cio_error *ec);
+    int (*fork_child)(void *state, cio_error *ec);
 };
 
 extern const struct cio__backend cio__epoll_backend;

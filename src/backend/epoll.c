@@ -40,12 +40,10 @@ struct epoll_state {
 
 /* ---- init and destroy ---- */
 
-static void *epoll_init(const struct cio__backend_env *env, cio_error *ec)
+/* Makes the epoll instance and the wake eventfd, registered in it; on
+ * failure closes what it made and returns -1 with *ec. */
+static int epoll_open_kernel(struct epoll_state *st, cio_error *ec)
 {
-    struct epoll_state *st = cio__sys.calloc(1, sizeof *st);
-    if (!st)
-        return *ec = cio_error_system(ENOMEM), NULL;
-    st->env = *env;
     st->epfd = cio__sys.epoll_create1(EPOLL_CLOEXEC);
     st->wakefd = st->epfd < 0 ? -1 : cio__sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_TOKEN};
@@ -55,6 +53,19 @@ static void *epoll_init(const struct cio__backend_env *env, cio_error *ec)
             cio__sys.close(st->wakefd);
         if (st->epfd >= 0)
             cio__sys.close(st->epfd);
+        st->epfd = st->wakefd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void *epoll_init(const struct cio__backend_env *env, cio_error *ec)
+{
+    struct epoll_state *st = cio__sys.calloc(1, sizeof *st);
+    if (!st)
+        return *ec = cio_error_system(ENOMEM), NULL;
+    st->env = *env;
+    if (epoll_open_kernel(st, ec) < 0) {
         free(st);
         return NULL;
     }
@@ -392,6 +403,27 @@ static void epoll_interrupt(void *state)
     cio__eventfd_signal(((struct epoll_state *)state)->wakefd);
 }
 
+/* ---- fork ---- */
+
+/* In a forked child the epoll instance and the eventfd are the parent's
+ * too: any change to them would change the parent's. The child closes its
+ * descriptors of them, makes its own and registers every open slot again;
+ * being edge-triggered, a registration reports the readiness the descriptor
+ * has, so parked operations are tried again as usual. */
+static int epoll_fork_child(void *state, cio_error *ec)
+{
+    struct epoll_state *st = state;
+    cio__sys.close(st->wakefd);
+    cio__sys.close(st->epfd);
+    if (epoll_open_kernel(st, ec) < 0)
+        return -1;
+    struct cio__slot *s;
+    for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++)
+        if (s->fd >= 0 && epoll_add(st, s, ec) < 0)
+            return -1;
+    return 0;
+}
+
 const struct cio__backend cio__epoll_backend = {
     .name = "epoll",
     .init = epoll_init,
@@ -404,4 +436,5 @@ const struct cio__backend cio__epoll_backend = {
     .wait = epoll_wait_events,
     .interrupt = epoll_interrupt,
     .kick = epoll_kick,
+    .fork_child = epoll_fork_child,
 };

@@ -31,6 +31,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,7 @@ struct uring_state {
     struct cio__lock lock; /* the submission queue, on a multi-threaded context */
     bool multithreaded;    /* submit at once unless the caller is the waiter */
     size_t inflight;       /* operation requests whose completion is not reaped (lock) */
+    size_t detached;       /* of those, the detached operations' (lock) */
     bool valgrind;           /* under valgrind: block in poll(), see ur_block */
 };
 
@@ -127,15 +129,10 @@ static void ur_arm_wake(struct uring_state *st)
 
 /* ---- init and destroy ---- */
 
-static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
+/* Makes the ring, with the flags the context allows and the kernel takes.
+ * Returns 0 or -errno. */
+static int ur_open_ring(struct uring_state *st)
 {
-    struct uring_state *st = cio__sys.calloc(1, sizeof *st);
-    if (!st)
-        return *ec = cio_error_system(ENOMEM), NULL;
-    st->env = *env;
-    st->multithreaded = env->multithreaded;
-    st->valgrind = RUNNING_ON_VALGRIND;
-    cio__lock_init(&st->lock, st->multithreaded);
     /* COOP_TASKRUN: completions are run when this process enters the kernel,
      * not by interrupting it; the run loop enters it at every wait. */
     /* Not on a multi-threaded context: a request's completion work runs on
@@ -160,6 +157,19 @@ static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
         if (r != -EINVAL)
             break;
     }
+    return r;
+}
+
+static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
+{
+    struct uring_state *st = cio__sys.calloc(1, sizeof *st);
+    if (!st)
+        return *ec = cio_error_system(ENOMEM), NULL;
+    st->env = *env;
+    st->multithreaded = env->multithreaded;
+    st->valgrind = RUNNING_ON_VALGRIND;
+    cio__lock_init(&st->lock, st->multithreaded);
+    int r = ur_open_ring(st);
     if (r != 0) {
         cio__lock_destroy(&st->lock);
         free(st);
@@ -251,9 +261,12 @@ static void ur_drain(struct uring_state *st)
 static void uring_destroy(void *state)
 {
     struct uring_state *st = state;
-    ur_drain(st);
-    cio__sys.io_uring_queue_exit(&st->ring);
-    cio__sys.close(st->wakefd);
+    if (st->ring.ring_fd >= 0) {
+        ur_drain(st);
+        cio__sys.io_uring_queue_exit(&st->ring);
+    }
+    if (st->wakefd >= 0)
+        cio__sys.close(st->wakefd);
     cio__lock_destroy(&st->lock);
     free(st);
 }
@@ -469,6 +482,7 @@ static size_t uring_cancel(void *state, struct cio__slot *s)
         if (s->inflight & (1u << d)) {
             struct cio__io_op *head = (struct cio__io_op *)cio__queue_pop(q);
             head->detached = true;
+            st->detached++;
             s->inflight &= (uint8_t)~(1u << d);
             ur_cancel_head(st, head);
             n++;
@@ -511,6 +525,7 @@ static bool uring_cancel_op(void *state, struct cio__slot *s, struct cio__io_op 
         if (q->head == &op->base && (s->inflight & (1u << dir))) {
             cio__queue_pop(q);
             op->detached = true;
+            st->detached++;
             s->inflight &= (uint8_t)~(1u << dir);
             ur_cancel_head(st, op);
             found = true;
@@ -609,6 +624,7 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
     cio__lock(&s->lock);
     cio__lock(&st->lock);
     st->inflight--;
+    st->detached -= op->detached;
     cio__unlock(&st->lock);
     if (op->detached) {
         /* Cancelled while the kernel held it: a poll, or a transfer that
@@ -773,6 +789,78 @@ static void uring_interrupt(void *state)
     cio__eventfd_signal(((struct uring_state *)state)->wakefd);
 }
 
+/* ---- fork ---- */
+
+/* Before a fork: submits what is queued, and reaps until no detached
+ * request is left, so that the child has no operation whose completion only
+ * the parent's ring would bring (the kernel finishes a cancelled socket
+ * request at once). What completes meanwhile is posted as usual. */
+static int uring_fork_prepare(void *state, cio_error *ec)
+{
+    struct uring_state *st = state;
+    struct cio__op_queue done = {0};
+    cio__lock(&st->lock);
+    cio__sys.io_uring_submit(&st->ring);
+    cio__unlock(&st->lock);
+    for (;;) {
+        ur_reap(st->env.ctx, st, &done);
+        cio__lock(&st->lock);
+        size_t left = st->detached;
+        cio__unlock(&st->lock);
+        if (left == 0)
+            break;
+        struct io_uring_cqe *cqe;
+        cio__sys.io_uring_wait_cqe(&st->ring, &cqe);
+    }
+    cio__post_completions(st->env.ctx, &done);
+    *ec = cio_error_none();
+    return 0;
+}
+
+/* In a forked child the ring is the parent's (its memory is shared), and so
+ * is the eventfd. The child drops its mappings and descriptors of them
+ * (io_uring_queue_exit unmaps and closes, touching nothing of the parent's),
+ * makes its own, and hands the new ring the head operation of every
+ * direction the old one held, as a new submission. Requests the parent's
+ * ring finished before the fork but nobody reaped are done again: a read
+ * whose bytes the parent's request took waits for more. */
+static int uring_fork_child(void *state, cio_error *ec)
+{
+    struct uring_state *st = state;
+    cio__sys.io_uring_queue_exit(&st->ring);
+    cio__sys.close(st->wakefd);
+    st->wakefd = -1;
+    int r = ur_open_ring(st);
+    if (r != 0) {
+        memset(&st->ring, 0, sizeof st->ring);
+        st->ring.ring_fd = -1; /* no ring: destroy has nothing to drain */
+        *ec = cio_error_system(-r);
+        return -1;
+    }
+    st->wakefd = cio__sys.eventfd(0, EFD_CLOEXEC);
+    if (st->wakefd < 0) {
+        *ec = cio_error_system(errno);
+        return -1;
+    }
+    st->inflight = 0;
+    st->detached = 0;
+    ur_arm_wake(st);
+    struct cio__slot *s;
+    for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++) {
+        for (unsigned d = 0; d < CIO__DIR_COUNT; d++) {
+            if (s->fd < 0 || !(s->inflight & (1u << d)))
+                continue;
+            s->inflight &= (uint8_t)~(1u << d);
+            if (!ur_submit_head(st, s, d, false)) {
+                *ec = cio_error_system(EBUSY);
+                return -1;
+            }
+        }
+    }
+    *ec = cio_error_none();
+    return 0;
+}
+
 const struct cio__backend cio__uring_backend = {
     .name = "io_uring",
     .init = uring_init,
@@ -785,4 +873,6 @@ const struct cio__backend cio__uring_backend = {
     .wait = uring_wait,
     .interrupt = uring_interrupt,
     .kick = uring_kick,
+    .fork_prepare = uring_fork_prepare,
+    .fork_child = uring_fork_child,
 };

@@ -876,6 +876,7 @@ run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
     if (outer)
         return run_loop_for(outer, deadline, limit);
     struct cio__run_thread t = {.ctx = ctx, .outer = cio__tls_run};
+    atomic_fetch_add_explicit(&ctx->runners, 1, memory_order_relaxed);
     t.since_poll = atomic_load_explicit(&ctx->poll_carry, memory_order_relaxed);
     cio__tls_run = &t;
     size_t n = run_loop_for(&t, deadline, limit);
@@ -886,6 +887,7 @@ run_steps(struct cio_context *ctx, int64_t deadline, size_t limit)
         /* Left over after a stop, a deadline or a limit: keep them for the next run. */
         post_shared(ctx, &t.private_q);
     }
+    atomic_fetch_sub_explicit(&ctx->runners, 1, memory_order_relaxed);
     return n;
 }
 
@@ -950,6 +952,64 @@ size_t cio_context_poll(struct cio_context *ctx)
 size_t cio_context_poll_one(struct cio_context *ctx)
 {
     return run_steps_any(ctx, DEADLINE_POLL, 1);
+}
+
+/* ---- fork ---- */
+
+void cio__fork_hook_add(struct cio_context *ctx, struct cio__fork_hook *hook)
+{
+    pthread_mutex_lock(&ctx->mutex);
+    hook->next = ctx->fork_hooks;
+    ctx->fork_hooks = hook;
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+void cio__fork_hook_remove(struct cio_context *ctx, struct cio__fork_hook *hook)
+{
+    pthread_mutex_lock(&ctx->mutex);
+    for (struct cio__fork_hook **at = &ctx->fork_hooks; *at; at = &(*at)->next) {
+        if (*at == hook) {
+            *at = hook->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* Runs the hooks of one side of the backend's re-creation. The child has
+ * one thread: the mutex is taken only for its memory order's sake. */
+static void run_fork_hooks(struct cio_context *ctx, bool before_backend)
+{
+    pthread_mutex_lock(&ctx->mutex);
+    struct cio__fork_hook *hook = ctx->fork_hooks;
+    pthread_mutex_unlock(&ctx->mutex);
+    for (struct cio__fork_hook *next; hook; hook = next) {
+        next = hook->next; /* a hook may remove itself */
+        if (hook->before_backend == before_backend)
+            hook->child(hook);
+    }
+}
+
+int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, cio_error *ec)
+{
+    if (!ctx || (event != CIO_FORK_PREPARE && event != CIO_FORK_PARENT &&
+                 event != CIO_FORK_CHILD))
+        return cio__report_errno(ec, "cio_context_notify_fork", EINVAL);
+    int mine = cio__find_run_thread(ctx) ? 1 : 0;
+    if (atomic_load_explicit(&ctx->runners, memory_order_relaxed) > mine)
+        return cio__report_errno(ec, "cio_context_notify_fork", EBUSY);
+    cio_error err = cio_error_none();
+    if (event == CIO_FORK_PREPARE && ctx->backend->fork_prepare &&
+        ctx->backend->fork_prepare(ctx->backend_state, &err) < 0)
+        return cio__report(ec, "cio_context_notify_fork", err);
+    if (event == CIO_FORK_CHILD) {
+        run_fork_hooks(ctx, true);
+        if (ctx->backend->fork_child(ctx->backend_state, &err) < 0)
+            return cio__report(ec, "cio_context_notify_fork", err);
+        run_fork_hooks(ctx, false);
+    }
+    cio__report_ok(ec);
+    return 0;
 }
 
 /* ---- stop ---- */

@@ -63,7 +63,26 @@ struct cio_context {
 
     char backend_reason[192]; /* why `backend` (cio_context_backend_reason); fixed at
                                  creation */
+    _Atomic int runners;      /* threads inside a run function (nested runs count once):
+                                 cio_context_notify_fork refuses while another runs */
+    struct cio__fork_hook *fork_hooks; /* under `mutex` (cio__fork_hook_add) */
 };
+
+/* What an object keeps per process beside the backend, re-made in a forked
+ * child by cio_context_notify_fork (context.c): `child` runs in the child,
+ * before the backend re-creates its state when `before_backend` (to change a
+ * descriptor the backend will watch again), else after it (with the new
+ * backend state in place). The owner embeds it and removes it before it
+ * frees it. */
+struct cio__fork_hook {
+    void (*child)(struct cio__fork_hook *hook);
+    bool before_backend;
+    struct cio__fork_hook *next;
+};
+
+/* Adds and removes a hook of ctx. Thread-safe. */
+void cio__fork_hook_add(struct cio_context *ctx, struct cio__fork_hook *hook);
+void cio__fork_hook_remove(struct cio_context *ctx, struct cio__fork_hook *hook);
 
 /* One thread inside one run function of one context. Lives on that thread's
  * stack; threads running nested contexts chain them through `outer`. */

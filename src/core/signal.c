@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ struct sig_reader {
     struct cio__op settle;     /* queued to ctx to bring the read in line there */
     bool settle_queued;        /* `settle` is queued: the reader is freed by it */
     bool gone;                 /* out of the list: free it once `settle` has run */
+    struct cio__fork_hook fork; /* in ctx's hooks while in the list: sig_fork_child */
 };
 
 /* The reader's operation: one read of the pipe, into its own buffer. */
@@ -99,6 +101,7 @@ static struct {
     struct sigaction saved[CIO_SIGNAL_SET_MAX + 1]; /* s's disposition before the first add */
     struct cio_signal_set *sets;          /* every initialised set (next_, prev_) */
     struct sig_reader *readers;           /* one per context whose sets hold a signal */
+    pid_t pid;                            /* the process the pipe was made in */
 } sig_state = {.lock = PTHREAD_MUTEX_INITIALIZER, .read_fd = -1};
 
 /* The pipe's write end, for the handler: set once (under the lock) before
@@ -413,8 +416,35 @@ static int sig_pipe_open(void)
     if (cio__sys.pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
         return errno;
     sig_state.read_fd = fds[0];
+    sig_state.pid = cio__sys.getpid();
     atomic_store_explicit(&sig_write_fd, fds[1], memory_order_relaxed);
     return 0;
+}
+
+/* In a forked child, before its context's backend watches the reader's
+ * descriptor again (cio_context_notify_fork): the pipe is the parent's too,
+ * so the first reader to get here makes the child a pipe of its own (what
+ * the parent's held is the parent's), and each reader's descriptor becomes
+ * a duplicate of the new read end, under the same number. On failure the
+ * reader keeps the parent's pipe: the child's signals then reach the
+ * parent's sets (there is no error to report from here). */
+static void sig_fork_child(struct cio__fork_hook *hook)
+{
+    struct sig_reader *r = (struct sig_reader *)((char *)hook - offsetof(struct sig_reader, fork));
+    sig_lock();
+    if (sig_state.pid != cio__sys.getpid()) {
+        int fds[2];
+        if (cio__sys.pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+            cio__sys.close(sig_state.read_fd);
+            int old_write = atomic_exchange_explicit(&sig_write_fd, fds[1], memory_order_relaxed);
+            cio__sys.close(old_write);
+            sig_state.read_fd = fds[0];
+            sig_state.pid = cio__sys.getpid();
+        }
+    }
+    if (sig_state.pid == cio__sys.getpid())
+        cio__sys.dup3(sig_state.read_fd, r->slot->fd, O_CLOEXEC);
+    sig_unlock();
 }
 
 /* ctx's reader, made (its descriptor duplicated and registered with ctx's
@@ -444,6 +474,8 @@ static struct sig_reader *sig_reader_get(struct cio_context *ctx, cio_error *ec)
     r->ctx = ctx;
     r->next = sig_state.readers;
     sig_state.readers = r;
+    r->fork = (struct cio__fork_hook){.child = sig_fork_child, .before_backend = true};
+    cio__fork_hook_add(ctx, &r->fork);
     return r;
 }
 
@@ -457,6 +489,7 @@ static void sig_reader_put(struct sig_reader *r)
     while (*p != r)
         p = &(*p)->next;
     *p = r->next;
+    cio__fork_hook_remove(r->ctx, &r->fork);
     cio__slot_close(r->ctx, r->slot);
     if (r->settle_queued)
         r->gone = true; /* sig_settle_run frees it */

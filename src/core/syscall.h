@@ -113,6 +113,8 @@ struct __kernel_timespec;
     X(tcsetattr, int, (int fd, int when, const struct termios *t), tcsetattr)                      \
     X(tcsendbreak, int, (int fd, int duration), tcsendbreak)                                       \
     X(pipe2, int, (int fds[2], int flags), pipe2)                                                  \
+    X(dup3, int, (int oldfd, int newfd, int flags), dup3)                                          \
+    X(getpid, pid_t, (void), getpid)                                                               \
     X(poll, int, (struct pollfd *fds, nfds_t n, int timeout_ms), poll)                             \
     X(eventfd, int, (unsigned int initval, int flags), eventfd)                                    \
     X(epoll_create1, int, (int flags), epoll_create1)                                              \

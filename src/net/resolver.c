@@ -47,6 +47,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,6 +57,7 @@
 #include "cio/context.h"
 #include "cio/timer.h"
 #include "core/assoc.h"
+#include "core/context_impl.h" /* cio__fork_hook */
 #include "core/descriptor.h"
 #include "core/report.h"
 #include "core/scheduler.h"
@@ -604,6 +606,8 @@ struct cio__resolver_channel {
     int64_t timer_expiry;          /* the pending wait's expiry, when timer_armed */
     bool timer_armed;              /* a wait that will be honoured is pending */
     bool destroyed;                /* its resolver was destroyed */
+    struct cio_resolver *owner;    /* the resolver, until destroyed */
+    struct cio__fork_hook fork;    /* in ctx's hooks until destroyed: res_fork_child */
 };
 
 /* Taken by a cancellation hook around its look-up, and by a channel's free:
@@ -837,6 +841,23 @@ static void res_on_timer(void *user, cio_error ec, size_t n)
     res_chan_unref_unlock(chan);
 }
 
+static void res_chan_destroy(struct cio__resolver_channel *chan);
+
+/* In a forked child (cio_context_notify_fork), after the backend was made
+ * anew: c-ares's sockets are the parent's too, and an answer would go to
+ * whichever process reads first. The channel is destroyed, so its pending
+ * lookups finish with operation_aborted and the resolver's next lookup makes
+ * a channel of the child's own. */
+static void res_fork_child(struct cio__fork_hook *hook)
+{
+    struct cio__resolver_channel *chan =
+        (struct cio__resolver_channel *)((char *)hook -
+                                         offsetof(struct cio__resolver_channel, fork));
+    struct cio_resolver *r = chan->owner;
+    res_chan_destroy(chan);
+    r->chan_ = NULL;
+}
+
 static cio_error res_chan_make(struct cio_resolver *r)
 {
     struct cio__resolver_channel *chan = cio__sys.calloc(1, sizeof *chan);
@@ -852,6 +873,9 @@ static cio_error res_chan_make(struct cio_resolver *r)
     }
     cio__lock_init(&chan->lock, !cio__single_threaded(r->ctx));
     cio_steady_timer_init(&chan->timer, r->ctx);
+    chan->owner = r;
+    chan->fork = (struct cio__fork_hook){.child = res_fork_child, .before_backend = false};
+    cio__fork_hook_add(r->ctx, &chan->fork);
     r->chan_ = chan;
     return cio_error_none();
 }
@@ -1046,6 +1070,7 @@ static size_t res_abort_all(struct cio__resolver_channel *chan)
 
 static void res_chan_destroy(struct cio__resolver_channel *chan)
 {
+    cio__fork_hook_remove(chan->ctx, &chan->fork);
     cio__lock(&chan->lock);
     chan->destroyed = true;
     res_abort_all(chan);
