@@ -49,7 +49,7 @@ RESULTS="$BENCH_DIR/RESULTS.md"
 PNG="$BENCH_DIR/echo.png"
 T_START=$(date +%s)
 
-SERVERS=${BENCH_SERVERS:-"cio-epoll cio-uring uv asio epoll uring uring-link"}
+SERVERS=${BENCH_SERVERS:-"cio-epoll cio-uring uv asio asio-uring epoll uring uring-link"}
 SCENARIOS=${BENCH_SCENARIOS:-"1:64:10000:2000 50:64:50000:20000 1000:64:50000:20000 50:4096:25000:10000"}
 RATE_SECS=${BENCH_RATE_SECS:-1.5}
 RUNS=${BENCH_RUNS:-3}
@@ -116,6 +116,11 @@ build_all() {
     $CC -O2 -Wall -Wextra -o "$BUILD/uring_echo" "$BENCH_DIR/peers/uring_echo.c" -luring || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/asio_echo" "$BENCH_DIR/peers/asio_echo.cpp" -pthread &
     local asio_pid=$!
+    # The same server on Asio's io_uring backend (Asio 1.21+): ASIO_HAS_IO_URING with
+    # ASIO_DISABLE_EPOLL makes io_uring its scheduler for sockets as well as files.
+    $CXX -O2 -std=c++17 -Wall -Wextra -DASIO_HAS_IO_URING -DASIO_DISABLE_EPOLL \
+        -o "$BUILD/asio_uring_echo" "$BENCH_DIR/peers/asio_echo.cpp" -pthread -luring &
+    local asio_uring_pid=$!
     $CC -O2 -Wall -Wextra -o "$BUILD/post_uv" "$BENCH_DIR/micro/post_uv.c" -luv -pthread || ok=0
     $CC -O2 -Wall -Wextra -o "$BUILD/timers_uv" "$BENCH_DIR/micro/timers_uv.c" -luv || ok=0
     $CXX -O2 -std=c++17 -Wall -Wextra -o "$BUILD/post_asio" "$BENCH_DIR/micro/post_asio.cpp" -pthread || ok=0
@@ -126,6 +131,7 @@ build_all() {
     $CC -O2 -Wall -Wextra -o "$BUILD/deadline_uv" "$BENCH_DIR/micro/deadline_uv.c" -luv || ok=0
     build_udp_peers || ok=0
     wait $asio_pid || ok=0
+    wait $asio_uring_pid || ok=0
     [ $ok = 1 ] || log "some peer builds failed (see above); their rows will be missing"
 }
 
@@ -188,6 +194,7 @@ server_argv() {
         epoll)      printf '%s\n' "$BUILD/epoll_echo" "$port" ;;
         uv)         printf '%s\n' "$BUILD/uv_echo" "$port" ;;
         asio)       printf '%s\n' "$BUILD/asio_echo" "$port" ;;
+        asio-uring) printf '%s\n' "$BUILD/asio_uring_echo" "$port" ;;
         uring)      printf '%s\n' "$BUILD/uring_echo" "$port" ;;
         uring-link) printf '%s\n' "$BUILD/uring_echo" "$port" -l ;;
         cio)        [ -n "$CIO_ECHO" ] && printf '%s\n' "$CIO_ECHO" "$port" ;;
