@@ -21,6 +21,7 @@ static const struct cio__backend *const backends[] = {
 #if defined(CIO_HAVE_LIBURING)
     &cio__uring_backend,
 #endif
+    &cio__poll_backend,
 };
 
 const struct cio__backend *cio__backend_find(const char *name)
@@ -33,8 +34,8 @@ const struct cio__backend *cio__backend_find(const char *name)
 
 /* The backends cio has, whether this build holds them or not, and those it
  * plans: the names cio__backend_missing tells from unknown ones. */
-static const char *const written_backends[] = {"epoll", "io_uring"};
-static const char *const planned_backends[] = {"poll"};
+static const char *const written_backends[] = {"epoll", "io_uring", "poll"};
+static const char *const planned_backends[] = {"kqueue"};
 
 static bool name_in(const char *const *names, size_t count, const char *name)
 {

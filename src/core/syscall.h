@@ -114,6 +114,9 @@ struct __kernel_timespec;
     X(tcsendbreak, int, (int fd, int duration), tcsendbreak)                                       \
     X(pipe2, int, (int fds[2], int flags), pipe2)                                                  \
     X(poll, int, (struct pollfd *fds, nfds_t n, int timeout_ms), poll)                             \
+    X(ppoll, int,                                                                                  \
+      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask),     \
+      ppoll)                                                                                       \
     X(eventfd, int, (unsigned int initval, int flags), eventfd)                                    \
     X(epoll_create1, int, (int flags), epoll_create1)                                              \
     X(epoll_ctl, int, (int epfd, int op, int fd, struct epoll_event *ev), epoll_ctl)               \
