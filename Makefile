@@ -9,7 +9,7 @@
 #                   (d) build/clang: clang, warnings-as-errors build of everything, not a
 #                       unity build (so an include missing from one file shows), not run
 #                   stopping at the first failure; each test program runs in every cell of
-#                   {epoll, io_uring} x {concurrency_hint 0, 1} (tests/CMakeLists.txt)
+#                   {epoll, io_uring, poll} x {concurrency_hint 0, 1} (tests/CMakeLists.txt)
 #   make valgrind   build/valgrind: gcc, every test under valgrind memcheck (slow)
 #   make bench      cio against libuv, Asio and hand-written epoll/io_uring loops (bench/)
 #   make fuzz       build/fuzz: clang, libFuzzer + ASan+UBSan, each tests/fuzz/ target for

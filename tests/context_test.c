@@ -263,7 +263,8 @@ Test(context, unknown_backend_is_invalid_argument)
 
 Test(context, backend_name)
 {
-    /* The default is epoll; the test suite runs again with CIO_BACKEND=io_uring. */
+    /* The default is epoll; the test suite runs again with CIO_BACKEND=io_uring
+     * and with CIO_BACKEND=poll. */
     const char *env = getenv("CIO_BACKEND");
     cr_assert_str_eq(cio_context_backend_name(ctx), env && *env ? env : "epoll");
 }
@@ -288,6 +289,11 @@ Test(context, backend_by_name)
     cr_assert_not_null(c, "%s", cio_error_message(ec));
     cr_assert_str_eq(cio_context_backend_name(c), "epoll");
     cio_context_destroy(c);
+    o.backend = "poll";
+    c = cio_context_create(&o, &ec);
+    cr_assert_not_null(c, "%s", cio_error_message(ec));
+    cr_assert_str_eq(cio_context_backend_name(c), "poll");
+    cio_context_destroy(c);
 #if defined(CIO_HAVE_LIBURING)
     o.backend = "io_uring";
     c = cio_context_create(&o, &ec);
@@ -304,17 +310,18 @@ Test(context, backend_by_name)
 
 Test(context, backends_lists_what_this_build_has)
 {
-    const char *names[4] = {NULL, NULL, NULL, "untouched"};
-    size_t n = cio_context_backends(names, 3);
+    const char *names[5] = {NULL, NULL, NULL, NULL, "untouched"};
+    size_t n = cio_context_backends(names, 4);
 #if defined(CIO_HAVE_LIBURING)
-    cr_assert_eq(n, 2);
+    cr_assert_eq(n, 3);
     cr_assert_str_eq(names[1], "io_uring");
 #else
-    cr_assert_eq(n, 1);
+    cr_assert_eq(n, 2);
 #endif
     cr_assert_str_eq(names[0], "epoll", "the default comes first");
+    cr_assert_str_eq(names[n - 1], "poll", "the fallback comes last");
     cr_assert_null(names[n], "nothing stored past the count");
-    cr_assert_str_eq(names[3], "untouched");
+    cr_assert_str_eq(names[4], "untouched");
     cr_assert_eq(cio_context_backends(NULL, 0), n, "max 0 counts only");
     const char *first[1] = {NULL};
     cr_assert_eq(cio_context_backends(first, 1), n, "the count, not what was stored");
@@ -359,8 +366,8 @@ Test(context, a_backend_this_build_lacks_is_reported_with_the_reason)
     assert_create_fails_with(&o, CIO_MISC_UNKNOWN_BACKEND);
     o.backend = "EPOLL";
     assert_create_fails_with(&o, CIO_MISC_UNKNOWN_BACKEND);
-    o.backend = "poll";
-    if (!built_in("poll"))
+    o.backend = "kqueue";
+    if (!built_in("kqueue"))
         assert_create_fails_with(&o, CIO_MISC_BACKEND_NOT_IMPLEMENTED);
     o.backend = "io_uring";
     if (!built_in("io_uring"))
@@ -380,6 +387,8 @@ Test(context, a_missing_backend_is_told_apart_by_name)
     cr_assert(cio_error_equal(cio__backend_missing("epoll"),
                               cio_error_misc(CIO_MISC_BACKEND_NOT_BUILT)));
     cr_assert(cio_error_equal(cio__backend_missing("poll"),
+                              cio_error_misc(CIO_MISC_BACKEND_NOT_BUILT)));
+    cr_assert(cio_error_equal(cio__backend_missing("kqueue"),
                               cio_error_misc(CIO_MISC_BACKEND_NOT_IMPLEMENTED)));
     cr_assert(cio_error_equal(cio__backend_missing("select"),
                               cio_error_misc(CIO_MISC_UNKNOWN_BACKEND)));

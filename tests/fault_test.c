@@ -14,7 +14,8 @@
  * CIO_CONCURRENCY=1. A fault point that does not exist on a backend is
  * skipped there, saying so: on io_uring the kernel performs a stream's recv
  * and send itself (no system call of the process can fail), and registering
- * a descriptor makes no system call.
+ * a descriptor makes no system call; poll registers nothing either, and
+ * waits in ppoll.
  *
  * Order: the fault plans and the fakes; the suite and its helpers; the table
  * itself; EINTR; EAGAIN; short transfers; ECONNRESET and EPIPE; other errors
@@ -211,7 +212,8 @@ static ssize_t fake_send(int fd, const void *buf, size_t len, int flags)
 
 /* The kernel's waits, one plan for all: whichever the backend and the
  * context's kind use (epoll_pwait2 or epoll_wait; io_uring's waits, and poll
- * on the ring under valgrind) fails as fault_wait says. */
+ * on the ring under valgrind; the poll backend's ppoll) fails as fault_wait
+ * says. */
 static struct fault fault_wait;
 FAKE(wait_epoll_pwait2, epoll_pwait2, fault_wait, fail_with(fault_wait.err), int,
      (int epfd, struct epoll_event *evs, int max, const struct timespec *timeout,
@@ -221,6 +223,9 @@ FAKE(wait_epoll_wait, epoll_wait, fault_wait, fail_with(fault_wait.err), int,
      (int epfd, struct epoll_event *evs, int max, int timeout_ms), (epfd, evs, max, timeout_ms))
 FAKE(wait_poll, poll, fault_wait, fail_with(fault_wait.err), int,
      (struct pollfd *fds, nfds_t n, int timeout_ms), (fds, n, timeout_ms))
+FAKE(wait_ppoll, ppoll, fault_wait, fail_with(fault_wait.err), int,
+     (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask),
+     (fds, n, timeout, sigmask))
 FAKE(wait_submit_and_wait, io_uring_submit_and_wait, fault_wait, -fault_wait.err, int,
      (struct io_uring *ring, unsigned wait_nr), (ring, wait_nr))
 FAKE(wait_submit_and_wait_timeout, io_uring_submit_and_wait_timeout, fault_wait,
@@ -243,6 +248,7 @@ static void inject_wait(int error, int count)
     CIO__SYSCALL_SET(epoll_pwait2, wait_epoll_pwait2);
     CIO__SYSCALL_SET(epoll_wait, wait_epoll_wait);
     CIO__SYSCALL_SET(poll, wait_poll);
+    CIO__SYSCALL_SET(ppoll, wait_ppoll);
     CIO__SYSCALL_SET(io_uring_submit_and_wait, wait_submit_and_wait);
     CIO__SYSCALL_SET(io_uring_submit_and_wait_timeout, wait_submit_and_wait_timeout);
     CIO__SYSCALL_SET(io_uring_submit_and_get_events, wait_submit_and_get_events);
@@ -332,6 +338,11 @@ static bool under_valgrind(void)
 static bool on_uring(void)
 {
     return strcmp(cio_context_backend_name(ctx), "io_uring") == 0;
+}
+
+static bool on_poll(void)
+{
+    return strcmp(cio_context_backend_name(ctx), "poll") == 0;
 }
 
 /* Skips a test whose fault point is a stream's recv or send on io_uring,
@@ -979,8 +990,9 @@ Test(fault, open_and_assign_failures_leak_nothing)
 
 Test(fault, registering_with_epoll_fails)
 {
-    if (on_uring())
-        cr_skip_test("io_uring registers nothing when a descriptor is opened: no system call");
+    if (on_uring() || on_poll())
+        cr_skip_test("%s registers nothing when a descriptor is opened: no system call",
+                     cio_context_backend_name(ctx));
     cio_error ec;
     INJECT(epoll_ctl, ENOSPC, 1); /* max_user_watches reached */
     cr_assert_eq(cio_tcp_socket_open(&client, AF_INET, &ec), -1);
@@ -1055,6 +1067,29 @@ Test(fault, epoll_context_creation_fails_cleanly)
     cr_assert_eq(tu_thrown.count, 1);
     cr_assert_str_eq(tu_thrown.operation, "cio_context_create");
     TU_ASSERT_IS(tu_thrown.error, NO_DESCRIPTORS);
+    finish();
+}
+
+/* poll's state, its set (two arrays: the set and the waiting thread's copy)
+ * and its index of slots, then its eventfd. */
+Test(fault, poll_context_creation_fails_cleanly)
+{
+    INJECT(calloc, ENOMEM, 1);
+    assert_create_fails("poll", 0, CIO_COND_NO_MEMORY, ENOMEM);
+    INJECT(malloc, ENOMEM, 1);
+    assert_create_fails("poll", 0, CIO_COND_NO_MEMORY, ENOMEM);
+    fault_malloc = (struct fault){.err = ENOMEM, .times = 1, .pass = 1};
+    assert_create_fails("poll", 1, CIO_COND_NO_MEMORY, ENOMEM);
+    fault_calloc = (struct fault){.err = ENOMEM, .times = 1, .pass = 1};
+    CIO__SYSCALL_SET(calloc, fake_calloc);
+    assert_create_fails("poll", 0, CIO_COND_NO_MEMORY, ENOMEM);
+    INJECT(eventfd, EMFILE, 1);
+    assert_create_fails("poll", 1, CIO_COND_NO_DESCRIPTORS, EMFILE);
+    cio__syscall_reset();
+    struct cio_context *p = cio_context_create(&(struct cio_context_options){.backend = "poll"},
+                                               NULL);
+    cr_assert_str_eq(cio_context_backend_name(p), "poll");
+    cio_context_destroy(p);
     finish();
 }
 
@@ -1284,28 +1319,43 @@ Test(fault, uring_context_creation_fails_cleanly)
 
 /* ---- The backend's wait and wake-up. ---- */
 
-Test(fault, an_interrupted_kernel_wait_is_waited_again)
+/* The kernel's wait fails `times` times with `err` while a read is pending:
+ * each failed turn reports nothing, the core waits again, and the read gets
+ * its data once it comes. */
+static void assert_failed_waits_are_waited_again(int err, int times)
 {
     connected_pair();
     char buf[8];
     struct tu_result r = {0};
     cio_tcp_socket_async_read_some(&server, buf, sizeof buf, tu_handler(&r));
-    inject_wait(EINTR, 3);
+    inject_wait(err, times);
     cr_assert_eq(tu_run_for(ctx, 30), 0);
     cr_assert_eq(r.calls, 0);
-    cr_assert_geq(fault_wait.calls, 4, "the wait was not entered again: %d calls",
+    cr_assert_geq(fault_wait.calls, times + 1, "the wait was not entered again: %d calls",
                   fault_wait.calls);
     tu_write_all(&client, "late", 4);
     wait_for(&r);
     TU_ASSERT_OK(r.ec);
     cr_assert_eq(r.n, 4);
+    cr_assert_eq(memcmp(buf, "late", 4), 0);
     finish();
+}
+
+Test(fault, an_interrupted_kernel_wait_is_waited_again)
+{
+    assert_failed_waits_are_waited_again(EINTR, 3);
+}
+
+/* epoll_pwait2's or ppoll's ENOMEM (the kernel's own tables): as EINTR. */
+Test(fault, a_kernel_wait_without_memory_is_waited_again)
+{
+    assert_failed_waits_are_waited_again(ENOMEM, 2);
 }
 
 Test(fault, epoll_without_pwait2_falls_back_to_epoll_wait)
 {
-    if (on_uring())
-        cr_skip_test("epoll's wait: io_uring waits in io_uring_enter");
+    if (on_uring() || on_poll())
+        cr_skip_test("epoll's wait: io_uring waits in io_uring_enter, poll in ppoll");
     connected_pair();
     INJECT(epoll_pwait2, ENOSYS, -1); /* before Linux 5.11 */
     INJECT(epoll_wait, 0, 0);

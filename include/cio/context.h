@@ -54,9 +54,11 @@ struct cio_context_options {
      * CIO_CONCURRENCY=1); any other value means that many. */
     int concurrency_hint;
     /* "epoll", "io_uring" (when cio was built with liburing: see
-     * cio_context_backends), or NULL for the default: the environment
-     * variable CIO_BACKEND when it is set and not empty, else the automatic
-     * choice (cio_context_create). */
+     * cio_context_backends), "poll" (the portable fallback: every wait
+     * hands the kernel the descriptors that have operations pending, so it
+     * costs more per wait than epoll as they grow), or NULL for the default:
+     * the environment variable CIO_BACKEND when it is set and not empty,
+     * else the automatic choice (cio_context_create). */
     const char *backend;
 };
 
@@ -77,7 +79,7 @@ struct cio_context_options {
  *
  * Errors: a backend name this build has none of gives a misc error saying
  * why: backend_not_built (io_uring in a build without liburing),
- * backend_not_implemented (one cio plans, not written yet) or
+ * backend_not_implemented ("kqueue": planned, not written yet) or
  * unknown_backend (any other name); each of them also matches
  * CIO_COND_INVALID_ARGUMENT. A named io_uring refused by the kernel gives
  * the kernel's error: EPERM (policy), ENOSYS (absent) or EOPNOTSUPP (no timed
@@ -106,7 +108,7 @@ size_t cio_context_backends(const char **names, size_t max);
  * first is the clean order). NULL is ignored. */
 void cio_context_destroy(struct cio_context *ctx);
 
-/* The backend's name ("epoll" or "io_uring"). */
+/* The backend's name ("epoll", "io_uring" or "poll"). */
 const char *cio_context_backend_name(const struct cio_context *ctx);
 
 /*

@@ -59,7 +59,7 @@ enum cio_misc_errc {
      * means CIO_COND_INVALID_ARGUMENT. */
     CIO_MISC_UNKNOWN_BACKEND = 5,         /* no backend of cio has that name */
     CIO_MISC_BACKEND_NOT_BUILT = 6,       /* one cio has, left out of this build */
-    CIO_MISC_BACKEND_NOT_IMPLEMENTED = 7, /* one cio plans (poll), not written yet */
+    CIO_MISC_BACKEND_NOT_IMPLEMENTED = 7, /* one cio plans (kqueue), not written yet */
 };
 
 /* Values of the netdb category (Asio's netdb_errors): h_errno's, the

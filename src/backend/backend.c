@@ -3,7 +3,7 @@
  * choice tries them; found by name (or the reason there is none of a name),
  * opened for a context with the reason it was chosen, listed
  * (cio_context_backends); and what the readiness backends share off their
- * common path.
+ * common path (backend/common.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,8 @@
 #include "backend/backend.h"
 #include "backend/common.h"
 #include "cio/context.h"
+#include "core/assoc.h"
+#include "core/scheduler.h"
 #include "core/syscall.h"
 
 /* The order of the automatic choice: the fastest first, as bench/RESULTS.md
@@ -27,6 +29,7 @@ static const struct cio__backend *const backends[] = {
 #if defined(CIO_HAVE_LIBURING)
     &cio__uring_backend,
 #endif
+    &cio__poll_backend,
 };
 
 const struct cio__backend *cio__backend_find(const char *name)
@@ -39,8 +42,8 @@ const struct cio__backend *cio__backend_find(const char *name)
 
 /* The backends cio has, whether this build holds them or not, and those it
  * plans: the names cio__backend_missing tells from unknown ones. */
-static const char *const written_backends[] = {"epoll", "io_uring"};
-static const char *const planned_backends[] = {"poll"};
+static const char *const written_backends[] = {"epoll", "io_uring", "poll"};
+static const char *const planned_backends[] = {"kqueue"};
 
 static bool name_in(const char *const *names, size_t count, const char *name)
 {
@@ -187,9 +190,71 @@ cio__perform_stream_rest(struct cio__io_op *op, int fd, long r)
     return CIO__PERFORM_DONE;
 }
 
+/* Out of line (noinline): epoll's event loop inlines only the common case,
+ * one stream transfer queued, and calls this for the rest. */
+__attribute__((noinline)) void cio__perform_parked(struct cio_context *ctx, struct cio__slot *s,
+                                                   unsigned dir, struct cio__op_queue *done)
+{
+    struct cio__op_queue *q = &s->ops[dir];
+    struct cio__io_op *op;
+    while ((op = (struct cio__io_op *)q->head) != NULL && !(s->parked & (1u << dir))) {
+        enum cio__perform_result r = cio__perform_io(op, s->fd);
+        if (r == CIO__PERFORM_WOULD_BLOCK) {
+            s->ready &= ~(1u << dir);
+            return;
+        }
+        q->head = op->base.next;
+        if (!q->head)
+            q->tail = NULL;
+        cio__queue_push(done, &op->base);
+        if (r == CIO__PERFORM_DONE_PARK) {
+            cio__slot_park(ctx, s, (enum cio__dir)dir);
+            return;
+        }
+        if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
+            s->ready &= ~(1u << dir);
+            return;
+        }
+    }
+}
+
+bool cio__unqueue(struct cio__slot *s, struct cio__io_op *op, const struct cio__cancel_target *t)
+{
+    return cio__cancel_live(t) && (cio__queue_remove(&s->ops[CIO__DIR_READ], &op->base) ||
+                                   cio__queue_remove(&s->ops[CIO__DIR_WRITE], &op->base));
+}
+
+size_t cio__post_aborted(struct cio_context *ctx, struct cio__op_queue *q)
+{
+    size_t n = 0;
+    for (struct cio__op *op = q->head; op; op = op->next, n++) {
+        op->ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+        op->n = 0;
+    }
+    cio__post_completions(ctx, q);
+    return n;
+}
+
+bool cio__post_aborted_op(struct cio_context *ctx, struct cio__io_op *op, bool found)
+{
+    if (!found)
+        return false;
+    op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    op->base.n = 0;
+    cio__post_completion(ctx, &op->base);
+    return true;
+}
+
 void cio__eventfd_signal(int fd)
 {
     uint64_t one = 1;
     while (cio__sys.write(fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+void cio__eventfd_drain(int fd)
+{
+    uint64_t value;
+    while (cio__sys.read(fd, &value, sizeof value) < 0 && errno == EINTR)
         ;
 }

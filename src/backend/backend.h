@@ -1,7 +1,7 @@
 /*
  * backend.h - the one interface between the core and the kernel's event
- * mechanisms (internal). epoll.c implements it; io_uring and poll come through
- * the same table. Nothing above src/backend/ may assume which backend runs.
+ * mechanisms (internal). epoll.c, uring.c and poll.c implement it, each
+ * through the same table. Nothing above src/backend/ may assume which backend runs.
  *
  * The contract, in full:
  *   init/destroy  set up and tear down the backend's state, given the small
@@ -87,8 +87,10 @@ extern const struct cio__backend cio__epoll_backend;
 #if defined(CIO_HAVE_LIBURING)
 extern const struct cio__backend cio__uring_backend;
 #endif
+extern const struct cio__backend cio__poll_backend;
 
-/* Finds a backend by name ("epoll", "io_uring" when built with liburing);
+/* Finds a backend by name ("epoll", "io_uring" when built with liburing,
+ * "poll");
  * NULL if unknown. */
 const struct cio__backend *cio__backend_find(const char *name);
 

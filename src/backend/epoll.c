@@ -107,75 +107,13 @@ static void epoll_remove(void *state, struct cio__slot *s)
 
 /* ---- start, cancel, kick ---- */
 
-/* After an op of direction dir finished with r: a drained descriptor's
- * cached readiness is cleared, unless eof or an error is still to be read. */
-static inline void note_finished(struct cio__slot *s, unsigned dir, enum cio__perform_result r)
-{
-    if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed))
-        s->ready &= ~(1u << dir);
-}
-
-/* Performs the parked ops of one direction in order until one would block;
- * finished ones go to `done`. Called with the slot locked. */
-static void __attribute__((noinline))
-perform_parked(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
-               struct cio__op_queue *done)
-{
-    struct cio__op_queue *q = &s->ops[dir];
-    struct cio__io_op *op;
-    while ((op = (struct cio__io_op *)q->head) != NULL && !(s->parked & (1u << dir))) {
-        enum cio__perform_result r = cio__perform_io(op, s->fd);
-        if (r == CIO__PERFORM_WOULD_BLOCK) {
-            s->ready &= ~(1u << dir);
-            return;
-        }
-        q->head = op->base.next;
-        if (!q->head)
-            q->tail = NULL;
-        cio__queue_push(done, &op->base);
-        if (r == CIO__PERFORM_DONE_PARK) {
-            cio__slot_park(ctx, s, (enum cio__dir)dir);
-            return;
-        }
-        if (r == CIO__PERFORM_DONE_DRAINED && !(dir == CIO__DIR_READ && s->read_closed)) {
-            s->ready &= ~(1u << dir);
-            return;
-        }
-    }
-}
-
-/* Tries op at once if it may be, nothing is queued ahead of it and the slot
- * may be ready. Returns true when it finished. Called with the slot locked. */
-static bool try_now(struct cio_context *ctx, struct cio__slot *s, struct cio__io_op *op)
-{
-    unsigned bit = 1u << op->dir;
-    if (!op->speculative || !(s->ready & bit) || (s->parked & bit) ||
-        !cio__queue_empty(&s->ops[op->dir]))
-        return false;
-    enum cio__perform_result r = cio__perform_io(op, s->fd);
-    if (r == CIO__PERFORM_WOULD_BLOCK)
-        s->ready &= ~bit;
-    else if (r == CIO__PERFORM_DONE_PARK)
-        cio__slot_park(ctx, s, (enum cio__dir)op->dir);
-    else
-        note_finished(s, op->dir, r);
-    return r != CIO__PERFORM_WOULD_BLOCK;
-}
-
 /* Any op on any context: under the slot's lock. */
 static void __attribute__((noinline))
 start_locked(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
 {
     struct cio_context *ctx = st->env.ctx;
     cio__lock(&s->lock);
-    bool done = s->fd >= 0 && try_now(ctx, s, op);
-    if (s->fd < 0) {
-        op->base.ec = cio_error_system(EBADF);
-        op->base.n = 0;
-        done = true;
-    } else if (!done) {
-        cio__queue_push(&s->ops[op->dir], &op->base);
-    }
+    bool done = cio__start_or_queue(ctx, s, op);
     cio__unlock(&s->lock);
     if (done)
         cio__post_completion(ctx, &op->base);
@@ -189,7 +127,7 @@ start_now(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
     unsigned dir = op->dir;
     enum cio__perform_result r = cio__perform_stream(op, s->fd);
     if (r != CIO__PERFORM_WOULD_BLOCK) {
-        note_finished(s, dir, r);
+        cio__note_finished(s, dir, r);
         cio__post_completion(st->env.ctx, &op->base);
         return;
     }
@@ -222,36 +160,21 @@ static size_t epoll_cancel(void *state, struct cio__slot *s)
     struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
     struct cio__op_queue aborted = {0};
     cio__lock(&s->lock);
-    for (int d = 0; d < CIO__DIR_COUNT; d++)
-        cio__queue_splice(&aborted, &s->ops[d]);
+    cio__take_queued(s, &aborted);
     cio__unlock(&s->lock);
-    size_t n = 0;
-    for (struct cio__op *op = aborted.head; op; op = op->next, n++) {
-        op->ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
-        op->n = 0;
-    }
-    cio__post_completions(ctx, &aborted);
-    return n;
+    return cio__post_aborted(ctx, &aborted);
 }
 
 /* One op, if still queued: the slot's other ops keep waiting for the next
- * readiness edge, as they did. The op is looked for by address, in both
- * directions: until it is found in a queue (under the slot's lock) it may
- * have finished and its memory gone back to a cache, so it is not read. */
+ * readiness edge, as they did. */
 static bool epoll_cancel_op(void *state, struct cio__slot *s, struct cio__io_op *op,
                             const struct cio__cancel_target *t)
 {
     struct cio_context *ctx = ((struct epoll_state *)state)->env.ctx;
     cio__lock(&s->lock);
-    bool found = cio__cancel_live(t) && (cio__queue_remove(&s->ops[CIO__DIR_READ], &op->base) ||
-                                         cio__queue_remove(&s->ops[CIO__DIR_WRITE], &op->base));
+    bool found = cio__unqueue(s, op, t);
     cio__unlock(&s->lock);
-    if (!found)
-        return false;
-    op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
-    op->base.n = 0;
-    cio__post_completion(ctx, &op->base);
-    return true;
+    return cio__post_aborted_op(ctx, op, found);
 }
 
 static void epoll_kick(void *state, struct cio__slot *s, enum cio__dir dir)
@@ -261,7 +184,7 @@ static void epoll_kick(void *state, struct cio__slot *s, enum cio__dir dir)
     cio__lock(&s->lock);
     if (s->fd >= 0) {
         s->ready |= 1u << dir;
-        perform_parked(ctx, s, dir, &done);
+        cio__perform_parked(ctx, s, dir, &done);
     }
     cio__unlock(&s->lock);
     cio__post_completions(ctx, &done);
@@ -279,9 +202,9 @@ static inline unsigned ready_bits(uint32_t events)
     return bits;
 }
 
-/* perform_parked for a direction that just became ready, with the common
+/* cio__perform_parked for a direction that just became ready, with the common
  * case inline in the event loop: one stream transfer parked, which finishes.
- * Anything else goes to perform_parked. Always inlined, as dispatch_ready:
+ * Anything else goes to cio__perform_parked. Always inlined, as dispatch_ready:
  * the library is one translation unit whose inlining budget runs out (GCC's
  * inline-unit-growth), so without it whether they are inlined moves with any
  * change elsewhere in the library (measured: 40 instructions a round trip). */
@@ -292,7 +215,7 @@ perform_ready(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
     struct cio__op_queue *q = &s->ops[dir];
     struct cio__io_op *op = (struct cio__io_op *)q->head;
     if (op->kind > CIO__IO_SEND || op->base.next) {
-        perform_parked(ctx, s, dir, done);
+        cio__perform_parked(ctx, s, dir, done);
         return;
     }
     enum cio__perform_result r = cio__perform_stream(op, s->fd);
@@ -302,7 +225,7 @@ perform_ready(struct cio_context *ctx, struct cio__slot *s, unsigned dir,
     }
     q->head = q->tail = NULL;
     cio__queue_push(done, &op->base);
-    note_finished(s, dir, r);
+    cio__note_finished(s, dir, r);
 }
 
 /* Marks a live slot ready as `events` says and performs what was parked in
@@ -321,7 +244,7 @@ dispatch_ready(struct cio_context *ctx, struct cio__slot *s, uint32_t events,
         if (events & (EPOLLPRI | EPOLLHUP | EPOLLERR)) {
             s->ready |= CIO__READY_ERROR;
             if (!cio__queue_empty(&s->ops[CIO__DIR_ERROR]))
-                perform_parked(ctx, s, CIO__DIR_ERROR, done);
+                cio__perform_parked(ctx, s, CIO__DIR_ERROR, done);
         }
     }
     if ((bits & CIO__READY_READ) && !cio__queue_empty(&s->ops[CIO__DIR_READ]))
@@ -340,13 +263,6 @@ dispatch_locked(struct cio_context *ctx, struct cio__slot *s, uint64_t data, uin
     if (s->gen == (uint32_t)(data >> 32) && s->fd >= 0)
         dispatch_ready(ctx, s, events, done);
     cio__unlock(&s->lock);
-}
-
-static void drain_wakefd(struct epoll_state *st)
-{
-    uint64_t value;
-    while (cio__sys.read(st->wakefd, &value, sizeof value) < 0 && errno == EINTR)
-        ;
 }
 
 /* epoll_pwait2 takes a nanosecond timeout; before Linux 5.11 it is ENOSYS and
@@ -388,7 +304,7 @@ static void epoll_wait_events(void *state, int64_t timeout_ns, struct cio__op_qu
         struct cio__slot *s = cio__slot_at(st->env.slots, (uint32_t)data);
         if (!s) {
             if (data == WAKE_TOKEN)
-                drain_wakefd(st);
+                cio__eventfd_drain(st->wakefd);
         } else if (st->env.multithreaded) {
             dispatch_locked(ctx, s, data, evs[i].events, done);
         } else if (atomic_load_explicit(&s->gen, memory_order_acquire) == (uint32_t)(data >> 32) &&

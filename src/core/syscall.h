@@ -116,6 +116,9 @@ struct __kernel_timespec;
     X(dup3, int, (int oldfd, int newfd, int flags), dup3)                                          \
     X(getpid, pid_t, (void), getpid)                                                               \
     X(poll, int, (struct pollfd *fds, nfds_t n, int timeout_ms), poll)                             \
+    X(ppoll, int,                                                                                  \
+      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask),     \
+      ppoll)                                                                                       \
     X(eventfd, int, (unsigned int initval, int flags), eventfd)                                    \
     X(epoll_create1, int, (int flags), epoll_create1)                                              \
     X(epoll_ctl, int, (int epfd, int op, int fd, struct epoll_event *ev), epoll_ctl)               \
