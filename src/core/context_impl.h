@@ -119,7 +119,7 @@ static inline struct cio__run_thread *cio__find_run_thread(const struct cio_cont
  * the shared counter not at all. With several runners another thread could
  * finish the new operation first, so they count at once. Inline: every
  * operation's start. */
-static inline void cio__work_started(struct cio_context *ctx)
+static inline __attribute__((always_inline)) void cio__work_started(struct cio_context *ctx)
 {
     struct cio__run_thread *t = ctx->multithreaded ? NULL : cio__find_run_thread(ctx);
     if (t)
