@@ -427,6 +427,57 @@ Test(fault, sync_read_and_write_retry_eintr)
     finish();
 }
 
+/* epoll watches a socket for output only once a write has had to wait: a
+ * write refused with EAGAIN makes it ask (EPOLL_CTL_MOD), whose report of a
+ * writable socket performs the write; a refused request ends the write with
+ * the error rather than leaving it to wait for ever. */
+static void skip_unless_epoll(void)
+{
+    if (strcmp(cio_context_backend_name(ctx), "epoll") != 0)
+        cr_skip_test("epoll's registration for output");
+}
+
+Test(fault, epoll_watches_output_once_a_write_waits)
+{
+    skip_unless_epoll();
+    connected_pair();
+    INJECT(send, EAGAIN, 1);
+    struct tu_result r = {0};
+    cio_tcp_socket_async_write_some(&client, "hello", 5, tu_handler(&r));
+    wait_for(&r);
+    TU_ASSERT_OK(r.ec);
+    cr_assert_eq(r.n, 5);
+    cr_assert_eq(fault_send.calls, 2, "the write was tried again on the report: %d sends",
+                 fault_send.calls);
+    char buf[8];
+    tu_read_all(&server, buf, 5);
+    cr_assert_eq(memcmp(buf, "hello", 5), 0);
+    finish();
+}
+
+Test(fault, epoll_output_watch_refused_ends_the_write)
+{
+    skip_unless_epoll();
+    connected_pair();
+    INJECT(send, EAGAIN, 1);
+    INJECT(epoll_ctl, ENOMEM, 1);
+    struct tu_result r = {0};
+    cio_tcp_socket_async_write_some(&client, "hello", 5, tu_handler(&r));
+    cr_assert(tu_run_until(ctx, &r.calls, 5000), "the refused write did not finish");
+    assert_system(r.ec, ENOMEM);
+    cr_assert_eq(r.n, 0);
+    /* The next write waits (the socket is not known writable since the
+     * EAGAIN), asks again, gets it, and is performed on the report. */
+    SHORTEN(send, 0);
+    struct tu_result again = {0};
+    cio_tcp_socket_async_write_some(&client, "hello", 5, tu_handler(&again));
+    wait_for(&again);
+    TU_ASSERT_OK(again.ec);
+    cr_assert_eq(again.n, 5);
+    cr_assert_eq(fault_send.calls, 1, "%d sends", fault_send.calls);
+    finish();
+}
+
 Test(fault, sync_read_retries_an_interrupted_wait)
 {
     connected_pair();

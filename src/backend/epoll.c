@@ -1,8 +1,13 @@
 /*
  * epoll.c - the epoll backend: a reactor that gives the proactor interface.
  *
- * Each descriptor is registered once, edge-triggered for input and output,
- * with {generation, slot index} as its user data. Starting an operation tries
+ * Each descriptor is registered once, edge-triggered, for input, with
+ * {generation, slot index} as its user data; output is added (one
+ * EPOLL_CTL_MOD) the first time an operation of the write direction has to
+ * wait, and stays. A descriptor watched for output is woken whenever its
+ * send buffer frees room (every datagram sent, every TCP acknowledgement),
+ * so one whose writes never wait (a UDP socket, an echo server's small
+ * writes) is never woken for output at all. Starting an operation tries
  * it at once when the slot's cached readiness allows (the common case costs
  * one system call) and parks it on the slot only when it would block; an
  * event then performs the parked operations of its direction, in order, until
@@ -83,11 +88,20 @@ static void epoll_destroy(void *state)
 
 /* ---- add and remove ---- */
 
+/* The events s is registered for: output too once it was needed. */
+static inline uint32_t watched_events(const struct cio__slot *s)
+{
+    return EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET | (s->out_watched ? EPOLLOUT : 0);
+}
+
+/* Registers s, for output too when a write already waits (a forked child
+ * registering its slots again). */
 static int epoll_add(void *state, struct cio__slot *s, cio_error *ec)
 {
     struct epoll_state *st = state;
+    s->out_watched = !cio__queue_empty(&s->ops[CIO__DIR_WRITE]);
     struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+        .events = watched_events(s),
         .data.u64 = (uint64_t)s->gen << 32 | s->index,
     };
     if (cio__sys.epoll_ctl(st->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
@@ -107,6 +121,36 @@ static void epoll_remove(void *state, struct cio__slot *s)
 
 /* ---- start, cancel, kick ---- */
 
+/* op, of the write direction, was queued on s, which is not watched for
+ * output yet: from now on it is. Being edge-triggered, the modification
+ * reports the descriptor writable if it already is, so room freed since
+ * the op would block is not missed. If the kernel refuses (ENOMEM), op
+ * could wait for ever: it leaves the queue and finishes with the error, and
+ * the next write to wait asks again. Slot locked. */
+static void __attribute__((noinline))
+watch_output(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
+{
+    struct epoll_event ev = {
+        .events = watched_events(s) | EPOLLOUT,
+        .data.u64 = (uint64_t)s->gen << 32 | s->index,
+    };
+    if (cio__sys.epoll_ctl(st->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0) {
+        s->out_watched = true;
+        return;
+    }
+    op->base.ec = cio_error_system(errno);
+    op->base.n = 0;
+    cio__queue_remove(&s->ops[CIO__DIR_WRITE], &op->base);
+    cio__post_completion(st->env.ctx, &op->base);
+}
+
+/* Called once op is queued on s. */
+static inline void queued(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
+{
+    if (__builtin_expect(op->dir == CIO__DIR_WRITE, 0) && !s->out_watched)
+        watch_output(st, s, op);
+}
+
 /* Any op on any context: under the slot's lock. */
 static void __attribute__((noinline))
 start_locked(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
@@ -114,6 +158,8 @@ start_locked(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
     struct cio_context *ctx = st->env.ctx;
     cio__lock(&s->lock);
     bool done = cio__start_or_queue(ctx, s, op);
+    if (!done)
+        queued(st, s, op);
     cio__unlock(&s->lock);
     if (done)
         cio__post_completion(ctx, &op->base);
@@ -133,6 +179,7 @@ start_now(struct epoll_state *st, struct cio__slot *s, struct cio__io_op *op)
     }
     s->ready &= ~(1u << dir);
     cio__queue_push(&s->ops[dir], &op->base);
+    queued(st, s, op);
 }
 
 /* The common case, a stream transfer on a one-thread context, takes no lock
@@ -153,6 +200,7 @@ static void epoll_start(void *state, struct cio__slot *s, struct cio__io_op *op)
         return;
     }
     cio__queue_push(&s->ops[dir], &op->base);
+    queued(st, s, op);
 }
 
 static size_t epoll_cancel(void *state, struct cio__slot *s)

@@ -128,6 +128,8 @@ struct cio__slot {
                                                       wait for a kick (CIO__PERFORM_DONE_PARK) */
     uint8_t inflight;                              /* completion backends: bit d, the head
                                                       of ops[d] is with the kernel */
+    bool out_watched;                              /* epoll: EPOLLOUT is registered (once
+                                                      a write or connect had to wait) */
     struct cio__op_queue ops[CIO__DIR_COUNT];      /* parked operations, in order */
     /* Under the table lock: */
     struct cio__slot *next_free;                   /* free list link */
