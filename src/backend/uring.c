@@ -747,8 +747,8 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
                                int res, struct cio__op_queue *done)
 {
     struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)data;
-    if (st->multithreaded || (data & UR_POLL_BIT) || op->detached || res == -EAGAIN ||
-        res == -EINTR || res == -ECANCELED) {
+    if (st->multithreaded || (data & UR_POLL_BIT) || op->detached ||
+        (res < 0 && (res == -EAGAIN || res == -EINTR || res == -ECANCELED))) {
         ur_complete_locked(ctx, st, data, res, done);
         return;
     }
