@@ -769,8 +769,10 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
 /* ---- wait ---- */
 
 /* Takes every completion the ring holds (up to the tail read once, with
- * acquire; the head given back once, with release: io_uring(7)). */
-static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
+ * acquire; the head given back once, with release: io_uring(7)). Inline in
+ * uring_wait, every turn's path; fork's prepare has a copy of its own. */
+static inline __attribute__((always_inline)) void
+ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
 {
     struct io_uring_cq *cq = &st->ring.cq;
     unsigned head = *cq->khead;
