@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -44,6 +45,11 @@
 #ifndef VALGRIND_MAKE_MEM_DEFINED
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
 #define RUNNING_ON_VALGRIND 0
+#define UR_ON_MEMCHECK(probe) ((void)(probe), false)
+#else
+/* Memcheck answers its requests with -1, every other tool (callgrind, which
+ * the benchmarks run) with 0: only memcheck needs the marks. */
+#define UR_ON_MEMCHECK(probe) (VALGRIND_MAKE_MEM_DEFINED(probe, sizeof *(probe)) != 0)
 #endif
 
 /* The kernel orders a submission before its completion, but ThreadSanitizer
@@ -70,6 +76,7 @@
 #include "core/assoc.h"
 #include "core/descriptor.h"
 #include "core/scheduler.h"
+#include "core/sys.h"
 #include "core/syscall.h"
 
 #define UR_RING_ENTRIES 256  /* submission entries; the ring is flushed when full */
@@ -89,7 +96,55 @@ struct uring_state {
     size_t inflight;       /* operation requests whose completion is not reaped (lock) */
     size_t detached;       /* of those, the detached operations' (lock) */
     bool valgrind;           /* under valgrind: block in poll(), see ur_block */
+    bool memcheck;           /* under valgrind's memcheck: mark what the kernel wrote */
 };
+
+/* ---- the rings by hand ----
+ *
+ * Every message's path reads and writes the rings itself, with the layout
+ * and the ordering io_uring(7) documents (the one liburing's inline helpers
+ * use): liburing's io_uring_get_sqe tests ring flags this ring never has,
+ * and its submit is a library call that tests more of them. The ring has no
+ * SQPOLL thread and 64-byte submission and 16-byte completion entries
+ * (uring_init asks for none of SQPOLL, SQE128, CQE32), so the kernel moves
+ * the submission head only inside an io_uring_enter. Every entry filled goes
+ * through liburing's own bookkeeping (sqe_tail, sqe_head), so its calls, on
+ * the rare paths, see the same ring. */
+
+/* A free submission entry, or NULL when the queue is full. */
+static inline struct io_uring_sqe *ur_sqe(struct io_uring *ring)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq->khead) >= sq->ring_entries)
+        return NULL;
+    sq->sqe_tail = tail + 1;
+    return &sq->sqes[tail & sq->ring_mask];
+}
+
+/* Publishes the entries filled since the last time to the kernel (the
+ * tail, a release store) and returns how many it has not taken yet: what
+ * liburing's submit does before it enters the kernel. */
+static inline unsigned ur_flush(struct io_uring *ring)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+/* io_uring_enter on the ring with what ur_flush published, made here (raw,
+ * core/sys.h): flags IORING_ENTER_*, arg NULL or the EXT_ARG wait
+ * argument. Returns what the kernel does (ignored: the completions say). */
+static inline long ur_enter(struct io_uring *ring, unsigned submit, unsigned wait_nr,
+                            unsigned flags, const struct io_uring_getevents_arg *arg)
+{
+    return cio__sys_io_uring_enter(ring->ring_fd, submit, wait_nr, flags, arg,
+                                   arg ? sizeof *arg : _NSIG / 8);
+}
 
 /* ---- submission helpers ---- */
 
@@ -98,14 +153,14 @@ struct uring_state {
 static struct io_uring_sqe *__attribute__((noinline)) ur_get_sqe_slow(struct uring_state *st)
 {
     cio__sys.io_uring_submit(&st->ring);
-    return io_uring_get_sqe(&st->ring);
+    return ur_sqe(&st->ring);
 }
 
 /* A free submission entry. Called with the state's lock held (a no-op lock
  * on a one-thread context). */
 static inline struct io_uring_sqe *ur_get_sqe(struct uring_state *st)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+    struct io_uring_sqe *sqe = ur_sqe(&st->ring);
     return sqe ? sqe : ur_get_sqe_slow(st);
 }
 
@@ -168,6 +223,8 @@ static void *uring_init(const struct cio__backend_env *env, cio_error *ec)
     st->env = *env;
     st->multithreaded = env->multithreaded;
     st->valgrind = RUNNING_ON_VALGRIND;
+    char probe = 0;
+    st->memcheck = st->valgrind && UR_ON_MEMCHECK(&probe);
     cio__lock_init(&st->lock, st->multithreaded);
     int r = ur_open_ring(st);
     if (r != 0) {
@@ -455,7 +512,7 @@ static void uring_start(void *state, struct cio__slot *s, struct cio__io_op *op)
     struct io_uring_sqe *sqe;
     if (st->multithreaded || op->kind > CIO__IO_SEND || s->fd < 0 ||
         !cio__queue_empty(&s->ops[dir]) || (s->inflight & (1u << dir)) ||
-        !(sqe = io_uring_get_sqe(&st->ring))) {
+        !(sqe = ur_sqe(&st->ring))) {
         ur_start_locked(st, s, op); /* no call but tail calls here: no frame to set up */
         return;
     }
@@ -578,17 +635,18 @@ static void __attribute__((noinline)) ur_mark_message(const struct cio__io_op *o
 }
 
 /* The result of a transfer from the kernel's. */
-static inline void ur_set_result(struct cio__io_op *op, int res, bool valgrind)
+static inline __attribute__((always_inline)) void ur_set_result(struct cio__io_op *op, int res,
+                                                                bool memcheck)
 {
     if (res > 0 || (res == 0 && (cio__io_kind_sends(op->kind) || op->len == 0))) {
         op->base.ec = cio_error_none();
         op->base.n = (size_t)res;
         /* The kernel wrote the bytes where memcheck cannot see it (no system
-         * call of this process did): under valgrind (known at init), say so,
+         * call of this process did): under memcheck (known at init), say so,
          * or every read of them is an error. */
-        if (valgrind && op->kind == CIO__IO_RECV)
+        if (memcheck && op->kind == CIO__IO_RECV)
             VALGRIND_MAKE_MEM_DEFINED(op->buf, (size_t)res);
-        else if (valgrind && op->kind == CIO__IO_RECVMSG)
+        else if (memcheck && op->kind == CIO__IO_RECVMSG)
             ur_mark_message(op, (size_t)res);
         return;
     }
@@ -634,7 +692,7 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
             op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
             op->base.n = 0;
         } else {
-            ur_set_result(op, res, st->valgrind);
+            ur_set_result(op, res, st->memcheck);
         }
         cio__queue_push(done, &op->base);
         return;
@@ -650,7 +708,7 @@ ur_complete_locked(struct cio_context *ctx, struct uring_state *st, uint64_t dat
         else if (res == -ECANCELED)
             next = RESUBMIT; /* see ur_cancelled_by_exit */
         else
-            ur_set_result(op, res, st->valgrind);
+            ur_set_result(op, res, st->memcheck);
     } else if (res == -ECANCELED) {
         next = REPOLL; /* see ur_cancelled_by_exit */
     } else if (res < 0 && res != -EINTR && res != -EAGAIN) {
@@ -689,8 +747,8 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
                                int res, struct cio__op_queue *done)
 {
     struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)data;
-    if (st->multithreaded || (data & UR_POLL_BIT) || op->detached || res == -EAGAIN ||
-        res == -EINTR || res == -ECANCELED) {
+    if (st->multithreaded || (data & UR_POLL_BIT) || op->detached ||
+        (res < 0 && (res == -EAGAIN || res == -EINTR || res == -ECANCELED))) {
         ur_complete_locked(ctx, st, data, res, done);
         return;
     }
@@ -698,7 +756,7 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
     unsigned dir = op->dir;
     st->inflight--;
     s->inflight &= (uint8_t)~(1u << dir);
-    ur_set_result(op, res, st->valgrind);
+    ur_set_result(op, res, st->memcheck);
     struct cio__op_queue *q = &s->ops[dir];
     q->head = op->base.next;
     if (!q->head)
@@ -710,22 +768,28 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
 
 /* ---- wait ---- */
 
-static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
+/* Takes every completion the ring holds (up to the tail read once, with
+ * acquire; the head given back once, with release: io_uring(7)). Inline in
+ * uring_wait, every turn's path; fork's prepare has a copy of its own. */
+static inline __attribute__((always_inline)) void
+ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
 {
-    struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
+    struct io_uring_cq *cq = &st->ring.cq;
+    unsigned head = *cq->khead;
+    unsigned tail = io_uring_smp_load_acquire(cq->ktail);
+    if (head == tail)
+        return;
     bool rearm_wake = false;
-    io_uring_for_each_cqe(&st->ring, head, cqe)
-    {
-        uint64_t data = io_uring_cqe_get_data64(cqe);
+    for (unsigned i = head; i != tail; i++) {
+        const struct io_uring_cqe *cqe = &cq->cqes[i & cq->ring_mask];
+        uint64_t data = cqe->user_data;
         int res = cqe->res;
-        seen++;
         if (data == UR_TOKEN_WAKE)
             rearm_wake = true;
         else if (data != UR_TOKEN_IGNORE)
             ur_complete(ctx, st, data, res, done);
     }
-    io_uring_cq_advance(&st->ring, seen);
+    io_uring_smp_store_release(cq->khead, tail);
     if (rearm_wake) {
         cio__lock(&st->lock);
         ur_arm_wake(st);
@@ -743,7 +807,15 @@ static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio_
 static void ur_block(struct uring_state *st, int64_t timeout_ns)
 {
     cio__lock(&st->lock);
-    cio__sys.io_uring_submit(&st->ring);
+    if (__builtin_expect(cio__sys_overridden, 0)) {
+        cio__sys.io_uring_submit(&st->ring);
+    } else {
+        /* As liburing's submit: the kernel is entered when there is
+         * something to submit or completions it holds back (overflowed). */
+        unsigned n = ur_flush(&st->ring);
+        if (n || (IO_URING_READ_ONCE(*st->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW))
+            ur_enter(&st->ring, n, 0, IORING_ENTER_GETEVENTS, NULL);
+    }
     cio__unlock(&st->lock);
     if (timeout_ns == 0 || io_uring_cq_ready(&st->ring))
         return;
@@ -752,8 +824,24 @@ static void ur_block(struct uring_state *st, int64_t timeout_ns)
     cio__sys.poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
 }
 
+/* The one-thread wait through the table's liburing calls, while a test
+ * overrides the table (the same waits as uring_wait's raw ones). */
+static void __attribute__((noinline)) ur_wait_table(struct uring_state *st, int64_t timeout_ns)
+{
+    struct io_uring_cqe *cqe = NULL;
+    if (timeout_ns < 0) {
+        cio__sys.io_uring_submit_and_wait(&st->ring, 1);
+    } else if (timeout_ns > 0) {
+        struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        cio__sys.io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    } else {
+        cio__sys.io_uring_submit_and_get_events(&st->ring);
+    }
+}
+
 /* Submits what was queued and waits for completions, up to timeout_ns (-1:
- * no limit; 0: only what is there). */
+ * no limit; 0: only what is there). On a one-thread context that is one
+ * io_uring_enter, made here (ur_enter). */
 static void uring_wait(void *state, int64_t timeout_ns, struct cio__op_queue *done)
 {
     struct uring_state *st = state;
@@ -771,15 +859,20 @@ static void uring_wait(void *state, int64_t timeout_ns, struct cio__op_queue *do
             struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
             cio__sys.io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
         }
+    } else if (__builtin_expect(cio__sys_overridden, 0)) {
+        ur_wait_table(st, timeout_ns);
     } else if (timeout_ns < 0) {
-        cio__sys.io_uring_submit_and_wait(&st->ring, 1);
+        ur_enter(&st->ring, ur_flush(&st->ring), 1, IORING_ENTER_GETEVENTS, NULL);
     } else if (timeout_ns > 0) {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-        cio__sys.io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+        struct io_uring_getevents_arg arg = {
+            .sigmask_sz = _NSIG / 8, .ts = (uint64_t)(uintptr_t)&ts};
+        ur_enter(&st->ring, ur_flush(&st->ring), 1,
+                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg);
     } else {
         /* Enter the kernel even with nothing to submit: on a COOP_TASKRUN
          * ring, finished requests are only posted when this thread does. */
-        cio__sys.io_uring_submit_and_get_events(&st->ring);
+        ur_enter(&st->ring, ur_flush(&st->ring), 0, IORING_ENTER_GETEVENTS, NULL);
     }
     ur_reap(ctx, st, done);
 }

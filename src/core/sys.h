@@ -163,4 +163,16 @@ static inline long cio__sys_epoll_wait(int epfd, struct epoll_event *evs, int ma
     return cio__syscall6(SYS_epoll_wait, epfd, (long)evs, max, timeout_ms, 0, 0);
 }
 
+/* io_uring_enter(fd, to_submit, min_complete, flags, arg, argsz): entries
+ * submitted, or -errno. Raw under sanitizers as well; the io_uring backend
+ * tests cio__sys_overridden itself and then calls the table's liburing
+ * entries instead. */
+#if defined(SYS_io_uring_enter)
+static inline long cio__sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete,
+                                           unsigned flags, const void *arg, size_t argsz)
+{
+    return cio__syscall6(SYS_io_uring_enter, fd, to_submit, min_complete, flags, (long)arg,
+                         (long)argsz);
+}
+#endif
 #endif /* CIO__SYS_H */
