@@ -25,6 +25,16 @@
  *   interrupt     make a thread blocked in wait return soon. Thread-safe.
  *   kick          treat a slot as ready in a direction and try its parked
  *                 operations (used to retry accepts once descriptors free up).
+ *   file_start    start a read or write of a regular file at an explicit
+ *                 offset (struct cio__file_op, core/file_service.h), which
+ *                 uses no slot: regular files cannot be polled. It finishes
+ *                 through cio__post_completion, as start's ops do. NULL for
+ *                 a backend without native file I/O: the core then runs the
+ *                 op on its file thread pool instead.
+ *   file_cancel   ask for one started file op to finish early with
+ *                 operation_aborted; it may still complete with its result
+ *                 (the kernel may not interrupt a file read it started).
+ *                 NULL exactly when file_start is.
  *
  * The slot and operation types are in core/slot.h; what the backends share
  * beside this table (the inline stream transfer, the eventfd wake) is in
@@ -43,6 +53,7 @@
 struct cio_context;
 struct cio__slot_table;
 struct cio__cancel_target;
+struct cio__file_op;
 
 /* All a backend is given of its context, at init: it keeps a copy in its
  * state. The context itself stays opaque to it. */
@@ -69,6 +80,8 @@ struct cio__backend {
     void (*wait)(void *state, int64_t timeout_ns, struct cio__op_queue *done);
     void (*interrupt)(void *state);
     void (*kick)(void *state, struct cio__slot *s, enum cio__dir dir);
+    void (*file_start)(void *state, struct cio__file_op *op);
+    void (*file_cancel)(void *state, struct cio__file_op *op);
 };
 
 extern const struct cio__backend cio__epoll_backend;

@@ -68,6 +68,7 @@
 #include "backend/common.h"
 #include "core/assoc.h"
 #include "core/descriptor.h"
+#include "core/file_service.h"
 #include "core/scheduler.h"
 #include "core/syscall.h"
 
@@ -77,6 +78,14 @@
 #define UR_TOKEN_IGNORE 4u   /* a cancel request's own completion */
 #define UR_TOKEN_CANCEL_ALL 6u /* the completion of destroy's cancel of everything */
 #define UR_POLL_BIT 1u       /* user data bit 0: the op's readiness poll */
+#define UR_FILE_BIT 2u       /* user data bit 1: a file op (see "files" below) */
+
+/* Whether user data names a file op (bit 1 of an op's address; the tokens
+ * are small numbers no address is). */
+static inline bool ur_is_file(uint64_t data)
+{
+    return (data & UR_FILE_BIT) && data > UR_TOKEN_CANCEL_ALL;
+}
 
 struct uring_state {
     struct cio__backend_env env; /* what the context gave at init */
@@ -239,6 +248,11 @@ static void ur_drain(struct uring_state *st)
         if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE || data == UR_TOKEN_CANCEL_ALL)
             continue;
         st->inflight--;
+        if (ur_is_file(data)) { /* a file op: destroyed unrun */
+            struct cio__op *fop = (struct cio__op *)(uintptr_t)(data & ~(uint64_t)UR_FILE_BIT);
+            fop->func(NULL, fop);
+            continue;
+        }
         struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)(data & ~(uint64_t)UR_POLL_BIT);
         if (op->detached)
             op->base.func(NULL, &op->base);
@@ -691,6 +705,97 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
         ur_advance(ctx, st, s, dir, true, done);
 }
 
+/* ==== files: begin (regular files' reads and writes, core/file_service.h) ==== */
+
+/*
+ * A file op is submitted as IORING_OP_READ or IORING_OP_WRITE at its
+ * offset (READV/WRITEV for several buffers), with no slot and no readiness
+ * poll: the kernel runs a regular file's request to its end (from its own
+ * worker threads when it would block). Its user data is its address with
+ * UR_FILE_BIT set. Cancelling asks IORING_OP_ASYNC_CANCEL for it: a
+ * request the kernel already started on a regular file is usually not
+ * interruptible, and then completes with its result.
+ */
+
+/* Hands op to the kernel. State locked. Returns false when no submission
+ * entry could be had. */
+static bool ur_file_submit(struct uring_state *st, struct cio__file_op *op)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return false;
+    const struct iovec *v = op->iov;
+    uint64_t at = (uint64_t)op->offset;
+    if (op->iovcnt == 1 && op->writes)
+        io_uring_prep_write(sqe, op->fd, v->iov_base, ur_len(v->iov_len), at);
+    else if (op->iovcnt == 1)
+        io_uring_prep_read(sqe, op->fd, v->iov_base, ur_len(v->iov_len), at);
+    else if (op->writes)
+        io_uring_prep_writev(sqe, op->fd, v, (unsigned)op->iovcnt, at);
+    else
+        io_uring_prep_readv(sqe, op->fd, v, (unsigned)op->iovcnt, at);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UR_FILE_BIT);
+    st->inflight++;
+    UR_HANDED_OVER(op);
+    return true;
+}
+
+static void uring_file_start(void *state, struct cio__file_op *op)
+{
+    struct uring_state *st = state;
+    cio__lock(&st->lock);
+    bool ok = ur_file_submit(st, op);
+    ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+    if (!ok) {
+        op->base.ec = cio_error_system(EBUSY);
+        op->base.n = 0;
+        cio__post_completion(st->env.ctx, &op->base);
+    }
+}
+
+static void uring_file_cancel(void *state, struct cio__file_op *op)
+{
+    struct uring_state *st = state;
+    cio__lock(&st->lock);
+    ur_cancel_request(st, (uint64_t)(uintptr_t)op | UR_FILE_BIT, false);
+    cio__sys.io_uring_submit(&st->ring);
+    cio__unlock(&st->lock);
+}
+
+/* One completion of a file op: its result, or the request again after
+ * EAGAIN or EINTR (a file opened non-blocking may say so). */
+static void ur_file_complete(struct uring_state *st, uint64_t data, int res,
+                             struct cio__op_queue *done)
+{
+    struct cio__file_op *op = (struct cio__file_op *)(uintptr_t)(data & ~(uint64_t)UR_FILE_BIT);
+    UR_TAKEN_BACK(op);
+    cio__lock(&st->lock);
+    st->inflight--;
+    bool again = (res == -EAGAIN || res == -EINTR) && ur_file_submit(st, op);
+    if (again)
+        ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+    if (again)
+        return;
+    if (res == -ECANCELED)
+        op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    else if (res == -EAGAIN || res == -EINTR)
+        op->base.ec = cio_error_system(EBUSY);
+    else
+        op->base.ec = cio__file_result(res, op->len, op->writes, -res);
+    op->base.n = res > 0 ? (size_t)res : 0;
+    if (res > 0 && st->valgrind && !op->writes)
+        for (int i = 0, left = res; i < op->iovcnt && left > 0; i++) {
+            size_t part = op->iov[i].iov_len < (size_t)left ? op->iov[i].iov_len : (size_t)left;
+            VALGRIND_MAKE_MEM_DEFINED(op->iov[i].iov_base, part);
+            left -= (int)part;
+        }
+    cio__queue_push(done, &op->base);
+}
+
+/* ==== files: end ==== */
+
 /* ---- wait ---- */
 
 static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *done)
@@ -705,6 +810,8 @@ static void ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio_
         seen++;
         if (data == UR_TOKEN_WAKE)
             rearm_wake = true;
+        else if (ur_is_file(data))
+            ur_file_complete(st, data, res, done);
         else if (data != UR_TOKEN_IGNORE)
             ur_complete(ctx, st, data, res, done);
     }
@@ -784,4 +891,6 @@ const struct cio__backend cio__uring_backend = {
     .wait = uring_wait,
     .interrupt = uring_interrupt,
     .kick = uring_kick,
+    .file_start = uring_file_start,
+    .file_cancel = uring_file_cancel,
 };

@@ -27,6 +27,7 @@
 #include "cio/context.h"
 #include "backend/backend.h" /* the backend table: the one thing core takes from there */
 #include "core/context_impl.h"
+#include "core/file_service.h"
 #include "core/report.h"
 #include "core/scheduler.h"
 #include "core/spinlock.h"
@@ -145,6 +146,7 @@ void cio_context_destroy(struct cio_context *ctx)
 {
     if (!ctx)
         return;
+    cio__file_service_destroy(ctx); /* first: its workers post to the context */
     ctx->backend->destroy(ctx->backend_state);
     ctx->backend_state = NULL;
     cio__slot_table_destroy(&ctx->slots);
