@@ -49,7 +49,10 @@
  *     (invalid_argument, no_memory) and no handler ever runs.
  *   - ownership: the caller owns the object and the buffers until the
  *     handler has run. Once close returns no pending operation refers to
- *     the object: it may be freed or reused.
+ *     the object: it may be freed or reused. Close (or release) every file
+ *     before destroying its context: the context's file state goes with it,
+ *     and a file left open then holds a descriptor nothing but the caller's
+ *     close(native_handle) may close.
  *   - threads: one object is used by one thread at a time; different
  *     objects may be used by different threads at once.
  *
