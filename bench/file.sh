@@ -102,7 +102,8 @@ direct=$(awk '{for (f = 3; f <= NF; f++) if ($f ~ /^direct=/) {split($f, kv, "="
             rate=$(field "$impl" "$qd" rate)
             cpu=$(field "$impl" "$qd" cpu_us_per_read)
             awk -v q="$qd" -v i="$impl" -v r="$rate" -v c="$cpu" -v ur="$uv_rate" -v uc="$uv_cpu" \
-                'BEGIN { printf "| %s | %s | %.0f | %.2f | %.2f | %.2f |\n", q, i, r, r / ur, c, c / uc }'
+                'BEGIN { printf "| %s | %s | %.0f | %.2f | %.2f | %.2f |\n",
+                         q, i, r, r / ur, c, c / uc }'
         done
     done
     echo
