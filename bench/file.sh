@@ -56,6 +56,7 @@ run_one() { # impl qd
 
 RAW="$WORK/raw.txt"
 : > "$RAW"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for qd in $QDS; do
     for ((r = 0; r < RUNS; r++)); do
         for ((k = 0; k < ${#IMPLS[@]}; k++)); do
@@ -65,12 +66,14 @@ for qd in $QDS; do
     done
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-field() { # impl qd key
+span() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f–%.0f", lo, hi}'; }
+values() { # impl qd key: one value per run
     awk -v i="$1" -v q="$2" -v k="$3" '$1 == i && $2 == q {
-        for (f = 3; f <= NF; f++) { split($f, kv, "="); if (kv[1] == k) print kv[2] } }' "$RAW" |
-        median
+        for (f = 3; f <= NF; f++) { split($f, kv, "="); if (kv[1] == k) print kv[2] } }' "$RAW"
 }
+field() { values "$@" | median; }
 direct=$(awk '{for (f = 3; f <= NF; f++) if ($f ~ /^direct=/) {split($f, kv, "="); print kv[2]}}' \
     "$RAW" | sort -u | paste -sd, -)
 
@@ -80,7 +83,9 @@ direct=$(awk '{for (f = 3; f <= NF; f++) if ($f ~ /^direct=/) {split($f, kv, "="
     echo "Written by \`bench/file.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit" \
         "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), kernel $(uname -r)," \
         "$(nproc) CPUs. Command: \`bench/file.sh\` (FILE_MB=$FILE_MB FILE_N=$N" \
-        "FILE_QDS=\"$QDS\" FILE_RUNS=$RUNS)."
+        "FILE_QDS=\"$QDS\" FILE_RUNS=$RUNS). Load average (1, 5, 15 min) before the" \
+        "measurements: $load_before; after: $load_after (more than the CPUs: other work shared" \
+        "the machine, and the rounds' range shows how much that moved the rates)."
     echo
     echo "$N reads of 4 KiB at random aligned offsets of a $FILE_MB MiB file of random bytes in" \
         "$FILE_DIR ($(stat -f -c %T "$FILE_DIR") on $(df --output=source "$FILE_DIR" | tail -1))," \
@@ -93,17 +98,18 @@ direct=$(awk '{for (f = 3; f <= NF; f++) if ($f ~ /^direct=/) {split($f, kv, "="
         "three, in an order rotated by the round); CPU is user + system time of the whole" \
         "process (all threads) per read; ratios are to uv (rate: higher is better; CPU: lower)."
     echo
-    echo "| qd | impl | reads/s | × uv | CPU µs/read | × uv |"
-    echo "| --: | --- | --: | --: | --: | --: |"
+    echo "| qd | impl | reads/s | (rounds' range) | × uv | CPU µs/read | × uv |"
+    echo "| --: | --- | --: | --: | --: | --: | --: |"
     for qd in $QDS; do
         uv_rate=$(field uv "$qd" rate)
         uv_cpu=$(field uv "$qd" cpu_us_per_read)
         for impl in "${IMPLS[@]}"; do
             rate=$(field "$impl" "$qd" rate)
             cpu=$(field "$impl" "$qd" cpu_us_per_read)
+            range=$(values "$impl" "$qd" rate | span)
             awk -v q="$qd" -v i="$impl" -v r="$rate" -v c="$cpu" -v ur="$uv_rate" -v uc="$uv_cpu" \
-                'BEGIN { printf "| %s | %s | %.0f | %.2f | %.2f | %.2f |\n",
-                         q, i, r, r / ur, c, c / uc }'
+                -v g="$range" 'BEGIN { printf "| %s | %s | %.0f | %s | %.2f | %.2f | %.2f |\n",
+                                      q, i, r, g, r / ur, c, c / uc }'
         done
     done
     echo
