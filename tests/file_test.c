@@ -5,7 +5,8 @@
  * composed operations over a stream file, cancellation before a request
  * starts (the thread pool, where a blocked pread holds every worker),
  * destroying a context with requests pending, and faults injected through
- * the system-call table (EINTR, short transfers, ENOMEM, ENOSPC).
+ * the system-call table (EINTR, short transfers, ENOMEM, ENOSPC, no
+ * thread for the pool).
  *
  * Each test works in a directory of its own under /tmp, removed at its end,
  * and checks that no descriptor leaked.
@@ -677,4 +678,34 @@ Test(file, steady_state_reads_do_not_allocate)
     cr_assert_eq(steady_left, 0);
     cr_assert_eq(cio__op_malloc_count(), before, "the op cache serves every read");
     cio_random_access_file_close(&steady_file, NULL);
+}
+
+static int failing_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
+                                  void *arg)
+{
+    (void)t, (void)a, (void)fn, (void)arg;
+    return EAGAIN;
+}
+
+/* No worker can be made: the request fails with pthread_create's error. */
+Test(file, a_pool_without_threads_fails_the_request)
+{
+    if (!on_pool())
+        cr_skip_test("io_uring needs no thread");
+    put_file("abcdefgh", 8);
+    struct cio_random_access_file f;
+    open_random(&f, CIO_FILE_READ_ONLY);
+    CIO__SYSCALL_SET(pthread_create, failing_pthread_create);
+    char buf[4];
+    struct tu_result r = {0};
+    cio_random_access_file_async_read_some_at(&f, 0, buf, 4, tu_handler(&r));
+    tu_wait_result(ctx, &r);
+    cr_assert_eq(r.ec.value, EAGAIN, "%s", cio_error_message(r.ec));
+    cio__syscall_reset();
+    struct tu_result again = {0};
+    cio_random_access_file_async_read_some_at(&f, 0, buf, 4, tu_handler(&again));
+    tu_wait_result(ctx, &again);
+    TU_ASSERT_OK(again.ec);
+    cr_assert_eq(again.n, 4, "a worker is made for the next request");
+    cio_random_access_file_close(&f, NULL);
 }

@@ -224,9 +224,9 @@ static int fs_add_worker(struct cio__file_service *svc)
 {
     sigset_t all, saved;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    cio__sys.pthread_sigmask(SIG_SETMASK, &all, &saved);
     int rc = cio__sys.pthread_create(&svc->threads[svc->nthreads], NULL, fs_worker, svc);
-    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    cio__sys.pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc == 0)
         svc->nthreads++;
     return rc;
