@@ -19,6 +19,7 @@
 #include "cio/context.h"
 #include "cio/error.h"
 #include "cio/executor.h"
+#include "cio/file.h"
 #include "cio/future.h"
 #include "cio/handler.h"
 #include "cio/local.h"

@@ -13,6 +13,9 @@
  * reason, where that is not allowed); fd_passing's child reads through the
  * pipe its parent passed it.
  *
+ * file_copy copies a file byte for byte and says how many it copied, and
+ * refuses a directory as its source (exit status 1).
+ *
  * The programs are the build tree's (CIO_EXAMPLES_DIR). The test talks to
  * them through plain blocking sockets, each wait bounded by poll.
  */
@@ -510,4 +513,48 @@ Test(fd_passing, the_child_reads_through_the_descriptor_it_was_passed)
     read_output_line(&p, line, sizeof line);
     cr_assert_str_eq(line, "child read: hello through a passed descriptor");
     cr_assert_eq(stop(&p, 0), 0);
+}
+
+/* ---- Copying a file. ---- */
+
+TestSuite(file_copy, .fini = kill_spawned);
+
+/* Whether the files at a and b hold the same bytes. */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    cr_assert(fa && fb);
+    int ca, cb;
+    do {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+    } while (ca == cb && ca != EOF);
+    fclose(fa);
+    fclose(fb);
+    return ca == cb;
+}
+
+Test(file_copy, copies_every_byte_and_says_how_many)
+{
+    char dir[] = "/tmp/cio-copy-XXXXXX", src[64], dst[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/src", dir);
+    snprintf(dst, sizeof dst, "%s/dst", dir);
+    FILE *f = fopen(src, "wb");
+    for (unsigned i = 0; i < 300000; i++)
+        fputc((int)((i * 31 + i / 977) & 0xff), f);
+    fclose(f);
+    const char *argv[] = {EXAMPLE("file_copy"), src, dst, NULL};
+    struct proc p = spawn(argv, false);
+    char line[128];
+    read_output_line(&p, line, sizeof line);
+    cr_assert_str_eq(line, "copied 300000 bytes");
+    cr_assert_eq(stop(&p, 0), 0);
+    cr_assert(same_file(src, dst), "the copy differs");
+    const char *directory[] = {EXAMPLE("file_copy"), dir, dst, NULL};
+    struct proc q = spawn(directory, false);
+    cr_assert_eq(stop(&q, 0), 1, "a directory is no file to copy");
+    unlink(src);
+    unlink(dst);
+    rmdir(dir);
 }

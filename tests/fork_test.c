@@ -208,6 +208,48 @@ Test(fork, a_pending_lookup_is_aborted_in_the_child)
     cio_context_destroy(ctx);
 }
 
+/* A file read pending at the fork: PREPARE waits for it, its handler then
+ * runs in both processes, and the child's own reads work. */
+Test(fork, file_operations_finish_before_the_fork)
+{
+    struct cio_context *ctx = tu_context();
+    char path[] = "/tmp/cio-fork-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "0123456789", 10), 10);
+    close(fd);
+    struct cio_random_access_file f;
+    cio_random_access_file_init(&f, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_random_access_file_open(&f, path, CIO_FILE_READ_ONLY, &ec), 0, "%s",
+                 cio_error_message(ec));
+    unlink(path);
+    char buf[4] = {0};
+    struct tu_result first = {0};
+    cio_random_access_file_async_read_some_at(&f, 2, buf, sizeof buf, tu_handler(&first));
+    cr_assert_eq(cio_context_notify_fork(ctx, CIO_FORK_PREPARE, &ec), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        CHILD_CHECK(cio_context_notify_fork(ctx, CIO_FORK_CHILD, &ec) == 0, 10);
+        tu_run_until(ctx, &first.calls, 5000);
+        CHILD_CHECK(first.calls == 1 && first.n == 4 && memcmp(buf, "2345", 4) == 0, 11);
+        struct tu_result next = {0};
+        cio_random_access_file_async_read_some_at(&f, 6, buf, sizeof buf, tu_handler(&next));
+        tu_run_until(ctx, &next.calls, 5000);
+        CHILD_CHECK(next.calls == 1 && next.n == 4 && memcmp(buf, "6789", 4) == 0, 12);
+        _exit(0);
+    }
+    cr_assert_eq(cio_context_notify_fork(ctx, CIO_FORK_PARENT, &ec), 0);
+    assert_child_passed(pid);
+    cr_assert(tu_run_until(ctx, &first.calls, 5000));
+    TU_ASSERT_OK(first.ec);
+    cr_assert_eq(first.n, 4);
+    cr_assert_eq(memcmp(buf, "2345", 4), 0);
+    cio_random_access_file_close(&f, &ec);
+    cio_context_destroy(ctx);
+}
+
 Test(fork, bad_input)
 {
     cio_error ec;

@@ -188,7 +188,10 @@ enum cio_fork_event {
  * in both processes, and queued handlers are queued in both, as fork()
  * copies them. The parent is unaffected (PREPARE on io_uring waits for the
  * kernel to give back requests already cancelled, which it does at once for
- * sockets). The processes still share the open descriptions of their
+ * sockets). File operations (cio/file.h) pending at PREPARE are waited for
+ * there, on every backend: their handlers are then queued in both processes,
+ * and the child's next file operation starts a file thread of its own. The
+ * processes still share the open descriptions of their
  * sockets and pipes: whichever reads first gets the bytes, as with any
  * inherited descriptor. The resolver's pending lookups finish in the child
  * with operation_aborted (c-ares's sockets are the parent's too); later ones

@@ -35,6 +35,16 @@
  *                 open slot again and hand the kernel again what the old one
  *                 held. Never touch the old kernel objects but to close the
  *                 child's descriptors of them. Returns 0, or -1 with *ec.
+ *   file_start    start a read or write of a regular file at an explicit
+ *                 offset (struct cio__file_op, core/file_service.h), which
+ *                 uses no slot: regular files cannot be polled. It finishes
+ *                 through cio__post_completion, as start's ops do. NULL for
+ *                 a backend without native file I/O: the core then runs the
+ *                 op on its file thread pool instead.
+ *   file_cancel   ask for one started file op to finish early with
+ *                 operation_aborted; it may still complete with its result
+ *                 (the kernel may not interrupt a file read it started).
+ *                 NULL exactly when file_start is.
  *
  * The slot and operation types are in core/slot.h; what the backends share
  * beside this table (the inline stream transfer, the eventfd wake) is in
@@ -53,6 +63,7 @@
 struct cio_context;
 struct cio__slot_table;
 struct cio__cancel_target;
+struct cio__file_op;
 
 /* All a backend is given of its context, at init: it keeps a copy in its
  * state. The context itself stays opaque to it. */
@@ -81,6 +92,8 @@ struct cio__backend {
     void (*kick)(void *state, struct cio__slot *s, enum cio__dir dir);
     int (*fork_prepare)(void *state, cio_error *ec);
     int (*fork_child)(void *state, cio_error *ec);
+    void (*file_start)(void *state, struct cio__file_op *op);
+    void (*file_cancel)(void *state, struct cio__file_op *op);
 };
 
 extern const struct cio__backend cio__epoll_backend;

@@ -75,6 +75,7 @@
 #include "backend/common.h"
 #include "core/assoc.h"
 #include "core/descriptor.h"
+#include "core/file_service.h"
 #include "core/scheduler.h"
 #include "core/sys.h"
 #include "core/syscall.h"
@@ -85,6 +86,14 @@
 #define UR_TOKEN_IGNORE 4u   /* a cancel request's own completion */
 #define UR_TOKEN_CANCEL_ALL 6u /* the completion of destroy's cancel of everything */
 #define UR_POLL_BIT 1u       /* user data bit 0: the op's readiness poll */
+#define UR_FILE_BIT 2u       /* user data bit 1: a file op (see "files" below) */
+
+/* Whether user data names a file op (bit 1 of an op's address; the tokens
+ * are small numbers no address is). */
+static inline bool ur_is_file(uint64_t data)
+{
+    return (data & UR_FILE_BIT) && data > UR_TOKEN_CANCEL_ALL;
+}
 
 struct uring_state {
     struct cio__backend_env env; /* what the context gave at init */
@@ -95,6 +104,7 @@ struct uring_state {
     bool multithreaded;    /* submit at once unless the caller is the waiter */
     size_t inflight;       /* operation requests whose completion is not reaped (lock) */
     size_t detached;       /* of those, the detached operations' (lock) */
+    size_t files;          /* of those, the file operations' (lock) */
     bool valgrind;           /* under valgrind: block in poll(), see ur_block */
     bool memcheck;           /* under valgrind's memcheck: mark what the kernel wrote */
 };
@@ -307,6 +317,11 @@ static void ur_drain(struct uring_state *st)
         if (data == UR_TOKEN_WAKE || data == UR_TOKEN_IGNORE || data == UR_TOKEN_CANCEL_ALL)
             continue;
         st->inflight--;
+        if (ur_is_file(data)) { /* a file op: destroyed unrun */
+            struct cio__op *fop = (struct cio__op *)(uintptr_t)(data & ~(uint64_t)UR_FILE_BIT);
+            fop->func(NULL, fop);
+            continue;
+        }
         struct cio__io_op *op = (struct cio__io_op *)(uintptr_t)(data & ~(uint64_t)UR_POLL_BIT);
         if (op->detached)
             op->base.func(NULL, &op->base);
@@ -766,6 +781,99 @@ static inline void ur_complete(struct cio_context *ctx, struct uring_state *st, 
         ur_advance(ctx, st, s, dir, true, done);
 }
 
+/* ==== files: begin (regular files' reads and writes, core/file_service.h) ==== */
+
+/*
+ * A file op is submitted as IORING_OP_READ or IORING_OP_WRITE at its
+ * offset (READV/WRITEV for several buffers), with no slot and no readiness
+ * poll: the kernel runs a regular file's request to its end (from its own
+ * worker threads when it would block). Its user data is its address with
+ * UR_FILE_BIT set. Cancelling asks IORING_OP_ASYNC_CANCEL for it: a
+ * request the kernel already started on a regular file is usually not
+ * interruptible, and then completes with its result.
+ */
+
+/* Hands op to the kernel. State locked. Returns false when no submission
+ * entry could be had. */
+static bool ur_file_submit(struct uring_state *st, struct cio__file_op *op)
+{
+    struct io_uring_sqe *sqe = ur_get_sqe(st);
+    if (!sqe)
+        return false;
+    const struct iovec *v = op->iov;
+    uint64_t at = (uint64_t)op->offset;
+    if (op->iovcnt == 1 && op->writes)
+        io_uring_prep_write(sqe, op->fd, v->iov_base, ur_len(v->iov_len), at);
+    else if (op->iovcnt == 1)
+        io_uring_prep_read(sqe, op->fd, v->iov_base, ur_len(v->iov_len), at);
+    else if (op->writes)
+        io_uring_prep_writev(sqe, op->fd, v, (unsigned)op->iovcnt, at);
+    else
+        io_uring_prep_readv(sqe, op->fd, v, (unsigned)op->iovcnt, at);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UR_FILE_BIT);
+    st->inflight++;
+    st->files++;
+    UR_HANDED_OVER(op);
+    return true;
+}
+
+static void uring_file_start(void *state, struct cio__file_op *op)
+{
+    struct uring_state *st = state;
+    cio__lock(&st->lock);
+    bool ok = ur_file_submit(st, op);
+    ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+    if (!ok) {
+        op->base.ec = cio_error_system(EBUSY);
+        op->base.n = 0;
+        cio__post_completion(st->env.ctx, &op->base);
+    }
+}
+
+static void uring_file_cancel(void *state, struct cio__file_op *op)
+{
+    struct uring_state *st = state;
+    cio__lock(&st->lock);
+    ur_cancel_request(st, (uint64_t)(uintptr_t)op | UR_FILE_BIT, false);
+    cio__sys.io_uring_submit(&st->ring);
+    cio__unlock(&st->lock);
+}
+
+/* One completion of a file op: its result, or the request again after
+ * EAGAIN or EINTR (a file opened non-blocking may say so). */
+static void ur_file_complete(struct uring_state *st, uint64_t data, int res,
+                             struct cio__op_queue *done)
+{
+    struct cio__file_op *op = (struct cio__file_op *)(uintptr_t)(data & ~(uint64_t)UR_FILE_BIT);
+    UR_TAKEN_BACK(op);
+    cio__lock(&st->lock);
+    st->inflight--;
+    st->files--;
+    bool again = (res == -EAGAIN || res == -EINTR) && ur_file_submit(st, op);
+    if (again)
+        ur_flush_if_shared(st);
+    cio__unlock(&st->lock);
+    if (again)
+        return;
+    if (res == -ECANCELED)
+        op->base.ec = cio_error_from_condition(CIO_COND_OPERATION_ABORTED);
+    else if (res == -EAGAIN || res == -EINTR)
+        op->base.ec = cio_error_system(EBUSY);
+    else
+        op->base.ec = cio__file_result(res, op->len, op->writes, -res);
+    op->base.n = res > 0 ? (size_t)res : 0;
+    if (res > 0 && st->valgrind && !op->writes)
+        for (int i = 0, left = res; i < op->iovcnt && left > 0; i++) {
+            size_t part = op->iov[i].iov_len < (size_t)left ? op->iov[i].iov_len : (size_t)left;
+            VALGRIND_MAKE_MEM_DEFINED(op->iov[i].iov_base, part);
+            left -= (int)part;
+        }
+    cio__queue_push(done, &op->base);
+}
+
+/* ==== files: end ==== */
+
 /* ---- wait ---- */
 
 /* Takes every completion the ring holds (up to the tail read once, with
@@ -786,6 +894,8 @@ ur_reap(struct cio_context *ctx, struct uring_state *st, struct cio__op_queue *d
         int res = cqe->res;
         if (data == UR_TOKEN_WAKE)
             rearm_wake = true;
+        else if (ur_is_file(data))
+            ur_file_complete(st, data, res, done);
         else if (data != UR_TOKEN_IGNORE)
             ur_complete(ctx, st, data, res, done);
     }
@@ -885,9 +995,10 @@ static void uring_interrupt(void *state)
 /* ---- fork ---- */
 
 /* Before a fork: submits what is queued, and reaps until no detached
- * request is left, so that the child has no operation whose completion only
- * the parent's ring would bring (the kernel finishes a cancelled socket
- * request at once). What completes meanwhile is posted as usual. */
+ * request and no file request is left, so that the child has no operation
+ * whose completion only the parent's ring would bring (the kernel finishes
+ * a cancelled socket request at once, and a file request in its own time).
+ * What completes meanwhile is posted as usual. */
 static int uring_fork_prepare(void *state, cio_error *ec)
 {
     struct uring_state *st = state;
@@ -898,7 +1009,7 @@ static int uring_fork_prepare(void *state, cio_error *ec)
     for (;;) {
         ur_reap(st->env.ctx, st, &done);
         cio__lock(&st->lock);
-        size_t left = st->detached;
+        size_t left = st->detached + st->files;
         cio__unlock(&st->lock);
         if (left == 0)
             break;
@@ -937,6 +1048,7 @@ static int uring_fork_child(void *state, cio_error *ec)
     }
     st->inflight = 0;
     st->detached = 0;
+    st->files = 0;
     ur_arm_wake(st);
     struct cio__slot *s;
     for (uint32_t i = 0; (s = cio__slot_at(st->env.slots, i)) != NULL; i++) {
@@ -968,4 +1080,6 @@ const struct cio__backend cio__uring_backend = {
     .kick = uring_kick,
     .fork_prepare = uring_fork_prepare,
     .fork_child = uring_fork_child,
+    .file_start = uring_file_start,
+    .file_cancel = uring_file_cancel,
 };

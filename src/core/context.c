@@ -27,6 +27,8 @@
 #include "cio/context.h"
 #include "backend/backend.h" /* the backend table: the one thing core takes from there */
 #include "core/context_impl.h"
+#include "core/file_service.h"
+#include "core/file_service.h"
 #include "core/report.h"
 #include "core/scheduler.h"
 #include "core/spinlock.h"
@@ -152,6 +154,7 @@ void cio_context_destroy(struct cio_context *ctx)
 {
     if (!ctx)
         return;
+    cio__file_service_destroy(ctx); /* first: its workers post to the context */
     ctx->backend->destroy(ctx->backend_state);
     ctx->backend_state = NULL;
     cio__slot_table_destroy(&ctx->slots);
@@ -999,10 +1002,13 @@ int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, 
     if (atomic_load_explicit(&ctx->runners, memory_order_relaxed) > mine)
         return cio__report_errno(ec, "cio_context_notify_fork", EBUSY);
     cio_error err = cio_error_none();
-    if (event == CIO_FORK_PREPARE && ctx->backend->fork_prepare &&
-        ctx->backend->fork_prepare(ctx->backend_state, &err) < 0)
-        return cio__report(ec, "cio_context_notify_fork", err);
+    if (event == CIO_FORK_PREPARE) {
+        cio__file_service_fork(ctx, false);
+        if (ctx->backend->fork_prepare && ctx->backend->fork_prepare(ctx->backend_state, &err) < 0)
+            return cio__report(ec, "cio_context_notify_fork", err);
+    }
     if (event == CIO_FORK_CHILD) {
+        cio__file_service_fork(ctx, true);
         run_fork_hooks(ctx, true);
         if (ctx->backend->fork_child(ctx->backend_state, &err) < 0)
             return cio__report(ec, "cio_context_notify_fork", err);

@@ -15,12 +15,15 @@
 #include "core/op.h"
 #include "core/timer_queue.h"
 
-struct cio__backend; /* backend/backend.h */
+struct cio__backend;      /* backend/backend.h */
+struct cio__file_service; /* core/file_service.h */
 
 struct cio_context {
     const struct cio__backend *backend; /* fixed at creation */
     void *backend_state;                /* owned by the backend */
     bool multithreaded;                 /* concurrency_hint != 1: descriptor locks on */
+    struct cio__file_service *_Atomic files; /* asynchronous files, made by the first file
+                                                opened (core/file_service.h), or NULL */
 
     pthread_mutex_t mutex;       /* guards the fields down to `idle` */
     pthread_cond_t wakeup;       /* idle threads wait here */

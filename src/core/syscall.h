@@ -107,6 +107,14 @@ struct __kernel_timespec;
     X(readv, ssize_t, (int fd, const struct iovec *iov, int count), readv)                         \
     X(writev, ssize_t, (int fd, const struct iovec *iov, int count), writev)                       \
     X(open, int, (const char *path, int flags, mode_t mode), dflt_open)                           \
+    X(pread, ssize_t, (int fd, void *buf, size_t len, off_t offset), pread)                        \
+    X(pwrite, ssize_t, (int fd, const void *buf, size_t len, off_t offset), pwrite)                \
+    X(preadv, ssize_t, (int fd, const struct iovec *iov, int count, off_t offset), preadv)         \
+    X(pwritev, ssize_t, (int fd, const struct iovec *iov, int count, off_t offset), pwritev)       \
+    X(lseek, off_t, (int fd, off_t offset, int whence), lseek)                                     \
+    X(ftruncate, int, (int fd, off_t length), ftruncate)                                           \
+    X(fsync, int, (int fd), fsync)                                                                 \
+    X(fdatasync, int, (int fd), fdatasync)                                                         \
     X(unlink, int, (const char *path), unlink)                                                     \
     X(fstat, int, (int fd, struct stat *st), fstat)                                                \
     X(tcgetattr, int, (int fd, struct termios *t), tcgetattr)                                      \
