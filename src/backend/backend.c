@@ -65,7 +65,8 @@ cio_error cio__backend_missing(const char *name)
 /* ---- opening one for a context ---- */
 
 /* Appends to reason[0..len-1], which holds a string, truncating. */
-static void reason_add(char *reason, size_t len, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+reason_add(char *reason, size_t len, const char *fmt, ...)
 {
     size_t used = strlen(reason);
     if (used + 1 >= len)
