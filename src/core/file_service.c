@@ -46,6 +46,8 @@ struct cio__file_service {
     unsigned nidle;                  /* workers waiting on `work` */
     unsigned signalled;              /* of those, woken and not yet running */
     bool stopping;                   /* destroy: workers exit, nothing more is posted */
+    unsigned posting;                /* workers between an op's end and its post (fork's
+                                        prepare waits for them too) */
 };
 
 /* ---- The service. ---- */
@@ -105,7 +107,7 @@ void cio__file_service_fork(struct cio_context *ctx, bool child)
         pthread_mutex_init(&svc->lock, NULL);
         pthread_cond_init(&svc->work, NULL);
         pthread_cond_init(&svc->done, NULL);
-        svc->nthreads = svc->nidle = svc->signalled = 0;
+        svc->nthreads = svc->nidle = svc->signalled = svc->posting = 0;
         return;
     }
     pthread_mutex_lock(&svc->lock);
@@ -113,7 +115,7 @@ void cio__file_service_fork(struct cio_context *ctx, bool child)
         bool running = false;
         for (struct cio__file_op *op = svc->live; op && !running; op = op->live_next)
             running = op->state == CIO__FILE_RUNNING;
-        if (!running && cio__queue_empty(&svc->queue))
+        if (!running && !svc->posting && cio__queue_empty(&svc->queue))
             break;
         pthread_cond_wait(&svc->done, &svc->lock);
     }
@@ -223,12 +225,15 @@ static void fs_finish_run(struct cio__file_service *svc, struct cio__file_op *op
     op->state = CIO__FILE_DONE;
     pthread_cond_broadcast(&svc->done);
     bool stopping = svc->stopping;
+    svc->posting++;
     pthread_mutex_unlock(&svc->lock);
     if (stopping)
         op->base.func(NULL, &op->base);
     else
         cio__post_completion(svc->ctx, &op->base); /* op is not touched after this */
     pthread_mutex_lock(&svc->lock);
+    svc->posting--;
+    pthread_cond_broadcast(&svc->done);
 }
 
 static void *fs_worker(void *arg)
