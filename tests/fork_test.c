@@ -22,6 +22,7 @@
 
 #include <cio.h>
 
+#include "core/syscall.h"
 #include "test_util.h"
 
 /* Waits for the child and asserts it exited with 0. */
@@ -148,6 +149,38 @@ Test(fork, signals_after_the_fork_are_the_childs_own)
     cr_assert_eq(kill(getpid(), SIGUSR1), 0);
     cr_assert(tu_run_until(ctx, &got.calls, 5000));
     cr_assert_eq(got.n, SIGUSR1);
+    cio_signal_set_destroy(&set);
+    cio_context_destroy(ctx);
+}
+
+static int pipe2_emfile(int fds[2], int flags)
+{
+    (void)fds, (void)flags;
+    errno = EMFILE;
+    return -1;
+}
+
+/* The child cannot have a signal pipe of its own (out of descriptors):
+ * notify_fork says so, after making the backend's objects anyway. */
+Test(fork, a_child_without_a_signal_pipe_is_told)
+{
+    struct cio_context *ctx = tu_context();
+    struct cio_signal_set set;
+    cio_signal_set_init(&set, ctx);
+    cio_error ec;
+    cr_assert_eq(cio_signal_set_add(&set, SIGUSR2, &ec), 0);
+    cr_assert_eq(cio_context_notify_fork(ctx, CIO_FORK_PREPARE, &ec), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        CIO__SYSCALL_SET(pipe2, pipe2_emfile);
+        CHILD_CHECK(cio_context_notify_fork(ctx, CIO_FORK_CHILD, &ec) == -1, 10);
+        CHILD_CHECK(cio_error_equal(ec, cio_error_system(EMFILE)), 11);
+        cio__syscall_reset();
+        _exit(0);
+    }
+    cr_assert_eq(cio_context_notify_fork(ctx, CIO_FORK_PARENT, &ec), 0);
+    assert_child_passed(pid);
     cio_signal_set_destroy(&set);
     cio_context_destroy(ctx);
 }

@@ -205,8 +205,9 @@ enum cio_fork_event {
  * another thread is inside a run function of ctx (nothing is done: a fork
  * with threads inside run would leave the child a context whose threads do
  * not exist); in the child, the system error when a new kernel object
- * cannot be made (EMFILE, ENOMEM, io_uring refused), after which the child
- * may only destroy the context. Throwing form when ec is NULL.
+ * cannot be made (EMFILE, ENOMEM, io_uring refused; a signal set's pipe
+ * among them), after every other step was still taken: the child should
+ * then only destroy the context. Throwing form when ec is NULL.
  */
 int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, cio_error *ec);
 

@@ -979,18 +979,24 @@ void cio__fork_hook_remove(struct cio_context *ctx, struct cio__fork_hook *hook)
     pthread_mutex_unlock(&ctx->mutex);
 }
 
-/* Runs the hooks of one side of the backend's re-creation. The child has
- * one thread: the mutex is taken only for its memory order's sake. */
-static void run_fork_hooks(struct cio_context *ctx, bool before_backend)
+/* Runs the hooks of one side of the backend's re-creation, every one of
+ * them; returns 0, or -1 with the first failure in *ec. The child has one
+ * thread: the mutex is taken only for its memory order's sake. */
+static int run_fork_hooks(struct cio_context *ctx, bool before_backend, cio_error *ec)
 {
     pthread_mutex_lock(&ctx->mutex);
     struct cio__fork_hook *hook = ctx->fork_hooks;
     pthread_mutex_unlock(&ctx->mutex);
+    int rc = 0;
     for (struct cio__fork_hook *next; hook; hook = next) {
         next = hook->next; /* a hook may remove itself */
-        if (hook->before_backend == before_backend)
-            hook->child(hook);
+        cio_error e;
+        if (hook->before_backend == before_backend && hook->child(hook, &e) < 0 && rc == 0) {
+            *ec = e;
+            rc = -1;
+        }
     }
+    return rc;
 }
 
 int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, cio_error *ec)
@@ -1008,11 +1014,20 @@ int cio_context_notify_fork(struct cio_context *ctx, enum cio_fork_event event, 
             return cio__report(ec, "cio_context_notify_fork", err);
     }
     if (event == CIO_FORK_CHILD) {
+        /* Every step runs even after a failure (the backend above all: the
+         * parent's kernel objects must not be used); the first is reported. */
         cio__file_service_fork(ctx, true);
-        run_fork_hooks(ctx, true);
-        if (ctx->backend->fork_child(ctx->backend_state, &err) < 0)
+        int failed = run_fork_hooks(ctx, true, &err);
+        cio_error backend_err;
+        if (ctx->backend->fork_child(ctx->backend_state, &backend_err) < 0)
+            return cio__report(ec, "cio_context_notify_fork", backend_err);
+        cio_error after;
+        if (run_fork_hooks(ctx, false, &after) < 0 && failed == 0) {
+            err = after;
+            failed = -1;
+        }
+        if (failed < 0)
             return cio__report(ec, "cio_context_notify_fork", err);
-        run_fork_hooks(ctx, false);
     }
     cio__report_ok(ec);
     return 0;

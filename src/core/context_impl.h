@@ -75,10 +75,10 @@ struct cio_context {
  * child by cio_context_notify_fork (context.c): `child` runs in the child,
  * before the backend re-creates its state when `before_backend` (to change a
  * descriptor the backend will watch again), else after it (with the new
- * backend state in place). The owner embeds it and removes it before it
- * frees it. */
+ * backend state in place), and returns 0, or -1 with *ec (notify_fork then
+ * reports it). The owner embeds it and removes it before it frees it. */
 struct cio__fork_hook {
-    void (*child)(struct cio__fork_hook *hook);
+    int (*child)(struct cio__fork_hook *hook, cio_error *ec);
     bool before_backend;
     struct cio__fork_hook *next;
 };

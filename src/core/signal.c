@@ -425,12 +425,13 @@ static int sig_pipe_open(void)
  * descriptor again (cio_context_notify_fork): the pipe is the parent's too,
  * so the first reader to get here makes the child a pipe of its own (what
  * the parent's held is the parent's), and each reader's descriptor becomes
- * a duplicate of the new read end, under the same number. On failure the
- * reader keeps the parent's pipe: the child's signals then reach the
- * parent's sets (there is no error to report from here). */
-static void sig_fork_child(struct cio__fork_hook *hook)
+ * a duplicate of the new read end, under the same number. On failure
+ * (EMFILE, say) the reader keeps the parent's pipe, so the child's signals
+ * would reach the parent's sets: the error goes to notify_fork's caller. */
+static int sig_fork_child(struct cio__fork_hook *hook, cio_error *ec)
 {
     struct sig_reader *r = (struct sig_reader *)((char *)hook - offsetof(struct sig_reader, fork));
+    int err = 0;
     sig_lock();
     if (sig_state.pid != cio__sys.getpid()) {
         int fds[2];
@@ -440,11 +441,16 @@ static void sig_fork_child(struct cio__fork_hook *hook)
             cio__sys.close(old_write);
             sig_state.read_fd = fds[0];
             sig_state.pid = cio__sys.getpid();
+        } else {
+            err = errno;
         }
     }
-    if (sig_state.pid == cio__sys.getpid())
-        cio__sys.dup3(sig_state.read_fd, r->slot->fd, O_CLOEXEC);
+    if (err == 0 && cio__sys.dup3(sig_state.read_fd, r->slot->fd, O_CLOEXEC) < 0)
+        err = errno;
     sig_unlock();
+    if (err)
+        return *ec = cio_error_system(err), -1;
+    return 0;
 }
 
 /* ctx's reader, made (its descriptor duplicated and registered with ctx's

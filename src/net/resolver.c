@@ -848,14 +848,16 @@ static void res_chan_destroy(struct cio__resolver_channel *chan);
  * whichever process reads first. The channel is destroyed, so its pending
  * lookups finish with operation_aborted and the resolver's next lookup makes
  * a channel of the child's own. */
-static void res_fork_child(struct cio__fork_hook *hook)
+static int res_fork_child(struct cio__fork_hook *hook, cio_error *ec)
 {
+    (void)ec; /* destroying a channel cannot fail */
     struct cio__resolver_channel *chan =
         (struct cio__resolver_channel *)((char *)hook -
                                          offsetof(struct cio__resolver_channel, fork));
     struct cio_resolver *r = chan->owner;
     res_chan_destroy(chan);
     r->chan_ = NULL;
+    return 0;
 }
 
 static cio_error res_chan_make(struct cio_resolver *r)
